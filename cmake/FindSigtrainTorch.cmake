@@ -20,6 +20,14 @@ function(_sigtrain_torch_prefix_from_python out)
 endfunction()
 
 macro(sigtrain_find_torch)
+  # Torch's CUDA config otherwise probes the local GPU with a test program, which fails on machines without one.
+  if(NOT DEFINED TORCH_CUDA_ARCH_LIST AND NOT DEFINED ENV{TORCH_CUDA_ARCH_LIST})
+    set(TORCH_CUDA_ARCH_LIST "8.0;9.0")
+  endif()
+  # Torch's CUDA config replaces CMAKE_CUDA_ARCHITECTURES and appends its own -gencode flags; our kernels choose
+  # their architectures themselves, so both are restored afterwards.
+  set(_sigtrain_cuda_archs "${CMAKE_CUDA_ARCHITECTURES}")
+  set(_sigtrain_cuda_flags "${CMAKE_CUDA_FLAGS}")
   find_package(Torch QUIET CONFIG)
   if(NOT Torch_FOUND)
     _sigtrain_torch_prefix_from_python(_torch_prefix)
@@ -35,6 +43,8 @@ macro(sigtrain_find_torch)
       "-DCMAKE_PREFIX_PATH=<libtorch>/share/cmake, or configure with -DSIGTRAIN_WITH_TORCH=OFF "
       "to build only the torch-free parts.")
   endif()
+  set(CMAKE_CUDA_ARCHITECTURES "${_sigtrain_cuda_archs}")
+  set(CMAKE_CUDA_FLAGS "${_sigtrain_cuda_flags}")
   set(SIGTRAIN_TORCH_HAS_CUDA OFF)
   if(TARGET torch_cuda OR TORCH_CUDA_LIBRARIES)
     set(SIGTRAIN_TORCH_HAS_CUDA ON)

@@ -587,8 +587,10 @@ std::string SectionReader::get_path(const std::string& key, const std::string& d
     if (n->kind != Node::Kind::kScalar) fail(key, "expected a file path, got " + scalar_text(n));
     v = n->scalar;
     bool from_file = n->loc.line > 0 && n->loc.file.rfind("--set", 0) != 0;
-    if (!v.empty() && fs::path(v).is_relative() && from_file)
-      v = (fs::path(n->loc.file).parent_path() / v).lexically_normal().string();
+    // Relative to the config file that names it; stored absolute so a resolved config (saved in the run folder
+    // and in checkpoints) means the same file from anywhere.
+    if (!v.empty() && fs::path(v).is_relative())
+      v = fs::absolute(from_file ? fs::path(n->loc.file).parent_path() / v : fs::path(v)).lexically_normal().string();
   }
   record(key, make_scalar(v, true));
   return v;
@@ -603,6 +605,52 @@ SectionReader SectionReader::sub(const std::string& key) {
     }
   }
   return SectionReader(*tree_, path_.empty() ? key : path_ + "." + key);
+}
+
+namespace {
+
+void collect_leaves(const Node& n, const std::string& path, std::map<std::string, std::string>& out) {
+  if (n.kind == Node::Kind::kMap) {
+    for (const auto& [k, v] : n.entries) collect_leaves(v, path.empty() ? k : path + "." + k, out);
+    return;
+  }
+  YAML::Emitter e;
+  e << YAML::Flow;
+  emit(e, n);
+  out[path] = e.c_str();
+}
+
+const Node* find_path(const Node& root, const std::string& path) {
+  const Node* cur = &root;
+  for (const auto& part : split_path(path)) {
+    if (!cur || cur->kind != Node::Kind::kMap) return nullptr;
+    cur = cur->find(part);
+  }
+  return cur;
+}
+
+}  // namespace
+
+std::vector<std::string> config_differences(const std::string& yaml_before, const std::string& yaml_after,
+                                            const std::vector<std::string>& key_paths) {
+  auto before = ConfigTree::from_string(yaml_before, "before");
+  auto after = ConfigTree::from_string(yaml_after, "after");
+  std::vector<std::string> diffs;
+  for (const auto& path : key_paths) {
+    std::map<std::string, std::string> a, b;
+    if (const Node* n = find_path(before.root(), path)) collect_leaves(*n, path, a);
+    if (const Node* n = find_path(after.root(), path)) collect_leaves(*n, path, b);
+    for (const auto& [k, v] : a) {
+      auto it = b.find(k);
+      if (it == b.end())
+        diffs.push_back(k + ": " + v + " -> (absent)");
+      else if (it->second != v)
+        diffs.push_back(k + ": " + v + " -> " + it->second);
+    }
+    for (const auto& [k, v] : b)
+      if (!a.count(k)) diffs.push_back(k + ": (absent) -> " + v);
+  }
+  return diffs;
 }
 
 }  // namespace sigtrain::config

@@ -115,4 +115,9 @@ class SectionReader {
   const Node* section_;
 };
 
+// Compares two resolved configs (YAML text) at the given dotted key paths (a section or a single key) and returns
+// one line per difference: "model.n_layer: 4 -> 6". Used to refuse resuming a checkpoint under another config.
+std::vector<std::string> config_differences(const std::string& yaml_before, const std::string& yaml_after,
+                                            const std::vector<std::string>& key_paths);
+
 }  // namespace sigtrain::config

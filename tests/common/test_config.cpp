@@ -124,3 +124,21 @@ TEST(Config, SectionWithWrongShapeAndDuplicateKeys) {
   EXPECT_NE(error_of([] { ConfigTree::from_string("a: 1\na: 2\n", "dup"); }).find("dup:2: a: duplicate key"),
             std::string::npos);
 }
+
+TEST(Config, DifferencesBetweenResolvedConfigs) {
+  std::string a = "model:\n  n_layer: 4\n  d_model: 64\ntrain:\n  seed: 1\n  steps: 10\n";
+  std::string b = "model:\n  n_layer: 6\n  d_model: 64\ntrain:\n  seed: 1\n  steps: 20\n";
+  auto d = sigtrain::config::config_differences(a, b, {"model", "train.seed"});
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0], "model.n_layer: 4 -> 6");
+  EXPECT_TRUE(sigtrain::config::config_differences(a, b, {"train.seed"}).empty());
+}
+
+TEST(Config, PathsResolveRelativeToTheirFile) {
+  TempDir dir;
+  std::string f = dir.write("sub/c.yaml", "data:\n  file: ../corpus.txt\n");
+  auto tree = ConfigTree::load({f}, {});
+  SectionReader data(tree, "data");
+  std::string p = data.get_path("file", "");
+  EXPECT_EQ(p, (std::filesystem::path(f).parent_path().parent_path() / "corpus.txt").string());
+}
