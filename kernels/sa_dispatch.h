@@ -1,0 +1,32 @@
+// Internal: tile configurations per head dim and the explicitly instantiated launchers (one .cu file per
+// direction and head dim, to keep each translation unit's compile time short).
+//
+// Variant 0 of each (direction, head dim) is the production configuration. With the CMake option
+// SIGTRAIN_KERNELS_TUNING_VARIANTS (macro SIGTRAIN_SA_TUNING_VARIANTS) the other variants are compiled too and the
+// environment variables SIGTRAIN_SA_FWD_VARIANT (0-2) / SIGTRAIN_SA_BWD_VARIANT (0-1), read at each call, select
+// one; for tuning only. Measured comparisons: docs/kernel-notebook.md.
+#pragma once
+
+#include "sa_common.cuh"
+
+namespace sigtrain::kernels::detail {
+
+// Forward: CTA of NW warps x MT m-tiles = 16*MT*NW query rows, k-tiles of BN keys, Q in registers or not.
+template <int D, int V> struct FwdTile;
+template <> struct FwdTile<64, 0> { static constexpr int BN = 64, NW = 4, MT = 2; static constexpr bool QREG = false; };
+template <> struct FwdTile<64, 1> { static constexpr int BN = 64, NW = 4, MT = 2; static constexpr bool QREG = true; };
+template <> struct FwdTile<64, 2> { static constexpr int BN = 128, NW = 8, MT = 1; static constexpr bool QREG = true; };
+template <> struct FwdTile<128, 0> { static constexpr int BN = 32, NW = 4, MT = 2; static constexpr bool QREG = false; };
+template <> struct FwdTile<128, 1> { static constexpr int BN = 64, NW = 4, MT = 2; static constexpr bool QREG = false; };
+template <> struct FwdTile<128, 2> { static constexpr int BN = 64, NW = 8, MT = 1; static constexpr bool QREG = true; };
+// Backward: CTA of NW warps = 16*NW keys, q-tiles of BM queries.
+template <int D, int V> struct BwdTile;
+template <> struct BwdTile<64, 0> { static constexpr int BM = 64, NW = 4; };
+template <> struct BwdTile<64, 1> { static constexpr int BM = 64, NW = 8; };
+template <> struct BwdTile<128, 0> { static constexpr int BM = 64, NW = 8; };
+template <> struct BwdTile<128, 1> { static constexpr int BM = 32, NW = 4; };
+
+template <int D, typename T, bool EXACT> void run_fwd(const KParams& kp, cudaStream_t stream, int variant);
+template <int D, typename T, bool EXACT> void run_bwd(const KParams& kp, cudaStream_t stream, int variant);
+
+}  // namespace sigtrain::kernels::detail

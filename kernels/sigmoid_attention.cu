@@ -1,0 +1,142 @@
+// Host side of the sigmoid-attention API: validation, workspace size, dispatch to the instantiated launchers.
+#include <cmath>
+#include <cstdlib>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+
+#include "sa_dispatch.h"
+#include "sigmoid_attention.h"
+
+namespace sigtrain::kernels {
+namespace {
+
+bool aligned16(const void* ptr) { return (reinterpret_cast<uintptr_t>(ptr) & 15u) == 0; }
+
+bool check_tensor(const char* name, const void* ptr, const Strides& s, bool varlen, std::string* why) {
+  std::ostringstream os;
+  if (ptr == nullptr) os << name << " is null";
+  else if (!aligned16(ptr)) os << name << " is not 16-byte aligned";
+  else if (s.seq % 8 != 0 || s.head % 8 != 0 || (!varlen && s.batch % 8 != 0))
+    os << name << " strides must be multiples of 8 elements (16 bytes); got batch=" << s.batch
+       << " seq=" << s.seq << " head=" << s.head;
+  if (os.str().empty()) return true;
+  if (why) *why = os.str();
+  return false;
+}
+
+detail::KParams make_kparams(const SigmoidAttentionParams& p) {
+  detail::KParams kp{};
+  kp.p = p;
+  kp.scale = p.scale != 0.f ? p.scale : 1.f / std::sqrt(static_cast<float>(p.head_dim));
+  kp.group = p.heads_q / p.heads_kv;
+  kp.dq_accum = nullptr;
+  return kp;
+}
+
+void check_launch(const char* what) {
+  const cudaError_t e = cudaGetLastError();
+  if (e != cudaSuccess)
+    throw std::runtime_error(std::string("sigmoid_attention_") + what + ": CUDA error: " + cudaGetErrorString(e));
+}
+
+int env_variant(const char* name) {
+  const char* v = std::getenv(name);
+  return (v != nullptr && v[0] >= '0' && v[0] <= '2') ? v[0] - '0' : 0;
+}
+
+template <bool FWD>
+void dispatch(const detail::KParams& kp, cudaStream_t stream) {
+  const auto& p = kp.p;
+  const bool exact = p.sigmoid_mode == SigmoidMode::kExact;
+  const bool bf16 = p.dtype == DType::kBF16;
+  const int fwd_variant = env_variant("SIGTRAIN_SA_FWD_VARIANT");
+  const int bwd_variant = env_variant("SIGTRAIN_SA_BWD_VARIANT");
+#define SA_CALL(D, T, E)                                                 \
+  do {                                                                   \
+    if constexpr (FWD) detail::run_fwd<D, T, E>(kp, stream, fwd_variant); \
+    else detail::run_bwd<D, T, E>(kp, stream, bwd_variant);               \
+  } while (0)
+#define SA_DT(D)                                                                      \
+  if (bf16) { if (exact) SA_CALL(D, __nv_bfloat16, true); else SA_CALL(D, __nv_bfloat16, false); } \
+  else { if (exact) SA_CALL(D, __half, true); else SA_CALL(D, __half, false); }
+  switch (p.head_dim) {
+    case 64: SA_DT(64); break;
+    case 128: SA_DT(128); break;
+    default: throw std::invalid_argument("sigmoid_attention: unsupported head_dim");
+  }
+#undef SA_DT
+#undef SA_CALL
+}
+
+}  // namespace
+
+bool sigmoid_attention_supported(const SigmoidAttentionParams& p, std::string* why_not, bool forward) {
+  auto fail = [&](const std::string& m) {
+    if (why_not) *why_not = m;
+    return false;
+  };
+  if (p.dtype != DType::kBF16 && p.dtype != DType::kFP16) return fail("dtype must be bf16 or fp16");
+  if (p.head_dim != 64 && p.head_dim != 128)
+    return fail("head_dim " + std::to_string(p.head_dim) + " not supported (64, 128)");
+  if (p.batch < 0 || p.n_q < 0 || p.n_k < 0) return fail("negative batch or sequence length");
+  if (p.heads_q <= 0 || p.heads_kv <= 0) return fail("heads_q and heads_kv must be positive");
+  if (p.heads_q % p.heads_kv != 0) return fail("heads_kv must divide heads_q");
+  if (p.batch > 65535 || p.heads_q > 65535) return fail("batch and heads_q must be <= 65535");
+  if (!std::isfinite(p.scale)) return fail("scale is not finite");
+  if (p.bias_mode == BiasMode::kPerSequence && p.bias_per_seq == nullptr)
+    return fail("bias_mode kPerSequence needs bias_per_seq");
+  if (p.key_bias != nullptr && p.key_bias_stride_batch < 0) return fail("negative key_bias_stride_batch");
+  if ((p.cu_seqlens_q == nullptr) != (p.cu_seqlens_k == nullptr))
+    return fail("cu_seqlens_q and cu_seqlens_k must be given together");
+  const bool vq = p.cu_seqlens_q != nullptr, vk = p.cu_seqlens_k != nullptr;
+  std::string why;
+  if (!check_tensor("q", p.q, p.q_strides, vq, &why) || !check_tensor("k", p.k, p.k_strides, vk, &why) ||
+      !check_tensor("v", p.v, p.v_strides, vk, &why))
+    return fail(why);
+  if (forward) {
+    if (!check_tensor("o", p.o, p.o_strides, vq, &why)) return fail(why);
+  } else {
+    if (!check_tensor("dout", p.dout, p.dout_strides, vq, &why) ||
+        !check_tensor("dq", p.dq, p.dq_strides, vq, &why) || !check_tensor("dk", p.dk, p.dk_strides, vk, &why) ||
+        !check_tensor("dv", p.dv, p.dv_strides, vk, &why))
+      return fail(why);
+  }
+  return true;
+}
+
+size_t sigmoid_attention_backward_workspace_bytes(const SigmoidAttentionParams& p) {
+  const size_t bytes = static_cast<size_t>(p.batch) * p.n_q * p.heads_q * p.head_dim * sizeof(float);
+  return (bytes + 255) / 256 * 256;
+}
+
+void sigmoid_attention_forward(const SigmoidAttentionParams& p, Stream stream) {
+  std::string why;
+  if (!sigmoid_attention_supported(p, &why, true)) throw std::invalid_argument("sigmoid_attention_forward: " + why);
+  if (p.batch == 0 || p.n_q == 0 || p.heads_q == 0) return;
+  const detail::KParams kp = make_kparams(p);
+  dispatch<true>(kp, stream);
+  check_launch("forward");
+}
+
+void sigmoid_attention_backward(const SigmoidAttentionParams& p, void* workspace, Stream stream) {
+  std::string why;
+  if (!sigmoid_attention_supported(p, &why, false))
+    throw std::invalid_argument("sigmoid_attention_backward: " + why);
+  if (p.batch == 0 || (p.n_q == 0 && p.n_k == 0)) return;
+  const size_t ws = sigmoid_attention_backward_workspace_bytes(p);
+  if (ws > 0 && (workspace == nullptr || !aligned16(workspace)))
+    throw std::invalid_argument("sigmoid_attention_backward: workspace must be a 16-byte aligned device buffer of "
+                                "sigmoid_attention_backward_workspace_bytes() bytes");
+  detail::KParams kp = make_kparams(p);
+  kp.dq_accum = static_cast<float*>(workspace);
+  if (ws > 0) {
+    const cudaError_t e = cudaMemsetAsync(workspace, 0, ws, stream);
+    if (e != cudaSuccess)
+      throw std::runtime_error(std::string("sigmoid_attention_backward: memset: ") + cudaGetErrorString(e));
+  }
+  dispatch<false>(kp, stream);
+  check_launch("backward");
+}
+
+}  // namespace sigtrain::kernels

@@ -1,0 +1,128 @@
+#include "models/model_config.h"
+
+#include <stdexcept>
+
+#include "common/config.h"
+
+namespace sigtrain::models {
+
+const char* to_string(Arch a) { return a == Arch::kDecoder ? "decoder" : "encoder"; }
+const char* to_string(NormKind n) { return n == NormKind::kLayerNorm ? "layernorm" : "rmsnorm"; }
+const char* to_string(NormPlacement p) {
+  switch (p) {
+    case NormPlacement::kPre: return "pre";
+    case NormPlacement::kHybrid: return "hybrid";
+    case NormPlacement::kPost: return "post";
+  }
+  return "?";
+}
+const char* to_string(PositionKind p) {
+  switch (p) {
+    case PositionKind::kLearned: return "learned";
+    case PositionKind::kRope: return "rope";
+    case PositionKind::kAlibi: return "alibi";
+    case PositionKind::kNone: return "none";
+  }
+  return "?";
+}
+const char* to_string(MlpKind m) { return m == MlpKind::kGelu ? "gelu" : "swiglu"; }
+const char* to_string(AttentionKind k) { return k == AttentionKind::kSoftmax ? "softmax" : "sigmoid"; }
+const char* to_string(SigmoidApprox a) { return a == SigmoidApprox::kTanh ? "tanh" : "exact"; }
+
+int64_t ModelConfig::ffn_dim() const {
+  if (d_ff > 0) return d_ff;
+  if (mlp == MlpKind::kGelu) return 4 * d_model;
+  const int64_t raw = (8 * d_model + 2) / 3;  // ceil(8/3 · d)
+  return (raw + 63) / 64 * 64;
+}
+
+ModelConfig ModelConfig::parse(config::SectionReader& r) {
+  ModelConfig c;
+  c.arch = r.get_enum("arch", "decoder", {"decoder", "encoder"}) == "decoder" ? Arch::kDecoder : Arch::kEncoder;
+  c.vocab_size = r.get_int("vocab_size", 0, 0, int64_t{1} << 31);
+  c.n_layer = r.get_int("n_layer", c.n_layer, 1, 1024);
+  c.d_model = r.get_int("d_model", c.d_model, 1, 1 << 20);
+  c.n_head = r.get_int("n_head", c.n_head, 1, 4096);
+  if (c.d_model % c.n_head != 0)
+    r.fail("d_model", "d_model (" + std::to_string(c.d_model) + ") must be divisible by n_head (" +
+                          std::to_string(c.n_head) + ")");
+  c.n_kv_head = r.get_int("n_kv_head", c.n_head, 1, 4096);
+  if (c.n_head % c.n_kv_head != 0)
+    r.fail("n_kv_head", "n_head (" + std::to_string(c.n_head) + ") must be divisible by n_kv_head (" +
+                            std::to_string(c.n_kv_head) + ")");
+  c.d_ff = r.get_int("d_ff", 0, 0, 1 << 24);
+  c.max_seq_len = r.get_int("max_seq_len", c.max_seq_len, 1, int64_t{1} << 24);
+  c.norm = r.get_enum("norm", "rmsnorm", {"layernorm", "rmsnorm"}) == "layernorm" ? NormKind::kLayerNorm
+                                                                                    : NormKind::kRMSNorm;
+  c.norm_eps = r.get_double("norm_eps", c.norm_eps, 0.0, 1.0);
+  const std::string placement = r.get_enum("norm_placement", "pre", {"pre", "hybrid", "post"});
+  c.norm_placement = placement == "pre"      ? NormPlacement::kPre
+                     : placement == "hybrid" ? NormPlacement::kHybrid
+                                             : NormPlacement::kPost;
+  c.qk_norm = r.get_bool("qk_norm", c.qk_norm);
+  c.layer_scale = r.get_optional_double("layer_scale", std::nullopt, 0.0, 1e6);
+  const std::string pos = r.get_enum("positions", "rope", {"learned", "rope", "alibi", "none"});
+  c.positions = pos == "learned" ? PositionKind::kLearned
+                : pos == "rope"  ? PositionKind::kRope
+                : pos == "alibi" ? PositionKind::kAlibi
+                                 : PositionKind::kNone;
+  c.rope_theta = r.get_double("rope_theta", c.rope_theta, 1.0, 1e12);
+  if (c.positions == PositionKind::kRope && c.head_dim() % 2 != 0)
+    r.fail("positions", "rope needs an even head dimension (d_model / n_head = " + std::to_string(c.head_dim()) +
+                            ")");
+  c.mlp = r.get_enum("mlp", "swiglu", {"gelu", "swiglu"}) == "gelu" ? MlpKind::kGelu : MlpKind::kSwiGLU;
+  c.bias = r.get_bool("bias", c.bias);
+  c.tie_embeddings = r.get_bool("tie_embeddings", c.tie_embeddings);
+  c.init_std = r.get_double("init_std", c.init_std, 0.0, 10.0);
+  c.scaled_init = r.get_bool("scaled_init", c.scaled_init);
+  c.dropout = r.get_double("dropout", c.dropout, 0.0, 1.0);
+  if (c.dropout >= 1.0) r.fail("dropout", "expected a probability in [0, 1), got 1");
+  c.value_input = r.get_bool("value_input", c.value_input);
+  if (c.value_input && c.arch != Arch::kEncoder)
+    r.fail("value_input", "value_input: true is supported only with arch: encoder");
+  return c;
+}
+
+AttentionConfig AttentionConfig::parse(config::SectionReader& r) {
+  AttentionConfig c;
+  c.kind = r.get_enum("kind", "sigmoid", {"softmax", "sigmoid"}) == "softmax" ? AttentionKind::kSoftmax
+                                                                              : AttentionKind::kSigmoid;
+  double number = 0.0;
+  double* number_out = &number;
+  // get_number_or_enum sets *number_out only for numbers; detect by comparing the returned word.
+  const std::string bias = r.get_number_or_enum("bias", "-log_n", {"-log_n"}, number_out);
+  if (bias == "-log_n") {
+    c.bias_mode = SigmoidBiasMode::kNegLogN;
+  } else {
+    c.bias_mode = SigmoidBiasMode::kConstant;
+    c.bias_value = number;
+  }
+  c.backend = r.get_enum("backend", "math", {"math", "sdpa", "fused"});
+  c.sigmoid_approx =
+      r.get_enum("sigmoid_approx", "tanh", {"tanh", "exact"}) == "tanh" ? SigmoidApprox::kTanh : SigmoidApprox::kExact;
+  c.scale = r.get_optional_double("scale", std::nullopt, 0.0, 1e6);
+  if (c.scale && *c.scale <= 0.0) r.fail("scale", "expected a number > 0 or null (= 1/sqrt(d_head))");
+  if (c.backend == "sdpa" && c.kind != AttentionKind::kSoftmax)
+    r.fail("backend", "sdpa supports only kind: softmax; use math or fused for sigmoid");
+  if (c.backend == "fused" && c.kind != AttentionKind::kSigmoid)
+    r.fail("backend", "fused supports only kind: sigmoid (it is the sigmoid-attention kernel); use sdpa or math "
+                      "for softmax");
+  return c;
+}
+
+void validate(const ModelConfig& m, const AttentionConfig& a) {
+  (void)a;
+  if (m.vocab_size <= 0)
+    throw std::invalid_argument(
+        "model.vocab_size: 0 (take from the data) must be filled in from the tokenizer before the model is built");
+  if (m.d_model % m.n_head != 0) throw std::invalid_argument("model.d_model: must be divisible by model.n_head");
+  if (m.n_head % m.kv_heads() != 0) throw std::invalid_argument("model.n_kv_head: must divide model.n_head");
+  if (m.positions == PositionKind::kRope && m.head_dim() % 2 != 0)
+    throw std::invalid_argument("model.positions: rope needs an even head dimension");
+  if (a.backend == "sdpa" && a.kind != AttentionKind::kSoftmax)
+    throw std::invalid_argument("attention.backend: sdpa supports only kind: softmax; use math or fused for sigmoid");
+  if (a.backend != "math" && a.backend != "sdpa" && a.backend != "fused")
+    throw std::invalid_argument("attention.backend: unknown backend '" + a.backend + "' (math | sdpa | fused)");
+}
+
+}  // namespace sigtrain::models

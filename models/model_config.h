@@ -1,0 +1,88 @@
+#pragma once
+// Model and attention configuration: the `model` and `attention` config sections.
+//
+// Torch-free on purpose (trainer, app and tests include it cheaply). Every key is read through a
+// config::SectionReader, which checks types/ranges/enums, records the resolved value and marks the key consumed.
+// docs/models.md lists every key with its type, default and meaning.
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace sigtrain::config {
+class SectionReader;
+}
+
+namespace sigtrain::models {
+
+enum class Arch { kDecoder, kEncoder };
+enum class NormKind { kLayerNorm, kRMSNorm };
+enum class NormPlacement { kPre, kHybrid, kPost };
+enum class PositionKind { kLearned, kRope, kAlibi, kNone };
+enum class MlpKind { kGelu, kSwiGLU };
+
+enum class AttentionKind { kSoftmax, kSigmoid };
+// The sigmoid's additive score bias b: −log(n) with n the valid key count of each sequence, or a constant.
+enum class SigmoidBiasMode { kNegLogN, kConstant };
+enum class SigmoidApprox { kTanh, kExact };
+
+const char* to_string(Arch);
+const char* to_string(NormKind);
+const char* to_string(NormPlacement);
+const char* to_string(PositionKind);
+const char* to_string(MlpKind);
+const char* to_string(AttentionKind);
+const char* to_string(SigmoidApprox);
+
+// Section `model`.
+struct ModelConfig {
+  Arch arch = Arch::kDecoder;
+  int64_t vocab_size = 0;  // 0 = taken from the data/tokenizer (the trainer fills it in before build_model)
+  int64_t n_layer = 12;
+  int64_t d_model = 768;
+  int64_t n_head = 12;
+  int64_t n_kv_head = 0;   // K/V heads; 0 = n_head (plain multi-head attention); fewer = GQA/MQA. parse() fills it
+  int64_t d_ff = 0;        // 0 = derived, see ffn_dim()
+  int64_t max_seq_len = 1024;
+  NormKind norm = NormKind::kRMSNorm;
+  double norm_eps = 1e-5;
+  NormPlacement norm_placement = NormPlacement::kPre;
+  bool qk_norm = false;
+  std::optional<double> layer_scale;  // nullopt = no LayerScale; else the init value of the per-channel scale
+  PositionKind positions = PositionKind::kRope;
+  double rope_theta = 10000.0;
+  MlpKind mlp = MlpKind::kSwiGLU;
+  bool bias = false;            // biases in the linear layers (and LayerNorm's shift)
+  bool tie_embeddings = true;   // output head shares the token embedding matrix
+  double init_std = 0.02;       // truncated normal (±2σ) for linear layers and embeddings
+  bool scaled_init = true;      // residual output projections (attn out, MLP down) use init_std/√(2·n_layer)
+  double dropout = 0.0;         // on embeddings and on each residual branch output (not on attention weights)
+  bool value_input = false;     // encoder only: a float value per token, added through a small projection
+
+  int64_t head_dim() const { return d_model / n_head; }
+  int64_t kv_heads() const { return n_kv_head > 0 ? n_kv_head : n_head; }
+  // d_ff, or the derived width: 4·d for gelu; 8/3·d rounded up to a multiple of 64 for swiglu.
+  int64_t ffn_dim() const;
+  bool causal() const { return arch == Arch::kDecoder; }
+
+  // Reads section `model` (pass SectionReader(tree, "model")). Throws config::ConfigError naming the key.
+  static ModelConfig parse(config::SectionReader& reader);
+};
+
+// Section `attention`.
+struct AttentionConfig {
+  AttentionKind kind = AttentionKind::kSigmoid;
+  SigmoidBiasMode bias_mode = SigmoidBiasMode::kNegLogN;  // sigmoid only; ignored for softmax (shift-invariant)
+  double bias_value = 0.0;                                // when bias_mode == kConstant
+  std::string backend = "math";                           // math | sdpa | fused
+  SigmoidApprox sigmoid_approx = SigmoidApprox::kTanh;    // passed to the fused kernel; math/sdpa are exact
+  std::optional<double> scale;                            // nullopt = 1/√d_head
+
+  // Reads section `attention`. Cross-checks (e.g. sdpa with sigmoid) fail naming the key.
+  static AttentionConfig parse(config::SectionReader& reader);
+};
+
+// Checks that need both sections (none fail today beyond what parse() checks; kept for the trainer to call
+// after vocab_size is filled in). Throws std::invalid_argument with the key path in the message.
+void validate(const ModelConfig& model, const AttentionConfig& attention);
+
+}  // namespace sigtrain::models

@@ -1,0 +1,179 @@
+// The block library: Linear, Norm (LayerNorm / RMSNorm), LayerScale, RoPE, multi-head attention with QK-norm and
+// GQA, GELU / SwiGLU MLP, and the transformer block with pre / hybrid / post norm placement.
+#include "models/transformer.h"
+
+#include <torch/torch.h>
+
+#include <cmath>
+
+namespace sigtrain::models {
+
+void trunc_normal_(at::Tensor& t, double std) {
+  torch::NoGradGuard no_grad;
+  if (std <= 0.0) {
+    t.zero_();
+    return;
+  }
+  // Inverse CDF: u ~ U(Φ(−2), Φ(2)), x = √2·erfinv(2u − 1)·std.
+  const double lo = 0.5 * (1.0 + std::erf(-2.0 / std::sqrt(2.0)));
+  const double hi = 0.5 * (1.0 + std::erf(2.0 / std::sqrt(2.0)));
+  t.uniform_(2.0 * lo - 1.0, 2.0 * hi - 1.0).erfinv_().mul_(std * std::sqrt(2.0)).clamp_(-2.0 * std, 2.0 * std);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+Linear::Linear(int64_t in, int64_t out, bool use_bias, double init_std) {
+  weight = register_parameter("weight", torch::empty({out, in}));
+  trunc_normal_(weight, init_std);
+  if (use_bias) bias = register_parameter("bias", torch::zeros({out}));
+}
+
+at::Tensor Linear::forward(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+
+Embedding::Embedding(int64_t num, int64_t dim, double init_std) {
+  weight = register_parameter("weight", torch::empty({num, dim}));
+  trunc_normal_(weight, init_std);
+}
+
+at::Tensor Embedding::forward(const at::Tensor& ids) const { return at::embedding(weight, ids); }
+
+// ---------------------------------------------------------------------------------------------------------------
+Norm::Norm(NormKind k, int64_t d, double e, bool use_bias) : kind(k), dim(d), eps(e) {
+  weight = register_parameter("weight", torch::ones({d}));
+  if (use_bias && kind == NormKind::kLayerNorm) bias = register_parameter("bias", torch::zeros({d}));
+}
+
+at::Tensor Norm::forward(const at::Tensor& x) const {
+  if (kind == NormKind::kLayerNorm) return at::layer_norm(x, {dim}, weight, bias, eps);  // fp32 under autocast
+  // rms_norm's fused kernels need the weight in the input's dtype (bf16 q/k under autocast for QK-norm); the cast
+  // is differentiable, so the fp32 master weight still gets its gradient.
+  return at::rms_norm(x, {dim}, weight.scalar_type() == x.scalar_type() ? weight : weight.to(x.scalar_type()), eps);
+}
+
+LayerScale::LayerScale(int64_t dim, double init) {
+  gamma = register_parameter("gamma", torch::full({dim}, init));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+Rope::Rope(int64_t head_dim, int64_t max_seq_len, double theta) {
+  const int64_t half = head_dim / 2;
+  auto opt = torch::TensorOptions().dtype(torch::kDouble);
+  at::Tensor inv_freq = torch::pow(theta, -torch::arange(half, opt) * 2.0 / static_cast<double>(head_dim));
+  at::Tensor angles = torch::outer(torch::arange(max_seq_len, opt), inv_freq);  // [T, D/2]
+  cos = register_buffer("cos", angles.cos().to(torch::kFloat));
+  sin = register_buffer("sin", angles.sin().to(torch::kFloat));
+}
+
+at::Tensor Rope::apply(const at::Tensor& x) const {
+  const int64_t T = x.size(1), half = x.size(3) / 2;
+  TORCH_CHECK(T <= cos.size(0), "sequence length ", T, " exceeds model.max_seq_len ", cos.size(0));
+  at::Tensor c = cos.narrow(0, 0, T).view({1, T, 1, half}).to(x.scalar_type());
+  at::Tensor s = sin.narrow(0, 0, T).view({1, T, 1, half}).to(x.scalar_type());
+  at::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+  return torch::cat({x1 * c - x2 * s, x1 * s + x2 * c}, -1);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+static double residual_std(const ModelConfig& cfg) {
+  return cfg.scaled_init ? cfg.init_std / std::sqrt(2.0 * static_cast<double>(cfg.n_layer)) : cfg.init_std;
+}
+
+MultiHeadAttention::MultiHeadAttention(const ModelConfig& cfg, const AttentionConfig& attn, int64_t /*layer*/)
+    : n_head_(cfg.n_head),
+      n_kv_head_(cfg.kv_heads()),
+      head_dim_(cfg.head_dim()),
+      backend_(attn.backend),
+      opts_(AttentionOptions::from_config(attn)) {
+  const int64_t d = cfg.d_model;
+  qkv = register_module("qkv",
+                        std::make_shared<Linear>(d, (n_head_ + 2 * n_kv_head_) * head_dim_, cfg.bias, cfg.init_std));
+  out = register_module("out", std::make_shared<Linear>(n_head_ * head_dim_, d, cfg.bias, residual_std(cfg)));
+  if (cfg.qk_norm) {
+    q_norm = register_module("q_norm", std::make_shared<Norm>(cfg.norm, head_dim_, cfg.norm_eps, cfg.bias));
+    k_norm = register_module("k_norm", std::make_shared<Norm>(cfg.norm, head_dim_, cfg.norm_eps, cfg.bias));
+  }
+}
+
+at::Tensor MultiHeadAttention::forward(const at::Tensor& x, const AttentionMask& mask, const Rope* rope) {
+  const int64_t B = x.size(0), T = x.size(1);
+  at::Tensor qkv_all = qkv->forward(x).view({B, T, n_head_ + 2 * n_kv_head_, head_dim_});
+  at::Tensor q = qkv_all.narrow(2, 0, n_head_);
+  at::Tensor k = qkv_all.narrow(2, n_head_, n_kv_head_);
+  at::Tensor v = qkv_all.narrow(2, n_head_ + n_kv_head_, n_kv_head_);
+  if (q_norm) {  // QK-norm over the head dimension, before RoPE
+    q = q_norm->forward(q);
+    k = k_norm->forward(k);
+  }
+  if (rope) {
+    q = rope->apply(q);
+    k = rope->apply(k);
+  }
+  if (collect_stats_) stats_ = compute_attention_stats(q.detach(), k.detach(), v.detach(), mask, opts_,
+                                                       stats_sample_batch_);
+  at::Tensor o = attention(backend_, q, k, v, mask, opts_);  // [B, T, H, D]
+  return out->forward(o.reshape({B, T, n_head_ * head_dim_}));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+Mlp::Mlp(const ModelConfig& cfg) : kind(cfg.mlp) {
+  const int64_t f = cfg.ffn_dim();
+  const int64_t fc_out = kind == MlpKind::kSwiGLU ? 2 * f : f;
+  fc = register_module("fc", std::make_shared<Linear>(cfg.d_model, fc_out, cfg.bias, cfg.init_std));
+  proj = register_module("proj", std::make_shared<Linear>(f, cfg.d_model, cfg.bias, residual_std(cfg)));
+}
+
+at::Tensor Mlp::forward(const at::Tensor& x) const {
+  at::Tensor h = fc->forward(x);
+  if (kind == MlpKind::kGelu) {
+    h = at::gelu(h, "tanh");
+  } else {
+    auto gu = h.chunk(2, -1);  // SwiGLU: silu(gate) ⊙ up
+    h = at::silu(gu[0]) * gu[1];
+  }
+  return proj->forward(h);
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+TransformerBlock::TransformerBlock(const ModelConfig& cfg, const AttentionConfig& attn_cfg, int64_t layer)
+    : placement_(cfg.norm_placement), dropout_(cfg.dropout) {
+  const int64_t d = cfg.d_model;
+  attn_norm = register_module("attn_norm", std::make_shared<Norm>(cfg.norm, d, cfg.norm_eps, cfg.bias));
+  attn = register_module("attn", std::make_shared<MultiHeadAttention>(cfg, attn_cfg, layer));
+  if (placement_ == NormPlacement::kHybrid)
+    attn_post_norm = register_module("attn_post_norm", std::make_shared<Norm>(cfg.norm, d, cfg.norm_eps, cfg.bias));
+  if (cfg.layer_scale) attn_scale = register_module("attn_scale", std::make_shared<LayerScale>(d, *cfg.layer_scale));
+  mlp_norm = register_module("mlp_norm", std::make_shared<Norm>(cfg.norm, d, cfg.norm_eps, cfg.bias));
+  mlp = register_module("mlp", std::make_shared<Mlp>(cfg));
+  if (placement_ == NormPlacement::kHybrid)
+    mlp_post_norm = register_module("mlp_post_norm", std::make_shared<Norm>(cfg.norm, d, cfg.norm_eps, cfg.bias));
+  if (cfg.layer_scale) mlp_scale = register_module("mlp_scale", std::make_shared<LayerScale>(d, *cfg.layer_scale));
+}
+
+at::Tensor TransformerBlock::forward(const at::Tensor& x_in, const AttentionMask& mask, const Rope* rope) {
+  at::Tensor x = x_in;
+  // Attention sub-layer.
+  {
+    at::Tensor h = placement_ == NormPlacement::kPost ? attn->forward(x, mask, rope)
+                                                      : attn->forward(attn_norm->forward(x), mask, rope);
+    if (attn_post_norm) h = attn_post_norm->forward(h);
+    if (attn_scale) h = attn_scale->forward(h);
+    if (dropout_ > 0.0) h = at::dropout(h, dropout_, is_training());
+    x = x + h;
+    if (placement_ == NormPlacement::kPost) x = attn_norm->forward(x);
+  }
+  // MLP sub-layer.
+  {
+    at::Tensor h = placement_ == NormPlacement::kPost ? mlp->forward(x) : mlp->forward(mlp_norm->forward(x));
+    if (mlp_post_norm) h = mlp_post_norm->forward(h);
+    if (mlp_scale) h = mlp_scale->forward(h);
+    if (dropout_ > 0.0) h = at::dropout(h, dropout_, is_training());
+    x = x + h;
+    if (placement_ == NormPlacement::kPost) x = mlp_norm->forward(x);
+  }
+  if (attn->collect_stats()) {
+    torch::NoGradGuard no_grad;
+    last_output_rms = x.detach().to(at::kFloat).pow(2).mean().sqrt();
+  }
+  return x;
+}
+
+}  // namespace sigtrain::models

@@ -1,0 +1,131 @@
+#pragma once
+// The transformer block library shared by the decoder LM and the bidirectional encoder.
+//
+// Parameter names (so optimizer groups and per-layer instruments can recognise them; see model.h param_info):
+//   blocks.<i>.attn.qkv.{weight,bias}      fused Q|K|V projection, d → (H + 2·H_kv)·D
+//   blocks.<i>.attn.out.{weight,bias}      output projection (residual branch; scaled init)
+//   blocks.<i>.attn.{q_norm,k_norm}.*      QK-norm over the head dimension (before RoPE)
+//   blocks.<i>.mlp.fc.{weight,bias}        d → d_ff (gelu) or d → 2·d_ff (swiglu: gate | up, fused)
+//   blocks.<i>.mlp.proj.{weight,bias}      d_ff → d (residual branch; scaled init)
+//   blocks.<i>.{attn_norm,mlp_norm}.*      the block's norms (pre: input; post: after the residual add)
+//   blocks.<i>.{attn_post_norm,mlp_post_norm}.*   hybrid placement's second norm on the branch output
+//   blocks.<i>.{attn_scale,mlp_scale}.gamma       LayerScale
+#include <torch/nn/module.h>
+
+#include <memory>
+#include <vector>
+
+#include "models/attention.h"
+#include "models/model_config.h"
+
+namespace sigtrain::models {
+
+// Truncated normal N(0, std²) cut at ±2·std, in place (inverse-CDF sampling from the global generator).
+void trunc_normal_(at::Tensor& t, double std);
+
+// y = x Wᵀ + b. Weight [out, in] initialised trunc-normal(std); bias zeros.
+class Linear : public torch::nn::Module {
+ public:
+  Linear(int64_t in, int64_t out, bool bias, double init_std);
+  at::Tensor forward(const at::Tensor& x) const;
+  at::Tensor weight, bias;  // bias undefined when off
+};
+
+// A lookup table [num, dim] initialised trunc-normal(std); parameter "weight".
+class Embedding : public torch::nn::Module {
+ public:
+  Embedding(int64_t num, int64_t dim, double init_std);
+  at::Tensor forward(const at::Tensor& ids) const;
+  at::Tensor weight;
+};
+
+// LayerNorm (with shift when `bias`) or RMSNorm over the last dimension; learnable scale initialised to 1.
+class Norm : public torch::nn::Module {
+ public:
+  Norm(NormKind kind, int64_t dim, double eps, bool bias);
+  at::Tensor forward(const at::Tensor& x) const;
+  NormKind kind;
+  int64_t dim;
+  double eps;
+  at::Tensor weight, bias;
+};
+
+// LayerScale: y = γ ⊙ x, γ per channel initialised to `init`.
+class LayerScale : public torch::nn::Module {
+ public:
+  LayerScale(int64_t dim, double init);
+  at::Tensor forward(const at::Tensor& x) const { return x * gamma; }
+  at::Tensor gamma;
+};
+
+// Rotary embeddings (rotate-half form) with precomputed cos/sin buffers [max_seq_len, D/2] (float32).
+class Rope : public torch::nn::Module {
+ public:
+  Rope(int64_t head_dim, int64_t max_seq_len, double theta);
+  // x [B, T, H, D] → same shape; positions 0..T−1.
+  at::Tensor apply(const at::Tensor& x) const;
+  at::Tensor cos, sin;
+};
+
+class MultiHeadAttention : public torch::nn::Module {
+ public:
+  MultiHeadAttention(const ModelConfig& cfg, const AttentionConfig& attn, int64_t layer);
+  // x [B, T, d] → [B, T, d]. `rope` may be null.
+  at::Tensor forward(const at::Tensor& x, const AttentionMask& mask, const Rope* rope);
+
+  // Stability statistics (off by default): when on, each forward also computes AttentionStats on the first
+  // `sample_batch` sequences through the math path, under no-grad.
+  void set_collect_stats(bool on, int64_t sample_batch = 1) {
+    collect_stats_ = on;
+    stats_sample_batch_ = sample_batch;
+  }
+  bool collect_stats() const { return collect_stats_; }
+  const AttentionStats& last_stats() const { return stats_; }
+
+  const std::string& backend() const { return backend_; }
+  void set_backend(const std::string& name) { backend_ = name; }
+
+  std::shared_ptr<Linear> qkv, out;
+  std::shared_ptr<Norm> q_norm, k_norm;  // null without QK-norm
+
+ private:
+  int64_t n_head_, n_kv_head_, head_dim_;
+  std::string backend_;
+  AttentionOptions opts_;
+  bool collect_stats_ = false;
+  int64_t stats_sample_batch_ = 1;
+  AttentionStats stats_;
+};
+
+class Mlp : public torch::nn::Module {
+ public:
+  Mlp(const ModelConfig& cfg);
+  at::Tensor forward(const at::Tensor& x) const;
+  std::shared_ptr<Linear> fc, proj;
+  MlpKind kind;
+};
+
+// One block. With f ∈ {attention, MLP} and optional LayerScale γ:
+//   pre:    x = x + γ·f(norm(x))
+//   hybrid: x = x + γ·norm₂(f(norm₁(x)))
+//   post:   x = norm(x + γ·f(x))
+class TransformerBlock : public torch::nn::Module {
+ public:
+  TransformerBlock(const ModelConfig& cfg, const AttentionConfig& attn, int64_t layer);
+  at::Tensor forward(const at::Tensor& x, const AttentionMask& mask, const Rope* rope);
+
+  std::shared_ptr<Norm> attn_norm, mlp_norm;            // always present
+  std::shared_ptr<Norm> attn_post_norm, mlp_post_norm;  // hybrid only
+  std::shared_ptr<LayerScale> attn_scale, mlp_scale;    // layer_scale only
+  std::shared_ptr<MultiHeadAttention> attn;
+  std::shared_ptr<Mlp> mlp;
+
+  // Block-output RMS (0-dim float32, on device) of the last forward when attention stats are collected.
+  at::Tensor last_output_rms;
+
+ private:
+  NormPlacement placement_;
+  double dropout_;
+};
+
+}  // namespace sigtrain::models

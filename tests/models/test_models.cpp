@@ -1,0 +1,324 @@
+// Models: forward shapes over the option space, parameter groups, gradients, padding invariance, masking helper.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <set>
+#include <string>
+
+#include "models/causal_lm.h"
+#include "models/encoder.h"
+#include "models/model.h"
+
+using namespace sigtrain::models;
+
+namespace {
+
+ModelConfig tiny(Arch arch = Arch::kDecoder) {
+  ModelConfig c;
+  c.arch = arch;
+  c.vocab_size = 37;
+  c.n_layer = 2;
+  c.d_model = 32;
+  c.n_head = 4;  // n_kv_head stays 0 = n_head
+  c.max_seq_len = 16;
+  return c;
+}
+
+AttentionConfig attn(AttentionKind kind = AttentionKind::kSigmoid, const std::string& backend = "math") {
+  AttentionConfig a;
+  a.kind = kind;
+  a.backend = backend;
+  return a;
+}
+
+std::string describe(const ModelConfig& c, const AttentionConfig& a) {
+  return std::string(to_string(c.arch)) + " " + to_string(c.norm) + " " + to_string(c.norm_placement) + " " +
+         to_string(c.positions) + " " + to_string(c.mlp) + (c.tie_embeddings ? " tied" : " untied") +
+         (c.qk_norm ? " qk_norm" : "") + (c.layer_scale ? " layer_scale" : "") + (c.bias ? " bias" : "") +
+         " kv=" + std::to_string(c.n_kv_head) + " " + to_string(a.kind) + " " + a.backend;
+}
+
+torch::Tensor random_tokens(int64_t B, int64_t T, int64_t V, uint64_t seed = 0) {
+  torch::manual_seed(seed);
+  return torch::randint(0, V, {B, T}, torch::kLong);
+}
+
+bool all_finite_grads(Model& m, std::string* which) {
+  for (const auto& p : m.named_parameters()) {
+    if (!p.value().grad().defined() || !torch::isfinite(p.value().grad()).all().item<bool>()) {
+      *which = p.key();
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+TEST(Models, ForwardShapesAndGradientsOverOptions) {
+  int n = 0;
+  for (auto arch : {Arch::kDecoder, Arch::kEncoder})
+    for (auto placement : {NormPlacement::kPre, NormPlacement::kHybrid, NormPlacement::kPost})
+      for (auto pos : {PositionKind::kLearned, PositionKind::kRope, PositionKind::kAlibi, PositionKind::kNone})
+        for (auto mlp : {MlpKind::kGelu, MlpKind::kSwiGLU})
+          for (bool tie : {true, false}) {
+            ModelConfig c = tiny(arch);
+            c.norm_placement = placement;
+            c.positions = pos;
+            c.mlp = mlp;
+            c.tie_embeddings = tie;
+            // Vary the remaining switches across the sweep so each is seen both ways in many contexts.
+            c.norm = (n % 2) ? NormKind::kLayerNorm : NormKind::kRMSNorm;
+            c.qk_norm = (n / 2) % 2;
+            c.bias = (n / 4) % 2;
+            if ((n / 3) % 2) c.layer_scale = 0.1;
+            c.n_kv_head = (n % 3 == 0) ? 2 : 4;
+            c.value_input = arch == Arch::kEncoder && (n % 5 == 0);
+            AttentionConfig a = attn((n % 7 == 0) ? AttentionKind::kSoftmax : AttentionKind::kSigmoid);
+            if (a.kind == AttentionKind::kSoftmax && n % 2) a.backend = "sdpa";
+            ++n;
+            const std::string what = describe(c, a);
+            torch::manual_seed(n);
+            auto model = build_model(c, a);
+            ModelInputs in{random_tokens(3, 11, c.vocab_size, n), {}, torch::tensor({11, 7, 1}, torch::kLong)};
+            if (c.value_input) in.values = torch::randn({3, 11});
+            auto logits = model->forward(in);
+            ASSERT_EQ(logits.sizes(), (std::vector<int64_t>{3, 11, c.vocab_size})) << what;
+            ASSERT_TRUE(torch::isfinite(logits).all().item<bool>()) << what;
+            auto loss = torch::nn::functional::cross_entropy(logits.view({-1, c.vocab_size}),
+                                                             random_tokens(3, 11, c.vocab_size, n + 1).view({-1}));
+            loss.backward();
+            std::string bad;
+            EXPECT_TRUE(all_finite_grads(*model, &bad)) << what << ": " << bad;
+          }
+}
+
+TEST(Models, ParamInfoCoversEveryParameterOnce) {
+  for (bool tie : {true, false})
+    for (auto arch : {Arch::kDecoder, Arch::kEncoder}) {
+      ModelConfig c = tiny(arch);
+      c.tie_embeddings = tie;
+      c.qk_norm = true;
+      c.layer_scale = 1e-4;
+      c.bias = true;
+      c.norm = NormKind::kLayerNorm;
+      c.norm_placement = NormPlacement::kHybrid;
+      c.positions = PositionKind::kLearned;
+      c.value_input = arch == Arch::kEncoder;
+      auto model = build_model(c, attn());
+      auto infos = model->param_info();
+      std::set<const void*> seen;
+      const std::set<std::string> groups = {"attn_qkv", "attn_out", "mlp", "norm", "embedding", "head",
+                                            "layerscale"};
+      std::set<std::string> groups_seen;
+      int64_t total = 0;
+      for (const auto& p : infos) {
+        EXPECT_TRUE(seen.insert(p.param.unsafeGetTensorImpl()).second) << "twice: " << p.name;
+        EXPECT_TRUE(groups.count(p.group)) << p.name << " → " << p.group;
+        groups_seen.insert(p.group);
+        if (p.name.rfind("blocks.", 0) == 0) {
+          EXPECT_GE(p.layer, 0) << p.name;
+          EXPECT_LT(p.layer, c.n_layer) << p.name;
+        } else {
+          EXPECT_EQ(p.layer, -1) << p.name;
+        }
+        EXPECT_EQ(p.is_bias, p.name.size() > 5 && p.name.substr(p.name.size() - 5) == ".bias") << p.name;
+        if (p.group == "norm" || p.group == "embedding" || p.group == "layerscale" || p.is_bias)
+          EXPECT_FALSE(p.decay()) << p.name;
+        total += p.param.numel();
+      }
+      const auto params = model->parameters();
+      EXPECT_EQ(infos.size(), params.size());
+      for (const auto& t : params) EXPECT_TRUE(seen.count(t.unsafeGetTensorImpl()));
+      EXPECT_EQ(groups_seen.count("head"), tie ? 0u : 1u);
+      EXPECT_EQ(total, model->num_params(false));
+      // Named groups as documented.
+      for (const auto& p : infos) {
+        if (p.name == "blocks.1.attn.qkv.weight") EXPECT_EQ(p.group, "attn_qkv");
+        if (p.name == "blocks.0.attn.out.weight") EXPECT_EQ(p.group, "attn_out");
+        if (p.name == "blocks.0.attn.q_norm.weight") EXPECT_EQ(p.group, "norm");
+        if (p.name == "blocks.0.mlp.fc.weight") EXPECT_EQ(p.group, "mlp");
+        if (p.name == "blocks.1.mlp_scale.gamma") EXPECT_EQ(p.group, "layerscale");
+        if (p.name == "tok_embed.weight") EXPECT_EQ(p.group, "embedding");
+      }
+    }
+}
+
+TEST(Models, NumParamsAndFlops) {
+  ModelConfig c = tiny();
+  c.mlp = MlpKind::kGelu;
+  c.bias = false;
+  c.norm = NormKind::kRMSNorm;
+  c.positions = PositionKind::kRope;
+  auto model = build_model(c, attn());
+  const int64_t d = 32, V = 37, L = 2, f = 4 * d;
+  const int64_t per_block = d * 3 * d + d * d + d * f + f * d + 2 * d;  // qkv, out, fc, proj, 2 norms
+  const int64_t expected = V * d + L * per_block + d;                  // tied embedding, final norm
+  EXPECT_EQ(model->num_params(false), expected);
+  EXPECT_EQ(model->num_params(true), expected - V * d);
+  const int64_t T = 16;
+  EXPECT_DOUBLE_EQ(model->flops_per_token(T), 6.0 * expected + 0.5 * 12.0 * L * d * T);
+  c.arch = Arch::kEncoder;
+  EXPECT_DOUBLE_EQ(build_model(c, attn())->flops_per_token(T), 6.0 * expected + 12.0 * L * d * T);
+}
+
+TEST(Models, CausalLMIgnoresTheFuture) {
+  for (auto pos : {PositionKind::kLearned, PositionKind::kRope, PositionKind::kAlibi}) {
+    ModelConfig c = tiny();
+    c.positions = pos;
+    torch::manual_seed(3);
+    auto model = build_model(c, attn());
+    model->eval();
+    auto a = random_tokens(2, 10, c.vocab_size, 1);
+    auto b = a.clone();
+    b.narrow(1, 6, 4).random_(0, c.vocab_size);
+    auto la = model->forward(a), lb = model->forward(b);
+    EXPECT_TRUE(torch::allclose(la.narrow(1, 0, 6), lb.narrow(1, 0, 6), 1e-5, 1e-6)) << to_string(pos);
+    EXPECT_FALSE(torch::allclose(la.narrow(1, 6, 4), lb.narrow(1, 6, 4))) << to_string(pos);
+  }
+}
+
+TEST(Models, EncoderPaddingDoesNotAffectValidPositions) {
+  for (auto kind : {AttentionKind::kSigmoid, AttentionKind::kSoftmax})
+    for (auto pos : {PositionKind::kLearned, PositionKind::kRope, PositionKind::kAlibi}) {
+      ModelConfig c = tiny(Arch::kEncoder);
+      c.positions = pos;
+      c.value_input = true;
+      torch::manual_seed(5);
+      auto model = std::dynamic_pointer_cast<Encoder>(build_model(c, attn(kind)));
+      ASSERT_TRUE(model);
+      model->eval();
+      const int64_t L = 6, T = 12;
+      auto tokens = random_tokens(1, T, c.vocab_size, 2);
+      auto values = torch::randn({1, T});
+      auto lengths = torch::tensor({L}, torch::kLong);
+      auto h1 = model->hidden({tokens, values, lengths});
+      // Different padding content → identical valid positions.
+      auto tokens2 = tokens.clone();
+      tokens2.narrow(1, L, T - L).random_(0, c.vocab_size);
+      auto values2 = values.clone();
+      values2.narrow(1, L, T - L).normal_();
+      auto h2 = model->hidden({tokens2, values2, lengths});
+      EXPECT_TRUE(torch::allclose(h1.narrow(1, 0, L), h2.narrow(1, 0, L), 1e-5, 1e-6)) << to_string(pos);
+      // Same as the unpadded sequence alone (b = −log n uses the valid key count).
+      auto h3 = model->hidden({tokens.narrow(1, 0, L), values.narrow(1, 0, L), {}});
+      EXPECT_TRUE(torch::allclose(h1.narrow(1, 0, L), h3, 1e-5, 1e-6)) << to_string(pos) << " " << to_string(kind);
+      // Without lengths the padding does leak in.
+      auto h4 = model->hidden({tokens2, values2, {}});
+      EXPECT_FALSE(torch::allclose(h1.narrow(1, 0, L), h4.narrow(1, 0, L), 1e-5, 1e-6));
+      // Mean pooling over valid tokens only.
+      auto pooled = model->pooled({tokens, values, lengths}, Pooling::kMean);
+      EXPECT_TRUE(torch::allclose(pooled, h3.mean(1), 1e-5, 1e-6));
+      auto cls = model->pooled({tokens, values, lengths}, Pooling::kCls);
+      EXPECT_TRUE(torch::allclose(cls, h3.select(1, 0), 1e-5, 1e-6));
+    }
+}
+
+TEST(Models, MathAndSdpaAgreeOnOneModel) {
+  ModelConfig c = tiny(Arch::kEncoder);
+  c.positions = PositionKind::kAlibi;
+  c.n_kv_head = 2;
+  torch::manual_seed(9);
+  auto model = build_model(c, attn(AttentionKind::kSoftmax, "math"));
+  ModelInputs in{random_tokens(2, 9, c.vocab_size), {}, torch::tensor({9, 4}, torch::kLong)};
+  auto a = model->forward(in);
+  model->set_attention_backend("sdpa");
+  auto b = model->forward(in);
+  EXPECT_TRUE(torch::allclose(a, b, 1e-4, 1e-5));
+}
+
+TEST(Models, AttentionStatsCollection) {
+  ModelConfig c = tiny();
+  auto model = build_model(c, attn());
+  model->forward(random_tokens(2, 8, c.vocab_size));
+  for (const auto& s : model->attention_stats()) EXPECT_FALSE(s.valid);  // off by default
+  model->set_collect_attention_stats(true, 1);
+  model->forward(random_tokens(2, 8, c.vocab_size));
+  auto stats = model->attention_stats();
+  ASSERT_EQ(stats.size(), 2u);
+  for (const auto& s : stats) {
+    ASSERT_TRUE(s.valid);
+    EXPECT_EQ(s.sampled_batch, 1);
+    // At init with b = −log n the row mass is ≈ 1 (rows see i+1 of n = 8 keys under causal masking: ≈ (i+1)/8).
+    EXPECT_GT(s.row_mass_mean.item<float>(), 0.3f);
+    EXPECT_LT(s.row_mass_max.item<float>(), 1.5f);
+    EXPECT_GT(s.pv_norm.item<float>(), 0.f);
+    EXPECT_GE(s.max_abs_logit.item<float>(), std::log(8.f) - 1.f);
+  }
+  for (const auto& r : model->block_output_rms()) EXPECT_GT(r.item<float>(), 0.f);
+}
+
+TEST(Models, BuildErrors) {
+  ModelConfig c = tiny();
+  c.vocab_size = 0;
+  EXPECT_THROW(build_model(c, attn()), std::invalid_argument);
+  c = tiny();
+  EXPECT_THROW(CausalLM(tiny(Arch::kEncoder), attn()), std::invalid_argument);
+  EXPECT_THROW(Encoder(c, attn()), std::invalid_argument);
+  auto model = build_model(c, attn());
+  EXPECT_THROW(model->forward(random_tokens(1, 17, c.vocab_size)), c10::Error);  // > max_seq_len with RoPE
+  auto lm = build_model(tiny(), attn(AttentionKind::kSigmoid, "fused"));
+  try {
+    lm->forward(random_tokens(1, 4, 37));
+    FAIL() << "fused ran on CPU";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("attention.backend: fused"), std::string::npos);
+  }
+}
+
+TEST(Models, InitScales) {
+  ModelConfig c = tiny();
+  c.n_layer = 8;
+  c.d_model = 256;
+  c.n_head = 4;
+  torch::manual_seed(0);
+  auto model = build_model(c, attn());
+  for (const auto& p : model->param_info()) {
+    if (p.name == "blocks.0.attn.qkv.weight") EXPECT_NEAR(p.param.std().item<float>(), 0.02f * 0.88f, 0.002f);
+    if (p.name == "blocks.0.attn.out.weight")
+      EXPECT_NEAR(p.param.std().item<float>(), 0.02f * 0.88f / 4.0f, 0.0005f);  // /√(2·8)
+    if (p.group == "norm") EXPECT_EQ(p.param.min().item<float>(), 1.f);
+    if (p.group == "attn_qkv" || p.group == "mlp")
+      EXPECT_LE(p.param.abs().max().item<float>(), 2 * 0.02f + 1e-6f);  // truncated at 2σ
+  }
+}
+
+TEST(MaskTokens, BertStyleMasking) {
+  MaskingOptions o;
+  o.mask_token_id = 3;
+  o.vocab_size = 50;
+  o.special_ids = {0, 1, 2};  // PAD, CLS, SEP
+  const int64_t B = 64, T = 128;
+  torch::manual_seed(0);
+  auto tokens = torch::randint(4, 50, {B, T}, torch::kLong);
+  tokens.select(1, 0).fill_(1);  // CLS
+  auto lengths = torch::randint(T / 2, T + 1, {B}, torch::kLong);
+  for (int64_t b = 0; b < B; ++b) tokens[b].narrow(0, lengths[b].item<int64_t>(), T - lengths[b].item<int64_t>()).fill_(0);
+
+  auto g1 = at::detail::createCPUGenerator(42);
+  auto g2 = at::detail::createCPUGenerator(42);
+  auto m1 = mask_tokens(tokens, lengths, o, g1);
+  auto m2 = mask_tokens(tokens, lengths, o, g2);
+  EXPECT_TRUE(torch::equal(m1.inputs, m2.inputs));
+  EXPECT_TRUE(torch::equal(m1.labels, m2.labels));
+  auto m3 = mask_tokens(tokens, lengths, o, g1);  // generator advanced → different draw
+  EXPECT_FALSE(torch::equal(m1.labels, m3.labels));
+
+  auto selected = m1.labels != -100;
+  // Never PAD / CLS / beyond the length.
+  auto special = (tokens == 0).logical_or(tokens == 1);
+  EXPECT_FALSE(selected.logical_and(special).any().item<bool>());
+  EXPECT_TRUE(torch::equal(m1.labels.masked_select(selected), tokens.masked_select(selected)));
+  EXPECT_TRUE(torch::equal(m1.inputs.masked_select(selected.logical_not()),
+                           tokens.masked_select(selected.logical_not())));
+  const double maskable = (tokens > 3).sum().item<double>();
+  const double n_sel = selected.sum().item<double>();
+  EXPECT_NEAR(n_sel / maskable, 0.15, 0.02);
+  const double n_mask = (m1.inputs == 3).logical_and(selected).sum().item<double>();
+  const double n_same = (m1.inputs == tokens).logical_and(selected).sum().item<double>();
+  EXPECT_NEAR(n_mask / n_sel, 0.8, 0.04);
+  EXPECT_NEAR(n_same / n_sel, 0.1 + 0.1 * 46.0 / 46.0 * (1.0 / 46.0), 0.04);  // kept, or random hit the same id
+  // Random replacements are never special ids.
+  auto replaced = selected.logical_and(m1.inputs != 3).logical_and(m1.inputs != tokens);
+  EXPECT_FALSE(replaced.logical_and(m1.inputs < 4).any().item<bool>());
+}
