@@ -53,6 +53,10 @@ macro(sigtrain_find_torch)
   if(NOT TARGET sigtrain_torch)
     add_library(sigtrain_torch INTERFACE)
     target_link_libraries(sigtrain_torch INTERFACE ${TORCH_LIBRARIES})
+    # The PyPI libtorch.so exports its own (statically linked, partial) copy of std::filesystem; with libtorch
+    # first among a program's libraries, our std::filesystem::remove_all bound to it and crashed. Naming
+    # libstdc++ first makes the dynamic linker resolve std:: symbols from the real libstdc++.
+    target_link_options(sigtrain_torch INTERFACE "LINKER:--push-state,--no-as-needed,-lstdc++,--pop-state")
     # Torch's flags (ABI define etc.) for C++ only; CUDA TUs of ours never include Torch.
     separate_arguments(_torch_flags UNIX_COMMAND "${TORCH_CXX_FLAGS}")
     target_compile_options(sigtrain_torch INTERFACE $<$<COMPILE_LANGUAGE:CXX>:${_torch_flags}>)

@@ -3,11 +3,19 @@
 #   1. Debian packages the build needs (only the missing ones are installed),
 #   2. PyPI's torch==2.11.0 (LibTorch with CUDA 13.0) in the project-local .venv,
 #   3. the default corpus into the ignored cache (.cache/sigtrain),
-#   4. configure and build into build/ (Release, Ninja, ccache when present).
+#   4. configure and build into build/ (Release, Ninja, ccache when present): the `sigtrain` program, or
+#      everything including the test suites with --tests.
+# Usage: scripts/setup.sh [--tests]
 # Environment: SIGTRAIN_BUILD_DIR (default build), SIGTRAIN_SKIP_DATA=1, SIGTRAIN_JOBS (default nproc).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+TARGETS=(--target sigtrain)
+case "${1:-}" in
+  --tests) TARGETS=() ;;
+  "") ;;
+  *) echo "usage: scripts/setup.sh [--tests]" >&2; exit 2 ;;
+esac
 TORCH_VERSION=2.11.0
 BUILD_DIR=${SIGTRAIN_BUILD_DIR:-build}
 JOBS=${SIGTRAIN_JOBS:-$(nproc)}
@@ -49,6 +57,6 @@ if [ ! -f "$BUILD_DIR/build.ninja" ]; then
   say "configuring $BUILD_DIR"
   cmake -S . -B "$BUILD_DIR" -G Ninja -DCMAKE_BUILD_TYPE=Release
 fi
-say "building $BUILD_DIR with $JOBS jobs"
-cmake --build "$BUILD_DIR" -j "$JOBS"
+say "building $BUILD_DIR with $JOBS jobs${TARGETS:+ (sigtrain only; --tests builds the test suites too)}"
+cmake --build "$BUILD_DIR" -j "$JOBS" "${TARGETS[@]}"
 say "ready: $BUILD_DIR/sigtrain --version"

@@ -17,8 +17,8 @@ namespace {
 class CheckpointErrors : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = testing::fresh_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
-    cfg_ = testing::write_tiny_config(dir_);
+    dir_ = fixture::fresh_dir(::testing::UnitTest::GetInstance()->current_test_info()->name());
+    cfg_ = fixture::write_tiny_config(dir_);
     trainer::TrainOptions opts;
     opts.config_files = {cfg_};
     opts.overrides = {"train.steps=10", "eval.every=0"};

@@ -8,7 +8,7 @@
 
 #include <gtest/gtest.h>
 
-namespace sigtrain::testing {
+namespace sigtrain::fixture {
 
 inline std::filesystem::path fresh_dir(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() / ("sigtrain_test_" + name);
@@ -51,4 +51,4 @@ inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& p) {
   return out;
 }
 
-}  // namespace sigtrain::testing
+}  // namespace sigtrain::fixture
