@@ -3,12 +3,16 @@
 
 #include <torch/cuda.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "common/config.h"
 #include "common/log.h"
+#include "data/singlecell/inspect_report.h"
 #include "sigtrain/build_info.h"
 #include "trainer/checkpoint.h"
+#include "trainer/launcher.h"
+#include "trainer/report.h"
 #include "trainer/trainer.h"
 
 namespace {
@@ -50,6 +54,47 @@ int main(int argc, char** argv) {
   config->add_option("--config,-c", config_files, "Config file (repeatable)")->required()->check(CLI::ExistingFile);
   config->add_option("--set", config_overrides, "Override a key: key.path=value (repeatable)");
 
+  // sigtrain report
+  sigtrain::trainer::ReportOptions report_opts;
+  bool report_no_plots = false;
+  auto* report = app.add_subcommand("report", "Compare runs: side-by-side table and PNG plots (docs/stability.md)");
+  report->add_option("run_dirs", report_opts.run_dirs, "Run folders")->required()->check(CLI::ExistingDirectory);
+  report->add_option("--out", report_opts.out_dir, "Output folder (default: the first run folder)");
+  report->add_flag("--no-plots", report_no_plots, "Only the table, report.md and report.json");
+
+  // sigtrain launch: data-parallel training, one `train` process per local rank (trainer/launcher.h)
+  sigtrain::trainer::LaunchOptions launch_opts;
+  auto* launch = app.add_subcommand(
+      "launch", "Data-parallel training: start one `train` process per local rank (docs/distributed.md)");
+  launch->add_option("--nproc-per-node", launch_opts.nproc_per_node, "Ranks on this node (one per GPU)")
+      ->required()
+      ->check(CLI::Range(1, 1024));
+  launch->add_option("--nnodes", launch_opts.nnodes, "Number of nodes (default 1)")->check(CLI::Range(1, 1 << 16));
+  launch->add_option("--node-rank", launch_opts.node_rank, "This node's index, 0..nnodes-1 (default 0)")
+      ->check(CLI::Range(0, (1 << 16) - 1));
+  launch->add_option("--master-addr", launch_opts.master_addr, "Address of node rank 0 (default 127.0.0.1)");
+  launch->add_option("--master-port", launch_opts.master_port,
+                     "Rendezvous port on node rank 0 (default: a free port on one node, 29500 with several)")
+      ->check(CLI::Range(1, 65535));
+  launch->add_option("--grace", launch_opts.grace_s, "Seconds from SIGTERM to SIGKILL when stopping ranks (10)")
+      ->check(CLI::NonNegativeNumber);
+  launch->prefix_command();  // everything from `train` on belongs to the ranks
+  launch->footer("After the options: train [train options], e.g.\n"
+                 "  sigtrain launch --nproc-per-node 2 train --config configs/lm/gpt2_small.yaml");
+
+  // sigtrain data inspect FILE [--label COL] [--layer L] (docs/singlecell.md §2)
+  auto* data_cmd = app.add_subcommand("data", "Inspect data files");
+  data_cmd->require_subcommand(1);
+  std::string inspect_path, inspect_label;
+  sigtrain::singlecell::OpenOptions inspect_opts;
+  auto* inspect = data_cmd->add_subcommand(
+      "inspect", "Single-cell file (.h5ad, 10x .h5, MEX folder): shape, nnz, encoding, obs/var columns, labels");
+  inspect->add_option("file", inspect_path, "File or MEX folder")->required()->check(CLI::ExistingPath);
+  inspect->add_option("--label", inspect_label, "obs column whose categories are counted");
+  inspect->add_option("--layer", inspect_opts.layer, "h5ad matrix: X (default), raw, or a layers/ name");
+  inspect->add_option("--format", inspect_opts.format, "auto (default) | h5ad | 10x_h5 | mex")
+      ->check(CLI::IsMember({"auto", "h5ad", "10x_h5", "mex"}));
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -69,8 +114,30 @@ int main(int argc, char** argv) {
       }
       return sigtrain::trainer::run_training(train_opts);
     }
+    if (*report) {
+      report_opts.plots = !report_no_plots;
+      auto result = sigtrain::trainer::make_report(report_opts);
+      std::cout << result.table;
+      if (!result.plot_error.empty()) std::cerr << "warning: " << result.plot_error << "\n";
+      std::cout << "report files in " << result.out_dir << ":";
+      for (const auto& f : result.files) std::cout << " " << std::filesystem::path(f).filename().string();
+      std::cout << "\n";
+      return 0;
+    }
+    if (*launch) {
+      launch_opts.child_args = launch->remaining();
+      if (auto err = sigtrain::trainer::check_launch_options(launch_opts); !err.empty()) {
+        std::cerr << "sigtrain launch: " << err << "\n";
+        return 2;
+      }
+      return sigtrain::trainer::launch(launch_opts);
+    }
     if (*config) {
       std::cout << sigtrain::trainer::resolve_config(config_files, config_overrides);
+      return 0;
+    }
+    if (*inspect) {
+      std::cout << sigtrain::singlecell::inspect_file(inspect_path, inspect_label, inspect_opts).to_text();
       return 0;
     }
     std::cout << app.help();

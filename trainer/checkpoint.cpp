@@ -103,7 +103,7 @@ CheckpointManager::CheckpointManager(std::string checkpoints_dir, int64_t keep_l
 
 std::string CheckpointManager::save(int64_t step, const torch::nn::Module& model,
                                     const torch::optim::Optimizer& optimizer, const nlohmann::json& state,
-                                    const std::string& config_yaml) {
+                                    const std::string& config_yaml, const std::function<void()>& before_done) {
   fs::create_directories(dir_);
   const fs::path final_dir = fs::path(dir_) / step_dir_name(step);
   const fs::path tmp_dir = fs::path(dir_) / (step_dir_name(step) + ".tmp-" + std::to_string(::getpid()));
@@ -145,6 +145,7 @@ std::string CheckpointManager::save(int64_t step, const torch::nn::Module& model
   } else {
     fs::rename(tmp_dir, final_dir);
   }
+  if (before_done) before_done();
   write_file_atomic((final_dir / "DONE").string(), std::to_string(step) + "\n");
   fsync_directory(dir_);
 

@@ -12,6 +12,7 @@
 #include <torch/optim/optimizer.h>
 
 #include <cstdint>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -34,8 +35,10 @@ class CheckpointManager {
   CheckpointManager(std::string checkpoints_dir, int64_t keep_last);
 
   // Writes a complete checkpoint for `step` (atomically), then prunes beyond keep_last. Returns its folder.
+  // `before_done` runs after every file is in place and before the DONE marker (data parallelism: a barrier).
   std::string save(int64_t step, const torch::nn::Module& model, const torch::optim::Optimizer& optimizer,
-                   const nlohmann::json& state, const std::string& config_yaml);
+                   const nlohmann::json& state, const std::string& config_yaml,
+                   const std::function<void()>& before_done = {});
 
   const std::string& dir() const { return dir_; }
 

@@ -21,15 +21,16 @@ std::string LmTask::describe() const {
          " validation windows" + (data_.from_cache ? " (tokenised corpus from cache)" : "");
 }
 
-std::pair<torch::Tensor, torch::Tensor> LmTask::to_device(torch::Tensor inputs, torch::Tensor targets,
-                                                          const torch::Device& device) const {
+Batch LmTask::to_device(const torch::Tensor& inputs, const torch::Tensor& targets, const torch::Device& device) {
   auto opts = torch::TensorOptions().dtype(torch::kInt64).device(device);
-  return {inputs.to(opts, /*non_blocking=*/false), targets.to(opts, false)};
+  Batch batch;
+  batch.inputs.tokens = inputs.to(opts);
+  batch.targets = targets.to(opts);
+  return batch;
 }
 
-std::pair<torch::Tensor, torch::Tensor> LmTask::train_batch(int64_t seqs_per_step, int rank, int world,
-                                                            int64_t micro, int64_t micro_batch,
-                                                            const torch::Device& device) const {
+Batch LmTask::train_batch(int64_t seqs_per_step, int rank, int world, int64_t micro, int64_t micro_batch,
+                          const torch::Device& device) {
   const int64_t T = sampler_->seq_len();
   auto slice = data::rank_slice(seqs_per_step, rank, world);
   const int64_t first = sampler_->next_sample() + slice.offset + micro * micro_batch;
@@ -39,8 +40,7 @@ std::pair<torch::Tensor, torch::Tensor> LmTask::train_batch(int64_t seqs_per_ste
   return to_device(inputs, targets, device);
 }
 
-std::pair<torch::Tensor, torch::Tensor> LmTask::val_batch(int64_t first, int64_t count,
-                                                          const torch::Device& device) const {
+Batch LmTask::val_batch(int64_t first, int64_t count, const torch::Device& device) {
   const int64_t T = val_->seq_len();
   auto inputs = torch::empty({count, T}, torch::kInt32);
   auto targets = torch::empty({count, T}, torch::kInt32);

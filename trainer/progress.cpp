@@ -38,13 +38,15 @@ ProgressLine::ProgressLine(int64_t total_steps, double peak_flops, double flops_
     : total_steps_(total_steps), peak_flops_(peak_flops), flops_per_token_(flops_per_token) {}
 
 std::string ProgressLine::format(int64_t step, double loss, double lr, double grad_norm, double tokens_per_s,
-                                 double seconds_per_step) {
+                                 double seconds_per_step, double grad_norm_z) {
   tokens_per_s_sum_ += tokens_per_s;
   ++windows_;
   const int width = static_cast<int>(std::to_string(total_steps_).size());
   char buf[256];
-  std::snprintf(buf, sizeof buf, "step %*lld/%lld | loss %.4f | lr %.2e | gnorm %.3g | %s tok/s", width,
-                static_cast<long long>(step), static_cast<long long>(total_steps_), loss, lr, grad_norm,
+  char z[32] = "";
+  if (std::isfinite(grad_norm_z)) std::snprintf(z, sizeof z, " (z %+.1f)", grad_norm_z);
+  std::snprintf(buf, sizeof buf, "step %*lld/%lld | loss %.4f | lr %.2e | gnorm %.3g%s | %s tok/s", width,
+                static_cast<long long>(step), static_cast<long long>(total_steps_), loss, lr, grad_norm, z,
                 format_count(tokens_per_s).c_str());
   std::string line = buf;
   if (peak_flops_ > 0 && flops_per_token_ > 0)

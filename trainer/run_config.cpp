@@ -8,8 +8,26 @@ RunConfig RunConfig::parse(config::ConfigTree& tree, const std::string& default_
   RunConfig c;
   config::SectionReader run(tree, "run");
   c.name = run.get_string("name", default_name);
-  config::SectionReader data(tree, "data");
-  c.data = data::DataConfig::parse(data);
+  if (tree.root().find("singlecell") != nullptr) {
+    // A single-cell run (trainer/cell_task.h): no LM corpus; the trainer's batch arithmetic uses max_len.
+    if (tree.root().find("data") != nullptr)
+      throw config::ConfigError("data: a single-cell run (section singlecell) reads no LM corpus; remove the data "
+                                "section (the cells come from singlecell.path)");
+    config::SectionReader sc(tree, "singlecell");
+    SingleCellRunConfig s;
+    s.data = singlecell::parse_singlecell_config(sc);
+    const singlecell::SingleCellDataConfig defaults;  // (the resolved config of a run records the defaults)
+    if (s.data.batch_size != defaults.batch_size || s.data.max_tokens_per_batch != defaults.max_tokens_per_batch)
+      sc.fail(s.data.batch_size != defaults.batch_size ? "batch_size" : "max_tokens_per_batch",
+              "a training run batches train.micro_batch_size cells per micro-batch and "
+              "train.global_batch_tokens / max_len cells per step; remove this key");
+    s.pooling = sc.get_enum("pooling", s.pooling, {"cls", "mean"});
+    c.data.seq_len = s.data.max_len;
+    c.singlecell = std::move(s);
+  } else {
+    config::SectionReader data(tree, "data");
+    c.data = data::DataConfig::parse(data);
+  }
   config::SectionReader model(tree, "model");
   c.model = models::ModelConfig::parse(model);
   config::SectionReader attention(tree, "attention");
@@ -26,6 +44,12 @@ RunConfig RunConfig::parse(config::ConfigTree& tree, const std::string& default_
   c.checkpoint = CheckpointConfig::parse(checkpoint);
   config::SectionReader logging(tree, "logging");
   c.logging = LoggingConfig::parse(logging);
+  config::SectionReader monitor(tree, "monitor");
+  c.monitor = MonitorConfig::parse(monitor);
+  config::SectionReader mlm(tree, "mlm");
+  c.mlm = MlmConfig::parse(mlm);
+  config::SectionReader dist(tree, "dist");
+  c.dist = DistConfig::parse(dist);
   tree.check_all_consumed();
   c.resolved_yaml = tree.resolved_yaml();
   return c;

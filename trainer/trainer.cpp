@@ -14,15 +14,19 @@
 
 #include "common/atomic_file.h"
 #include "common/log.h"
+#include "data/lm_sampler.h"
 #include "sigtrain/build_info.h"
 #include "trainer/checkpoint.h"
 #include "trainer/device_peak.h"
-#include "trainer/lm_task.h"
+#include "trainer/distributed.h"
+#include "trainer/grad_sync.h"
 #include "trainer/lr_schedule.h"
+#include "trainer/monitor.h"
 #include "trainer/optimizer.h"
 #include "trainer/progress.h"
 #include "trainer/run_config.h"
 #include "trainer/run_files.h"
+#include "trainer/task_factory.h"
 
 namespace sigtrain::trainer {
 namespace fs = std::filesystem;
@@ -40,7 +44,8 @@ struct Runtime {
   std::optional<DevicePeak> peak;
 };
 
-Runtime select_runtime(const TrainConfig& t) {
+// Each data-parallel rank computes on its local GPU (cuda:LOCAL_RANK); a single process on cuda:0.
+Runtime select_runtime(const TrainConfig& t, int local_rank) {
   Runtime rt;
   const bool cuda_ok = torch::cuda::is_available();
   if (t.device == "cuda" && !cuda_ok)
@@ -49,8 +54,13 @@ Runtime select_runtime(const TrainConfig& t) {
                               (build_info::kTorchCuda ? ", built with CUDA" : ", built without CUDA") +
                               "); use train.device=cpu or auto");
   if (t.device == "cuda" || (t.device == "auto" && cuda_ok)) {
-    rt.device = torch::Device(torch::kCUDA, 0);
-    rt.device_name = cuda_device_name(0);
+    if (local_rank >= static_cast<int>(torch::cuda::device_count()))
+      throw config::ConfigError("LOCAL_RANK " + std::to_string(local_rank) + " needs a GPU cuda:" +
+                                std::to_string(local_rank) + " but only " +
+                                std::to_string(torch::cuda::device_count()) +
+                                " CUDA device(s) are visible; start at most that many ranks per node");
+    rt.device = torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(local_rank));
+    rt.device_name = cuda_device_name(local_rank);
     rt.peak = lookup_device_peak(rt.device_name);
   }
   if (t.precision == "bf16" && rt.device.is_cpu())
@@ -140,7 +150,8 @@ std::string utc_stamp() {
 
 // Checkpoint compatibility: these must match for a resume to continue the same run.
 const std::vector<std::string> kResumeMustMatch = {"model", "attention", "data", "train.seed",
-                                                   "train.global_batch_tokens", "train.micro_batch_size"};
+                                                   "train.global_batch_tokens", "train.micro_batch_size",
+                                                   "mlm", "singlecell"};
 
 }  // namespace
 
@@ -178,18 +189,28 @@ int run_training(const TrainOptions& opts) {
     }
   }
 
+  // --- 1b. Data parallelism: this process's rank (from sigtrain launch / torchrun / Slurm) and the process group;
+  // a single process has none (docs/distributed.md). Every rank computes on its local GPU.
+  const DistEnv dist_env = read_dist_env();
+  const Runtime rt = select_runtime(cfg.train, dist_env.local_rank);
+  DistributedContext dist(cfg.dist, dist_env, rt.device);
+  const int rank = dist.rank(), world = dist.world_size();
+
   // --- 2. Run folder, logging -------------------------------------------------------------------------------------
   std::string run_dir = opts.run_dir;
   if (run_dir.empty())
     run_dir = resume_dir ? fs::path(*resume_dir).parent_path().parent_path().string()
                          : (fs::path("runs") / (cfg.name + "-" + utc_stamp())).string();
+  run_dir = dist.broadcast_string(run_dir);  // rank 0's clock names the folder
   fs::create_directories(run_dir);
   log::init(cfg.logging.level == "debug"  ? log::Level::kDebug
             : cfg.logging.level == "warn" ? log::Level::kWarn
             : cfg.logging.level == "error" ? log::Level::kError
                                           : log::Level::kInfo,
-            (fs::path(run_dir) / "train.log").string());
-  write_file_atomic((fs::path(run_dir) / "config.yaml").string(), cfg.resolved_yaml);
+            (fs::path(run_dir) / (rank == 0 ? "train.log" : "rank" + std::to_string(rank) + ".log")).string(),
+            world > 1 ? rank : -1);
+  if (rank != 0) log::set_console_level(log::Level::kWarn);  // rank 0 reports; the others only warn and fail
+  if (rank == 0) write_file_atomic((fs::path(run_dir) / "config.yaml").string(), cfg.resolved_yaml);
   log::info("sigtrain " + std::string(build_info::kVersion) + " (" + build_info::kGitCommit + "), LibTorch " +
             build_info::kTorchVersion + "; run folder " + run_dir);
 
@@ -199,20 +220,21 @@ int run_training(const TrainOptions& opts) {
 
   try {
     // --- 3. Runtime, seed, data, model, optimizer --------------------------------------------------------------
-    const Runtime rt = select_runtime(cfg.train);
     if (cfg.train.threads > 0) torch::set_num_threads(static_cast<int>(cfg.train.threads));
     if (cfg.train.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
     torch::manual_seed(cfg.train.seed);
-    const int rank = 0, world = 1;
     const BatchPlan plan = plan_batches(cfg, world);
 
-    LmTask task(cfg.data, cfg.train.seed, cfg.eval.tokens);
-    if (cfg.model.vocab_size == 0) cfg.model.vocab_size = task.vocab_size();
-    if (cfg.model.vocab_size < task.vocab_size())
+    // Rank 0 prepares the data (tokenises and caches the corpus) before the other ranks open the cache.
+    std::unique_ptr<Task> task;
+    dist.rank0_first([&] { task = make_task(cfg); });
+    if (cfg.model.vocab_size == 0) cfg.model.vocab_size = task->vocab_size();
+    if (cfg.model.vocab_size < task->vocab_size())
       throw config::ConfigError("model.vocab_size: " + std::to_string(cfg.model.vocab_size) +
-                                " is smaller than the tokenizer's " + std::to_string(task.vocab_size()) +
+                                " is smaller than the tokenizer's " + std::to_string(task->vocab_size()) +
                                 " ids; set 0 to take it from the tokenizer");
-    log::info("data: " + task.describe());
+    log::info("data: " + task->describe());
+    if (rank == 0) task->write_run_files(run_dir);  // e.g. the single-cell gene vocabulary
 
     auto model = models::build_model(cfg.model, cfg.attention);
     model->to(rt.device);
@@ -230,6 +252,12 @@ int run_training(const TrainOptions& opts) {
               std::to_string(plan.seqs_per_step) + " seqs x " + std::to_string(plan.seq_len) +
               " tokens per step = micro-batch " + std::to_string(plan.micro_batch) + " x " +
               std::to_string(plan.accum_steps) + " accumulation step(s)");
+    // Data parallelism: gradients become views into flat buckets that are averaged over ranks during backward.
+    std::unique_ptr<GradSync> grad_sync;
+    if (world > 1) {
+      grad_sync = std::make_unique<GradSync>(params, dist, cfg.dist.bucket_mb, cfg.dist.overlap);
+      log::info(dist.describe() + "; " + grad_sync->describe());
+    }
 
     // --- 4. Resume ---------------------------------------------------------------------------------------------
     int64_t start_step = 0;
@@ -238,66 +266,137 @@ int run_training(const TrainOptions& opts) {
     if (resume_dir) {
       auto ck = load_checkpoint(*resume_dir, *model, *optimizer);
       start_step = ck.step;
-      task.restore(ck.state.at("data"));
+      task->restore(ck.state.at("data"));
       tokens_seen = ck.state.value("tokens_seen", int64_t{0});
-      best_val_loss = ck.state.value("best_val_loss", INFINITY);
+      // JSON has no infinity: a checkpoint saved before any evaluation stores best_val_loss as null.
+      if (ck.state.contains("best_val_loss") && ck.state["best_val_loss"].is_number())
+        best_val_loss = ck.state["best_val_loss"].get<double>();
       log::info("resumed from " + *resume_dir + " at step " + std::to_string(start_step));
+      // Another world size continues the same run: the data position is one global counter, the optimizer state is
+      // replicated, the global batch is unchanged; only the order of the gradient sum changes (float rounding).
+      const int64_t saved_world = ck.state.value("world_size", int64_t{1});
+      if (saved_world != world)
+        log::info("the checkpoint was written by " + std::to_string(saved_world) + " rank(s); continuing with " +
+                  std::to_string(world) + " (same global batch, " + std::to_string(plan.accum_steps) +
+                  " accumulation step(s) per rank)");
     }
-    MetricsWriter metrics((fs::path(run_dir) / "metrics.jsonl").string(), resume_dir ? start_step : -1);
+    if (world > 1) {
+      if (resume_dir)  // each rank read the checkpoint itself: it must be the same one on every rank
+        dist.check_same_on_all_ranks(
+            "the checkpoint loaded (" + *resume_dir + "; is the run folder on a file system all nodes share?)",
+            {start_step, static_cast<int64_t>(std::stoull(parameter_digest(*model), nullptr, 16))},
+            {"step", "parameter_digest"});
+      else
+        grad_sync->broadcast_parameters();  // rank 0's initialisation on every rank
+      if (rt.device.is_cuda()) {
+        // All ranks draw the same random numbers (one seed, same shapes), so rank 0's device generator is every
+        // rank's; after a resume rank r>0 would otherwise hold rank 0's never-used state for cuda:r.
+        at::Generator gen = at::globalContext().defaultGenerator(rt.device);
+        torch::Tensor rng_state = gen.get_state();
+        dist.broadcast(rng_state, 0);
+        gen.set_state(rng_state);
+      }
+    }
+    // Only rank 0 keeps the run's records; the other ranks' writer goes nowhere.
+    MetricsWriter metrics(rank == 0 ? (fs::path(run_dir) / "metrics.jsonl").string() : "/dev/null",
+                          rank == 0 && resume_dir ? start_step : -1);
     CheckpointManager checkpoints((fs::path(run_dir) / "checkpoints").string(), cfg.checkpoint.keep_last);
+    // Stability instruments and policies (trainer/monitor.h); the one host sync per logged step happens in it.
+    Monitor monitor(cfg.monitor, *model, rank == 0 ? (fs::path(run_dir) / "metrics.h5").string() : "",
+                    resume_dir ? start_step : -1);
     auto save_checkpoint = [&](int64_t step) {
-      nlohmann::json state = {{"data", task.state()},
+      monitor.sync();  // a detected divergence never overwrites the last good checkpoint
+      if (monitor.diverged()) {
+        log::warn("not saving a checkpoint at step " + std::to_string(step) + ": the run diverged at step " +
+                  std::to_string(monitor.diverged_step()));
+        return;
+      }
+      nlohmann::json state = {{"data", task->state()},
                               {"tokens_seen", tokens_seen},
                               {"best_val_loss", best_val_loss},
                               {"world_size", world}};
-      std::string where = checkpoints.save(step, *model, *optimizer, state, cfg.resolved_yaml);
+      // Rank 0 writes everything (parameters and optimizer state are replicated, the data position is global);
+      // every rank passes a barrier before the DONE marker, so DONE means all ranks completed this step.
+      if (rank != 0) {
+        dist.barrier();
+        return;
+      }
+      std::string where =
+          checkpoints.save(step, *model, *optimizer, state, cfg.resolved_yaml, [&] { dist.barrier(); });
       log::info("checkpoint " + where);
     };
 
-    auto evaluate = [&]() -> double {
+    // Validation loss over the fixed set plus the task's own metrics, as one eval record (also written here).
+    auto evaluate = [&](int64_t at_step) -> double {
       torch::NoGradGuard no_grad;
       model->eval();
       AutocastScope autocast(rt.bf16_autocast);
-      torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(rt.device).dtype(torch::kFloat64));
-      int64_t tokens = 0;
-      for (int64_t first = 0; first < task.val_windows(); first += cfg.eval.batch_size) {
-        int64_t n = std::min(cfg.eval.batch_size, task.val_windows() - first);
-        auto [inputs, targets] = task.val_batch(first, n, rt.device);
-        auto logits = model->forward(inputs);
-        loss_sum += torch::nn::functional::cross_entropy(
-                        logits.to(torch::kFloat32).view({-1, logits.size(-1)}), targets.view({-1}),
-                        torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                        .to(torch::kFloat64);
-        tokens += inputs.numel();
+      auto f64 = torch::TensorOptions().device(rt.device).dtype(torch::kFloat64);
+      torch::Tensor loss_sum = torch::zeros({}, f64), count = torch::zeros({}, f64);
+      // Each rank evaluates its contiguous slice of the fixed set; sums and counts are added over ranks.
+      const data::RankSlice mine = data::rank_slice(task->val_size(), rank, world);
+      for (int64_t first = mine.offset; first < mine.offset + mine.count; first += cfg.eval.batch_size) {
+        const int64_t n = std::min(cfg.eval.batch_size, mine.offset + mine.count - first);
+        auto [sum, targets] = task->loss_sum(*model, task->val_batch(first, n, rt.device));
+        loss_sum += sum.to(torch::kFloat64);
+        count += targets.to(torch::kFloat64);
       }
+      if (world > 1) {
+        torch::Tensor both = torch::stack({loss_sum, count});
+        dist.all_reduce_sum(both);
+        loss_sum = both[0];
+        count = both[1];
+      }
+      const double val_loss = (loss_sum / count).item<double>();
+      nlohmann::json record = {{"type", "eval"}, {"step", at_step}, {"val_loss", val_loss}};
+      record.update(task->evaluate_extra(*model, rt.device));
+      metrics.write(record);
+      log::info("step " + std::to_string(at_step) + ": " + record.dump());
       model->train();
-      return loss_sum.item<double>() / static_cast<double>(tokens);
+      return val_loss;
     };
 
     // --- 5. The loop -------------------------------------------------------------------------------------------
     // One optimizer step: accumulate gradients over micro-batches, measure the global grad norm (always), clip if
     // configured, apply the scheduled lr, step AdamW. Returns the mean loss and the norm as device tensors.
     auto train_step = [&](double lr) -> std::pair<torch::Tensor, torch::Tensor> {
-      optimizer->zero_grad(/*set_to_none=*/true);
+      if (grad_sync)
+        grad_sync->zero_grad();  // keeps the gradients' bucket views
+      else
+        optimizer->zero_grad(/*set_to_none=*/true);
       torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(rt.device));
       for (int64_t micro = 0; micro < plan.accum_steps; ++micro) {
-        auto [inputs, targets] =
-            task.train_batch(plan.seqs_per_step, rank, world, micro, plan.micro_batch, rt.device);
+        Batch batch = task->train_batch(plan.seqs_per_step, rank, world, micro, plan.micro_batch, rt.device);
+        monitor.before_forward(micro);
         torch::Tensor loss;
+        if (grad_sync) grad_sync->begin_micro_step(micro + 1 == plan.accum_steps);  // only the last one communicates
         {
           AutocastScope autocast(rt.bf16_autocast);
-          auto logits = model->forward(inputs);
-          loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32).view({-1, logits.size(-1)}),
-                                                      targets.view({-1}));
+          auto [sum, targets] = task->loss_sum(*model, batch);
+          loss = sum / targets.clamp_min(1);
         }
         (loss / static_cast<double>(plan.accum_steps)).backward();
         loss_sum += loss.detach();
       }
+      if (grad_sync) {
+        // Waits for the bucket all-reduces (mostly done during backward): the gradients, and so the grad norm below
+        // and every gradient instrument, are now the global ones, identical on all ranks. The mean loss is summed
+        // over ranks too; a non-finite loss on any rank makes the sum non-finite on all of them, so every decision
+        // taken from (loss, grad norm) -- skip, stop, divergence -- is the same on every rank.
+        grad_sync->finish();
+        dist.all_reduce_sum(loss_sum);
+        loss_sum /= static_cast<double>(world);
+      }
+      monitor.after_backward();  // per-layer / per-group gradient norms (before clipping)
       torch::Tensor grad_norm = global_grad_norm(params);
       if (cfg.optim.clip) clip_gradients(params, grad_norm, *cfg.optim.clip);
       set_learning_rate(*optimizer, lr);
-      optimizer->step();
-      task.advance(plan.seqs_per_step);
+      if (monitor.allow_update(loss_sum, grad_norm)) {  // on_nonfinite: skip_step syncs here; otherwise no-op
+        monitor.before_update();
+        optimizer->step();
+        monitor.after_update(*optimizer);
+      }
+      task->advance(plan.seqs_per_step);
       return {loss_sum / static_cast<double>(plan.accum_steps), grad_norm};
     };
 
@@ -310,39 +409,44 @@ int run_training(const TrainOptions& opts) {
 
     model->train();
     if (start_step == 0 && cfg.eval.every > 0) {
-      last_val_loss = evaluate();
+      last_val_loss = evaluate(0);
       best_val_loss = std::min(best_val_loss, last_val_loss);
-      metrics.write({{"type", "eval"}, {"step", 0}, {"val_loss", last_val_loss}});
-      log::info("step 0: validation loss " + format_fixed(last_val_loss, 4));
       window_start = Clock::now();
     }
     for (; step < cfg.train.steps; ++step) {
-      const double lr = lr_at(cfg.schedule, cfg.optim.lr_peak, step, cfg.train.steps);
+      const double lr = monitor.adjust_lr(step + 1, lr_at(cfg.schedule, cfg.optim.lr_peak, step, cfg.train.steps));
+      monitor.begin_step(step + 1);
+      maybe_inject_test_failure(rank, step + 1);  // SIGTRAIN_TEST_FAIL_RANK (tests only; trainer/distributed.h)
       auto [loss_t, norm_t] = train_step(lr);
+      monitor.end_step(loss_t, norm_t, lr);
       tokens_seen += tokens_per_step;
       ++window_steps;
       const int64_t done = step + 1;
-      const bool log_now = done % cfg.logging.every == 0 || done == cfg.train.steps || done == start_step + 1;
+      const bool log_now = done % cfg.logging.every == 0 || done == cfg.train.steps || done == 1;  // step 1 always: a line right away
       if (log_now) {
-        auto host = torch::stack({loss_t.to(torch::kFloat32), norm_t.to(torch::kFloat32)}).cpu();  // the one sync
-        const double loss = host[0].item<double>(), grad_norm = host[1].item<double>();
+        monitor.sync();  // the one host sync: loss, grad norm and every instrument pending since the last one
+        const double loss = monitor.latest().loss, grad_norm = monitor.latest().grad_norm;
         const double secs = std::chrono::duration<double>(Clock::now() - window_start).count();
         const double tokens_per_s = secs > 0 ? window_steps * tokens_per_step / secs : 0.0;
         last_train_loss = loss;
-        metrics.write({{"type", "train"},
-                       {"step", done},
-                       {"loss", loss},
-                       {"lr", lr},
-                       {"grad_norm", grad_norm},
-                       {"tokens_per_s", tokens_per_s},
-                       {"tokens_seen", tokens_seen}});
-        log::progress(progress.format(done, loss, lr, grad_norm, tokens_per_s, secs / std::max<int64_t>(1, window_steps)));
-        if (!std::isfinite(loss) || !std::isfinite(grad_norm)) {
+        nlohmann::json record = {{"type", "train"},
+                                 {"step", done},
+                                 {"loss", loss},
+                                 {"lr", lr},
+                                 {"grad_norm", grad_norm},
+                                 {"tokens_per_s", tokens_per_s},
+                                 {"tokens_seen", tokens_seen}};
+        monitor.add_scalars(record);
+        metrics.write(record);
+        if (rank == 0)
+          log::progress(progress.format(done, loss, lr, grad_norm, tokens_per_s,
+                                        secs / std::max<int64_t>(1, window_steps), monitor.latest().grad_norm_z));
+        if (monitor.stop_requested()) {
           summary.status = "diverged";
-          summary.diverged_step = done;
-          summary.reason = "non-finite " + std::string(std::isfinite(loss) ? "gradient norm" : "loss") +
-                           " at or before step " + std::to_string(done);
-          log::error(summary.reason + "; stopping (the last good checkpoint is kept)");
+          summary.diverged_step = monitor.diverged_step();
+          summary.reason = monitor.reason();
+          log::error(summary.reason + "; stopping at step " + std::to_string(done) +
+                     " (the last good checkpoint is kept)");
           step = done;
           break;
         }
@@ -351,10 +455,8 @@ int run_training(const TrainOptions& opts) {
       }
       const bool eval_now = cfg.eval.every > 0 && (done % cfg.eval.every == 0 || done == cfg.train.steps);
       if (eval_now) {
-        last_val_loss = evaluate();
+        last_val_loss = evaluate(done);
         best_val_loss = std::min(best_val_loss, last_val_loss);
-        metrics.write({{"type", "eval"}, {"step", done}, {"val_loss", last_val_loss}});
-        log::info("step " + std::to_string(done) + ": validation loss " + format_fixed(last_val_loss, 4));
         window_start = Clock::now();  // evaluation time is not training throughput
         window_steps = 0;
       }
@@ -363,12 +465,17 @@ int run_training(const TrainOptions& opts) {
     }
     if (summary.status != "diverged") {
       if (cfg.eval.every == 0) {
-        last_val_loss = evaluate();
+        last_val_loss = evaluate(step);
         best_val_loss = std::min(best_val_loss, last_val_loss);
-        metrics.write({{"type", "eval"}, {"step", step}, {"val_loss", last_val_loss}});
       }
       if (cfg.checkpoint.save_final && step > start_step) save_checkpoint(step);
       summary.status = "completed";
+      monitor.sync();
+      if (monitor.diverged()) {  // detected but not stopped (monitor.divergence.stop: false)
+        summary.status = "diverged";
+        summary.diverged_step = monitor.diverged_step();
+        summary.reason = monitor.reason();
+      }
     }
 
     summary.last_step = step;
@@ -381,7 +488,21 @@ int run_training(const TrainOptions& opts) {
     summary.tokens_per_s = progress.mean_tokens_per_s();
     summary_extra["device"] = rt.device_name;
     summary_extra["params"] = model->num_params(false);
-    write_summary(summary_path, summary, summary_extra);
+    summary_extra["monitor"] = monitor.summary();
+    summary_extra["world_size"] = world;
+    {
+      // Float-tolerant parameter summaries next to the bit-exact digest (1 rank vs N ranks agree to rounding).
+      torch::NoGradGuard no_grad;
+      double sum = 0, sq = 0;
+      for (const auto& p : params) {
+        auto p64 = p.detach().to(torch::kFloat64);
+        sum += p64.sum().item<double>();
+        sq += p64.square().sum().item<double>();
+      }
+      summary_extra["param_sum"] = sum;
+      summary_extra["param_l2"] = std::sqrt(sq);
+    }
+    if (rank == 0) write_summary(summary_path, summary, summary_extra);
     log::info("done: " + summary.status + " at step " + std::to_string(step) + ", train loss " +
               format_fixed(last_train_loss, 4) + ", validation loss " + format_fixed(last_val_loss, 4) + " (" +
               format_fixed(summary.wall_time_s, 1) + " s)");
@@ -390,7 +511,8 @@ int run_training(const TrainOptions& opts) {
     summary.status = "failed";
     summary.reason = e.what();
     summary.wall_time_s = std::chrono::duration<double>(Clock::now() - wall_start).count();
-    write_summary(summary_path, summary, summary_extra);
+    if (rank == 0) write_summary(summary_path, summary, summary_extra);
+    if (world > 1) log::error(std::string("rank ") + std::to_string(rank) + " failed: " + e.what());
     throw;
   }
 }

@@ -2,7 +2,8 @@
 # Everything the project runs on a GPU machine, in stages, each reported and none fatal to the next.
 # Usage (on the device, from the repo root, after `source .device/unpack.sh`):
 #   scripts/device/gpu_suite.sh [build] [tests] [lm] [fused] [stress] [ddp] [cells] [kernels]
-# With no stage names, runs them all. Logs and run folders go under $OUT (or /tmp).
+# With no stage names, runs them all. Logs and run folders go under $OUT (or /tmp). STRESS_TIMEOUT_S,
+# DDP_TIMEOUT_S and CELLS_TIMEOUT_S bound the long stages (default 240 s each).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 export OUT=${OUT:-/tmp}
@@ -24,9 +25,9 @@ for st in "${stages[@]}"; do
     tests) stage tests ctest --test-dir build -L gpu --output-on-failure ;;
     lm) stage lm scripts/device/lm_throughput.sh 40 ;;
     fused) stage fused scripts/device/fused_vs_math.sh 300 ;;
-    stress) [ -x scripts/device/stress_pair.sh ] && stage stress scripts/device/stress_pair.sh ;;
-    ddp) [ -x scripts/device/ddp_bench.sh ] && stage ddp scripts/device/ddp_bench.sh ;;
-    cells) [ -x scripts/device/singlecell_pair.sh ] && stage cells scripts/device/singlecell_pair.sh ;;
+    stress) stage stress timeout "${STRESS_TIMEOUT_S:-240}" scripts/device/stress_pair.sh ;;
+    ddp) stage ddp timeout "${DDP_TIMEOUT_S:-240}" scripts/device/ddp_bench.sh ;;
+    cells) stage cells timeout "${CELLS_TIMEOUT_S:-240}" scripts/device/singlecell_pair.sh ;;
     kernels) [ -x build/bench/attention_bench ] && stage kernels build/bench/attention_bench --quick ;;
     *) echo "unknown stage $st" ;;
   esac

@@ -1,0 +1,3 @@
+#pragma once
+// See gloo/rendezvous/store.h: declarations only, for ProcessGroupGloo.hpp.
+#include "gloo/rendezvous/store.h"

@@ -1,0 +1,115 @@
+#include "trainer/mlm_task.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "data/tokenizer.h"
+#include "models/encoder.h"
+
+namespace sigtrain::trainer {
+
+namespace {
+
+uint64_t splitmix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+// The validation masks use this seed whatever train.seed is, so runs are scored on the same positions.
+constexpr uint64_t kValidationSeed = 0x6d6c6d2d76616cull;  // "mlm-val"
+
+}  // namespace
+
+MlmTask::MlmTask(const data::DataConfig& data, const MlmConfig& mlm, uint64_t seed, int64_t val_tokens)
+    : data_(data::prepare_lm_data(data)), cfg_(mlm), seed_(seed) {
+  mask_id_ = data_.tokenizer->vocab_size();
+  sampler_ = std::make_unique<data::LmSampler>(data_.train, data.seq_len, seed);
+  val_ = std::make_unique<data::LmValidationSet>(data_.val, data.seq_len, val_tokens);
+}
+
+std::string MlmTask::describe() const {
+  return "masked tokens (" + std::to_string(cfg_.mask_fraction) + " masked, [MASK] id " + std::to_string(mask_id_) +
+         ", length jitter " + std::to_string(cfg_.length_jitter) + "), " + data_.tokenizer->name() +
+         " tokenizer, " + std::to_string(data_.train.size()) + " train / " + std::to_string(data_.val.size()) +
+         " validation tokens, " + std::to_string(sampler_->windows_per_epoch()) + " train windows of " +
+         std::to_string(sampler_->seq_len()) + ", " + std::to_string(val_->num_windows()) + " validation windows";
+}
+
+Batch MlmTask::make_batch(const torch::Tensor& windows, uint64_t seed, int64_t first_index, double jitter,
+                          const torch::Device& device) const {
+  const int64_t B = windows.size(0), T = windows.size(1);
+  const int64_t eot = data_.tokenizer->eot_id();
+  models::MaskingOptions opts;
+  opts.mask_fraction = cfg_.mask_fraction;
+  opts.replace_with_mask = cfg_.replace_with_mask;
+  opts.replace_with_random = cfg_.replace_with_random;
+  opts.mask_token_id = mask_id_;
+  opts.vocab_size = data_.tokenizer->vocab_size();  // random replacements never draw [MASK]
+  opts.special_ids = {eot};
+
+  auto tokens = windows.to(torch::kInt64).contiguous();
+  auto lengths = torch::full({B}, T, torch::kInt32);
+  std::vector<torch::Tensor> inputs, labels;
+  for (int64_t r = 0; r < B; ++r) {
+    const uint64_t s = splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(first_index + r));
+    int64_t len = T;
+    if (jitter > 0) {
+      const double u = static_cast<double>(splitmix64(s ^ 0x4c454e) >> 11) * 0x1.0p-53;  // "LEN"
+      len = std::max<int64_t>(1, T - static_cast<int64_t>(std::floor(u * jitter * static_cast<double>(T))));
+    }
+    lengths.data_ptr<int32_t>()[r] = static_cast<int32_t>(len);
+    auto row = tokens[r].clone().unsqueeze(0);
+    if (len < T) row.narrow(1, len, T - len).fill_(eot);
+    at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(s);
+    auto m = models::mask_tokens(row, jitter > 0 ? lengths.narrow(0, r, 1) : torch::Tensor(), opts, gen);
+    inputs.push_back(m.inputs);
+    labels.push_back(m.labels);
+  }
+  auto opts64 = torch::TensorOptions().dtype(torch::kInt64).device(device);
+  Batch batch;
+  batch.inputs.tokens = torch::cat(inputs).to(opts64);
+  batch.targets = torch::cat(labels).to(opts64);
+  if (jitter > 0) batch.inputs.lengths = lengths.to(device);
+  return batch;
+}
+
+Batch MlmTask::train_batch(int64_t seqs_per_step, int rank, int world, int64_t micro, int64_t micro_batch,
+                           const torch::Device& device) {
+  const int64_t T = sampler_->seq_len();
+  auto slice = data::rank_slice(seqs_per_step, rank, world);
+  const int64_t first = sampler_->next_sample() + slice.offset + micro * micro_batch;
+  auto windows = torch::empty({micro_batch, T}, torch::kInt32);
+  auto shifted = torch::empty({micro_batch, T}, torch::kInt32);  // next-token targets: unused here
+  sampler_->fill(first, micro_batch, windows.data_ptr<int32_t>(), shifted.data_ptr<int32_t>());
+  return make_batch(windows, seed_, first, cfg_.length_jitter, device);
+}
+
+Batch MlmTask::val_batch(int64_t first, int64_t count, const torch::Device& device) {
+  const int64_t T = val_->seq_len();
+  auto windows = torch::empty({count, T}, torch::kInt32);
+  auto shifted = torch::empty({count, T}, torch::kInt32);
+  val_->fill(first, count, windows.data_ptr<int32_t>(), shifted.data_ptr<int32_t>());
+  return make_batch(windows, kValidationSeed, first, cfg_.val_jitter(), device);
+}
+
+nlohmann::json MlmTask::state() const {
+  return {{"objective", "mlm"},
+          {"sampler", sampler_->state().to_json()},
+          {"tokenizer", data_.tokenizer->identity()}};
+}
+
+void MlmTask::restore(const nlohmann::json& state) {
+  if (state.value("objective", std::string("lm")) != "mlm")
+    throw std::runtime_error("checkpoint was written by another training objective than the masked-token task");
+  const std::string tok = state.at("tokenizer").get<std::string>();
+  if (tok != data_.tokenizer->identity())
+    throw std::runtime_error("checkpoint was written with tokenizer '" + tok + "', this run's is '" +
+                             data_.tokenizer->identity() + "'");
+  sampler_->restore(data::SamplerState::from_json(state.at("sampler")));
+}
+
+}  // namespace sigtrain::trainer
