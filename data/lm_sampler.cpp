@@ -7,16 +7,10 @@
 #include <string>
 
 #include "data/fnv1a.h"
+#include "common/splitmix64.h"
 
 namespace sigtrain::data {
 namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
 
 // Uniform in [0, n) by rejection: drop the lowest 2^64 mod n raw values so every residue is equally likely.
 uint64_t bounded(std::mt19937_64& rng, uint64_t n) {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "common/atomic_file.h"
+#include "common/splitmix64.h"
 #include "data/fnv1a.h"
 #include "data/lm_sampler.h"
 #include "data/singlecell/embedding_metrics.h"
@@ -21,13 +22,6 @@ namespace fs = std::filesystem;
 using singlecell::GeneVocab;
 
 namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 // Validation masks use this seed whatever the run seed is, so every run scores the same masked positions.
 constexpr uint64_t kValidationSeed = 0x63656c6c2d76616cull;  // "cell-val"

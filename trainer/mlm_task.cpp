@@ -7,17 +7,11 @@
 
 #include "data/tokenizer.h"
 #include "models/encoder.h"
+#include "common/splitmix64.h"
 
 namespace sigtrain::trainer {
 
 namespace {
-
-uint64_t splitmix64(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ull;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
-  return x ^ (x >> 31);
-}
 
 // The validation masks use this seed whatever train.seed is, so runs are scored on the same positions.
 constexpr uint64_t kValidationSeed = 0x6d6c6d2d76616cull;  // "mlm-val"

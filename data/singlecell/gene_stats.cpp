@@ -5,17 +5,9 @@
 #include <limits>
 #include <numeric>
 
+#include "common/splitmix64.h"
+
 namespace sigtrain::singlecell {
-namespace {
-
-uint64_t splitmix64(uint64_t& state) {
-  uint64_t z = (state += 0x9E3779B97F4A7C15ULL);
-  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
-  return z ^ (z >> 31);
-}
-
-}  // namespace
 
 GeneStatsAccumulator::GeneStatsAccumulator(int64_t n_genes, int64_t median_sample_cap, uint64_t seed)
     : sum_(static_cast<size_t>(n_genes), 0.0),
@@ -38,7 +30,7 @@ void GeneStatsAccumulator::add(const CsrMatrix& m) {
       if (seen < cap_) {
         res.push_back(v);
       } else {
-        const uint64_t j = splitmix64(rng_) % static_cast<uint64_t>(seen + 1);
+        const uint64_t j = splitmix64_next(rng_) % static_cast<uint64_t>(seen + 1);
         if (j < static_cast<uint64_t>(cap_)) res[j] = v;
       }
     }

@@ -5,19 +5,9 @@
 #include <numeric>
 
 #include "data/singlecell/gene_vocab.h"
+#include "common/splitmix64.h"
 
 namespace sigtrain::singlecell {
-namespace {
-
-uint64_t mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
 int64_t PaddedBatch::tokens() const {
   int64_t t = 0;
   for (int32_t l : lengths) t += l;
@@ -51,9 +41,9 @@ PaddedBatch make_padded_batch(const std::vector<TokenizedCell>& cells, const std
     const int64_t m = std::clamp<int64_t>(std::llround(mask_fraction * static_cast<double>(n_genes)), 1, n_genes);
     pos.resize(static_cast<size_t>(n_genes));
     std::iota(pos.begin(), pos.end(), size_t{1});
-    uint64_t state = mix(seed ^ mix(epoch ^ mix(static_cast<uint64_t>(c.cell))));
+    uint64_t state = splitmix64(seed ^ splitmix64(epoch ^ splitmix64(static_cast<uint64_t>(c.cell))));
     for (int64_t k = 0; k < m; ++k) {
-      state = mix(state);
+      state = splitmix64(state);
       const size_t j = static_cast<size_t>(k) + static_cast<size_t>(state % static_cast<uint64_t>(n_genes - k));
       std::swap(pos[static_cast<size_t>(k)], pos[j]);
       b.mask[static_cast<size_t>(i * b.max_len) + pos[static_cast<size_t>(k)]] = 1;

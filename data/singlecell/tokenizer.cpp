@@ -6,19 +6,9 @@
 #include <stdexcept>
 
 #include "data/singlecell/gene_vocab.h"
+#include "common/splitmix64.h"
 
 namespace sigtrain::singlecell {
-namespace {
-
-uint64_t mix(uint64_t x) {
-  x += 0x9E3779B97F4A7C15ULL;
-  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ULL;
-  x = (x ^ (x >> 27)) * 0x94D049BB133111EBULL;
-  return x ^ (x >> 31);
-}
-
-}  // namespace
-
 TokenizationKind parse_tokenization_kind(const std::string& name) {
   if (name == "scgpt") return TokenizationKind::kScGPT;
   if (name == "geneformer") return TokenizationKind::kGeneformer;
@@ -94,9 +84,9 @@ TokenizedCell CellTokenizer::tokenize_row(const CsrMatrix& m, int64_t r, int64_t
     if (pick.size() > keep) {
       // partial Fisher-Yates: the first `keep` positions become a uniform sample without replacement. The
       // generator is spelled out (not std::uniform_int_distribution) so samples are the same on every platform.
-      uint64_t state = mix(options_.seed ^ mix(static_cast<uint64_t>(cell_index)));
+      uint64_t state = splitmix64(options_.seed ^ splitmix64(static_cast<uint64_t>(cell_index)));
       for (size_t i = 0; i < keep; ++i) {
-        state = mix(state);
+        state = splitmix64(state);
         const size_t j = i + static_cast<size_t>(state % static_cast<uint64_t>(pick.size() - i));
         std::swap(pick[i], pick[j]);
       }
