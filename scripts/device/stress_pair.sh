@@ -101,8 +101,10 @@ pair=()
 for lr in ${STRESS_LRS:-1.0e-2 3.0e-2 1.0e-1}; do
   for kind in softmax sigmoid; do
     # shellcheck disable=SC2086
+    # logging.every=1: the blow-up check below reads metrics.jsonl, which otherwise holds every 10th step only
+    # (the 2026-11-28 run called softmax "held" at lr 1e-1 from those, while the per-step series peaked at 419x).
     train "small_${kind}_lr${lr}" configs/stress/small_${kind}.yaml "optim.lr_peak=$lr" "train.steps=$STEPS" \
-      ${STRESS_SETS:-}
+      logging.every=1 ${STRESS_SETS:-}
     pair+=("$RUNS/small_${kind}_lr${lr}")
   done
   if blew_up "$RUNS/small_softmax_lr${lr}"; then
