@@ -3,6 +3,16 @@
 #include <filesystem>
 
 namespace sigtrain::trainer {
+namespace {
+
+// Each component parses its own section: `Section::parse(SectionReader&)`.
+template <class Section>
+Section parse_section(config::ConfigTree& tree, const char* name) {
+  config::SectionReader reader(tree, name);
+  return Section::parse(reader);
+}
+
+}  // namespace
 
 RunConfig RunConfig::parse(config::ConfigTree& tree, const std::string& default_name) {
   RunConfig c;
@@ -25,31 +35,19 @@ RunConfig RunConfig::parse(config::ConfigTree& tree, const std::string& default_
     c.data.seq_len = s.data.max_len;
     c.singlecell = std::move(s);
   } else {
-    config::SectionReader data(tree, "data");
-    c.data = data::DataConfig::parse(data);
+    c.data = parse_section<data::DataConfig>(tree, "data");
   }
-  config::SectionReader model(tree, "model");
-  c.model = models::ModelConfig::parse(model);
-  config::SectionReader attention(tree, "attention");
-  c.attention = models::AttentionConfig::parse(attention);
-  config::SectionReader optim(tree, "optim");
-  c.optim = OptimConfig::parse(optim);
-  config::SectionReader schedule(tree, "schedule");
-  c.schedule = ScheduleConfig::parse(schedule);
-  config::SectionReader train(tree, "train");
-  c.train = TrainConfig::parse(train);
-  config::SectionReader eval(tree, "eval");
-  c.eval = EvalConfig::parse(eval);
-  config::SectionReader checkpoint(tree, "checkpoint");
-  c.checkpoint = CheckpointConfig::parse(checkpoint);
-  config::SectionReader logging(tree, "logging");
-  c.logging = LoggingConfig::parse(logging);
-  config::SectionReader monitor(tree, "monitor");
-  c.monitor = MonitorConfig::parse(monitor);
-  config::SectionReader mlm(tree, "mlm");
-  c.mlm = MlmConfig::parse(mlm);
-  config::SectionReader dist(tree, "dist");
-  c.dist = DistConfig::parse(dist);
+  c.model = parse_section<models::ModelConfig>(tree, "model");
+  c.attention = parse_section<models::AttentionConfig>(tree, "attention");
+  c.optim = parse_section<OptimConfig>(tree, "optim");
+  c.schedule = parse_section<ScheduleConfig>(tree, "schedule");
+  c.train = parse_section<TrainConfig>(tree, "train");
+  c.eval = parse_section<EvalConfig>(tree, "eval");
+  c.checkpoint = parse_section<CheckpointConfig>(tree, "checkpoint");
+  c.logging = parse_section<LoggingConfig>(tree, "logging");
+  c.monitor = parse_section<MonitorConfig>(tree, "monitor");
+  c.mlm = parse_section<MlmConfig>(tree, "mlm");
+  c.dist = parse_section<DistConfig>(tree, "dist");
   tree.check_all_consumed();
   c.resolved_yaml = tree.resolved_yaml();
   return c;
