@@ -125,6 +125,11 @@ int64_t LmSampler::next_batch(int64_t global_samples, int rank, int world, int32
   return slice.count;
 }
 
+int64_t LmSampler::micro_batch_start(int64_t global_samples, int rank, int world, int64_t micro,
+                                     int64_t micro_batch) const {
+  return next_sample_ + rank_slice(global_samples, rank, world).offset + micro * micro_batch;
+}
+
 void LmSampler::advance(int64_t samples) {
   if (samples < 0) throw std::invalid_argument("training sampler: cannot advance by a negative count");
   next_sample_ += samples;

@@ -65,6 +65,9 @@ class LmSampler {
   // position by global_samples (all of it, on every rank). Returns the slice's sample count. With gradient
   // accumulation, call fill() per micro-batch inside the slice and advance() once per step instead.
   int64_t next_batch(int64_t global_samples, int rank, int world, int32_t* inputs, int32_t* targets);
+  // The global index of the first sample of micro-batch `micro` (of `micro_batch` samples) inside this rank's slice
+  // of the next global batch: the one rule every task's data parallelism relies on.
+  int64_t micro_batch_start(int64_t global_samples, int rank, int world, int64_t micro, int64_t micro_batch) const;
   void advance(int64_t samples);
 
   SamplerState state() const;

@@ -32,8 +32,7 @@ Batch LmTask::to_device(const torch::Tensor& inputs, const torch::Tensor& target
 Batch LmTask::train_batch(int64_t seqs_per_step, int rank, int world, int64_t micro, int64_t micro_batch,
                           const torch::Device& device) {
   const int64_t T = sampler_->seq_len();
-  auto slice = data::rank_slice(seqs_per_step, rank, world);
-  const int64_t first = sampler_->next_sample() + slice.offset + micro * micro_batch;
+  const int64_t first = sampler_->micro_batch_start(seqs_per_step, rank, world, micro, micro_batch);
   auto inputs = torch::empty({micro_batch, T}, torch::kInt32);
   auto targets = torch::empty({micro_batch, T}, torch::kInt32);
   sampler_->fill(first, micro_batch, inputs.data_ptr<int32_t>(), targets.data_ptr<int32_t>());

@@ -74,8 +74,7 @@ Batch MlmTask::make_batch(const torch::Tensor& windows, uint64_t seed, int64_t f
 Batch MlmTask::train_batch(int64_t seqs_per_step, int rank, int world, int64_t micro, int64_t micro_batch,
                            const torch::Device& device) {
   const int64_t T = sampler_->seq_len();
-  auto slice = data::rank_slice(seqs_per_step, rank, world);
-  const int64_t first = sampler_->next_sample() + slice.offset + micro * micro_batch;
+  const int64_t first = sampler_->micro_batch_start(seqs_per_step, rank, world, micro, micro_batch);
   auto windows = torch::empty({micro_batch, T}, torch::kInt32);
   auto shifted = torch::empty({micro_batch, T}, torch::kInt32);  // next-token targets: unused here
   sampler_->fill(first, micro_batch, windows.data_ptr<int32_t>(), shifted.data_ptr<int32_t>());
