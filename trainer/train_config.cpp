@@ -17,6 +17,7 @@ OptimConfig OptimConfig::parse(config::SectionReader& r) {
   c.decay_biases = r.get_bool("decay_biases", c.decay_biases);
   c.decay_embeddings = r.get_bool("decay_embeddings", c.decay_embeddings);
   c.clip = r.get_optional_double("clip", std::nullopt, 1e-12, 1e12);
+  c.fused = r.get_enum("fused", c.fused, {"auto", "true", "false"});
   return c;
 }
 

@@ -19,6 +19,7 @@ struct OptimConfig {
   bool decay_biases = false;
   bool decay_embeddings = false;
   std::optional<double> clip;     // max global grad norm; nullopt = no clipping (norm is still measured)
+  std::string fused = "auto";     // auto (fused multi-tensor step on CUDA, per-parameter on CPU) | true | false
   static OptimConfig parse(config::SectionReader& r);
 };
 

@@ -241,6 +241,7 @@ int run_training(const TrainOptions& opts) {
     OptimizerGroups groups;
     auto param_infos = model->param_info();
     auto optimizer = make_adamw(param_infos, cfg.optim, &groups);
+    const bool fused_adamw = use_fused_adamw(cfg.optim, rt.device);
     std::vector<torch::Tensor> params;
     for (const auto& p : param_infos) params.push_back(p.param);
     const double flops_per_token = model->flops_per_token(plan.seq_len);
@@ -252,6 +253,10 @@ int run_training(const TrainOptions& opts) {
               std::to_string(plan.seqs_per_step) + " seqs x " + std::to_string(plan.seq_len) +
               " tokens per step = micro-batch " + std::to_string(plan.micro_batch) + " x " +
               std::to_string(plan.accum_steps) + " accumulation step(s)");
+    log::info(std::string("AdamW step: ") +
+              (fused_adamw ? "fused multi-tensor (at::_fused_adamw_, one call per group)"
+                           : "per-parameter (torch::optim::AdamW::step)") +
+              " [optim.fused: " + cfg.optim.fused + "]");
     // Data parallelism: gradients become views into flat buckets that are averaged over ranks during backward.
     std::unique_ptr<GradSync> grad_sync;
     if (world > 1) {
@@ -393,7 +398,7 @@ int run_training(const TrainOptions& opts) {
       set_learning_rate(*optimizer, lr);
       if (monitor.allow_update(loss_sum, grad_norm)) {  // on_nonfinite: skip_step syncs here; otherwise no-op
         monitor.before_update();
-        optimizer->step();
+        adamw_step(*optimizer, fused_adamw);
         monitor.after_update(*optimizer);
       }
       task->advance(plan.seqs_per_step);

@@ -1,0 +1,103 @@
+#pragma once
+// Fused (at::_fused_adamw_) versus LibTorch's per-parameter AdamW::step() on a few tensors of different shapes in
+// both parameter groups (decayed and not), shared by the CPU tests (test_adamw.cpp) and the GPU tests
+// (test_adamw_gpu.cpp).
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "models/model.h"
+#include "trainer/optimizer.h"
+
+namespace sigtrain::fixture {
+
+// max |a - b| / max |b| over one tensor (norm-wise relative difference; 0 for two zero tensors).
+inline double max_rel_diff(const torch::Tensor& a, const torch::Tensor& b) {
+  auto a64 = a.detach().to(torch::kCPU, torch::kFloat64), b64 = b.detach().to(torch::kCPU, torch::kFloat64);
+  const double diff = (a64 - b64).abs().max().item<double>();
+  const double scale = b64.abs().max().item<double>();
+  return scale > 0 ? diff / scale : diff;
+}
+
+struct AdamWDifference {
+  double params = 0, exp_avg = 0, exp_avg_sq = 0;  // largest max_rel_diff over the parameters
+  bool steps_equal = true;                          // AdamWParamState::step equal for every parameter
+  int64_t decayed = 0, undecayed = 0;               // the groups' element counts
+};
+
+// Two copies of the same parameters, one stepped by AdamW::step() and one by `candidate` (given the optimizer and
+// the step index), with the same gradients and learning rates for `steps` steps. One parameter gets no gradient in
+// step 1 (both steppers skip it), so afterwards the steps within its group differ.
+inline AdamWDifference compare_adamw_steps(const torch::Device& device, int steps,
+                                           const std::function<void(torch::optim::AdamW&, int)>& candidate) {
+  struct Spec {
+    std::string name, group;
+    std::vector<int64_t> shape;
+    bool is_bias;
+  };
+  const std::vector<Spec> specs = {
+      {"blocks.0.attn.qkv.weight", "attn_qkv", {48, 16}, false},
+      {"blocks.0.attn.qkv.bias", "attn_qkv", {48}, true},
+      {"blocks.0.mlp.fc.weight", "mlp", {300, 300}, false},  // > 64K elements: more than one multi-tensor chunk
+      {"blocks.0.mlp.fc.bias", "mlp", {300}, true},
+      {"blocks.0.norm.weight", "norm", {16}, false},
+      {"tok_emb.weight", "embedding", {50, 3, 4}, false},
+      {"head.scale", "head", {1}, false},
+  };
+  torch::manual_seed(7);
+  std::vector<models::ParamInfo> ref_infos, cand_infos;
+  for (const auto& s : specs) {
+    torch::Tensor init = torch::randn(s.shape);
+    models::ParamInfo info;
+    info.name = s.name;
+    info.group = s.group;
+    info.is_bias = s.is_bias;
+    info.param = init.clone().to(device).requires_grad_(true);
+    ref_infos.push_back(info);
+    info.param = init.clone().to(device).requires_grad_(true);
+    cand_infos.push_back(info);
+  }
+  trainer::OptimConfig cfg;  // betas 0.9 / 0.95, eps 1e-8
+  cfg.lr_peak = 1e-2;
+  cfg.weight_decay = 0.1;
+  trainer::OptimizerGroups ref_groups, cand_groups;
+  auto ref = trainer::make_adamw(ref_infos, cfg, &ref_groups);
+  auto cand = trainer::make_adamw(cand_infos, cfg, &cand_groups);
+
+  for (int step = 0; step < steps; ++step) {
+    const double lr = cfg.lr_peak * (1.0 + 0.5 * step);
+    trainer::set_learning_rate(*ref, lr);
+    trainer::set_learning_rate(*cand, lr);
+    for (size_t i = 0; i < specs.size(); ++i) {
+      torch::Tensor grad = torch::randn(specs[i].shape).to(device);
+      const bool skip = step == 1 && i == 2;
+      ref_infos[i].param.mutable_grad() = skip ? torch::Tensor() : grad.clone();
+      cand_infos[i].param.mutable_grad() = skip ? torch::Tensor() : grad.clone();
+    }
+    ref->step();
+    candidate(*cand, step);
+  }
+
+  AdamWDifference d;
+  d.decayed = cand_groups.decayed_params;
+  d.undecayed = cand_groups.undecayed_params;
+  for (size_t i = 0; i < specs.size(); ++i) {
+    const auto& r = static_cast<const torch::optim::AdamWParamState&>(
+        *ref->state().at(ref_infos[i].param.unsafeGetTensorImpl()));
+    const auto& c = static_cast<const torch::optim::AdamWParamState&>(
+        *cand->state().at(cand_infos[i].param.unsafeGetTensorImpl()));
+    d.steps_equal = d.steps_equal && r.step() == c.step();
+    d.params = std::max(d.params, max_rel_diff(cand_infos[i].param, ref_infos[i].param));
+    d.exp_avg = std::max(d.exp_avg, max_rel_diff(c.exp_avg(), r.exp_avg()));
+    d.exp_avg_sq = std::max(d.exp_avg_sq, max_rel_diff(c.exp_avg_sq(), r.exp_avg_sq()));
+    EXPECT_EQ(c.exp_avg().device(), device) << specs[i].name;
+  }
+  return d;
+}
+
+}  // namespace sigtrain::fixture

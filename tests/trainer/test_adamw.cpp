@@ -1,0 +1,150 @@
+// The fused AdamW step (optim.fused, trainer/optimizer.h) on CPU: same math and state as AdamW::step(), the config
+// key, and bit-exact resume of a fused run.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "common/config.h"
+#include "tests/trainer/adamw_compare.h"
+#include "tests/trainer/training_fixture.h"
+#include "trainer/run_config.h"
+#include "trainer/trainer.h"
+
+namespace fs = std::filesystem;
+using namespace sigtrain;
+
+namespace {
+
+std::string read_text(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+TEST(FusedAdamW, MatchesPerParameterStepOnCpu) {
+  auto d = fixture::compare_adamw_steps(torch::kCPU, 5, [](torch::optim::AdamW& opt, int) {
+    trainer::fused_adamw_step(opt);
+  });
+  EXPECT_GT(d.decayed, 0);
+  EXPECT_GT(d.undecayed, 0);
+  EXPECT_TRUE(d.steps_equal);
+  EXPECT_LT(d.params, 1e-6);
+  EXPECT_LT(d.exp_avg, 1e-6);
+  EXPECT_LT(d.exp_avg_sq, 1e-6);
+  std::printf("fused vs per-parameter (CPU), max relative difference: params %.2e, exp_avg %.2e, exp_avg_sq %.2e\n",
+              d.params, d.exp_avg, d.exp_avg_sq);
+}
+
+TEST(FusedAdamW, SharesStateWithThePerParameterStep) {
+  // Fused and per-parameter steps alternate on one optimizer (what a resume with optim.fused switched does).
+  auto d = fixture::compare_adamw_steps(torch::kCPU, 6, [](torch::optim::AdamW& opt, int step) {
+    trainer::adamw_step(opt, /*fused=*/step % 2 == 0);
+  });
+  EXPECT_TRUE(d.steps_equal);
+  EXPECT_LT(d.params, 1e-6);
+  EXPECT_LT(d.exp_avg, 1e-6);
+  EXPECT_LT(d.exp_avg_sq, 1e-6);
+}
+
+TEST(FusedAdamW, ConfigKey) {
+  auto dir = fixture::fresh_dir("adamw_cfg");
+  const std::string tiny = fixture::write_tiny_config(dir);
+  // Default auto: fused on CUDA only.
+  auto cfg = trainer::load_run_config({tiny}, {});
+  EXPECT_EQ(cfg.optim.fused, "auto");
+  EXPECT_NE(cfg.resolved_yaml.find("fused: auto"), std::string::npos) << cfg.resolved_yaml;
+  EXPECT_FALSE(trainer::use_fused_adamw(cfg.optim, torch::kCPU));
+  EXPECT_TRUE(trainer::use_fused_adamw(cfg.optim, torch::Device(torch::kCUDA, 0)));
+  cfg = trainer::load_run_config({tiny}, {"optim.fused=true"});
+  EXPECT_TRUE(trainer::use_fused_adamw(cfg.optim, torch::kCPU));
+  cfg = trainer::load_run_config({tiny}, {"optim.fused=false"});
+  EXPECT_FALSE(trainer::use_fused_adamw(cfg.optim, torch::Device(torch::kCUDA, 0)));
+
+  // An unknown value names the file, the line, the key and the choices.
+  const std::string bad = (dir / "bad.yaml").string();
+  std::ofstream(bad) << "optim:\n  lr_peak: 0.01\n  fused: maybe\n";
+  trainer::TrainOptions opts;
+  opts.config_files = {tiny, bad};
+  opts.run_dir = (dir / "run").string();
+  try {
+    trainer::run_training(opts);
+    FAIL() << "expected a config error";
+  } catch (const config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find(bad + ":3: optim.fused: expected one of auto | true | false, got 'maybe'"),
+              std::string::npos)
+        << e.what();
+  }
+  EXPECT_FALSE(fs::exists(dir / "run" / "checkpoints"));
+}
+
+TEST(FusedAdamW, ResumeIsBitExact) {
+  // As TrainingRun.ResumeIsBitExact, with the fused step: 20 steps straight (checkpoints at 10 and 20) versus a copy
+  // "crashed" after step 10 and resumed in place from its checkpoint (whose config has optim.fused: true).
+  auto dir = fixture::fresh_dir("adamw_resume");
+  trainer::TrainOptions straight;
+  straight.config_files = {fixture::write_tiny_config(dir)};
+  straight.overrides = {"optim.fused=true"};
+  straight.run_dir = (dir / "straight").string();
+  ASSERT_EQ(trainer::run_training(straight), 0);
+  EXPECT_NE(read_text(dir / "straight" / "train.log").find("AdamW step: fused"), std::string::npos);
+
+  fs::copy(dir / "straight", dir / "crashed", fs::copy_options::recursive);
+  fs::remove_all(dir / "crashed" / "checkpoints" / "step_00000020");
+  fs::remove(dir / "crashed" / "summary.json");
+  trainer::TrainOptions resumed;  // no --config: the checkpoint's own config is used
+  resumed.run_dir = (dir / "crashed").string();
+  resumed.resume = "";
+  ASSERT_EQ(trainer::run_training(resumed), 0);
+
+  auto a = fixture::read_json(dir / "straight" / "summary.json");
+  auto b = fixture::read_json(dir / "crashed" / "summary.json");
+  EXPECT_EQ(a["param_checksum"], b["param_checksum"]);
+  EXPECT_EQ(a["final_train_loss"], b["final_train_loss"]);
+  EXPECT_EQ(a["final_val_loss"], b["final_val_loss"]);
+  auto ra = fixture::read_jsonl(dir / "straight" / "metrics.jsonl");
+  auto rb = fixture::read_jsonl(dir / "crashed" / "metrics.jsonl");
+  ASSERT_EQ(ra.size(), rb.size());
+  for (size_t i = 0; i < ra.size(); ++i) {
+    EXPECT_EQ(ra[i]["step"], rb[i]["step"]);
+    for (const char* k : {"loss", "grad_norm", "lr", "val_loss"})
+      if (ra[i].contains(k)) EXPECT_EQ(ra[i][k], rb[i][k]) << k << " at step " << ra[i]["step"];
+  }
+}
+
+TEST(FusedAdamW, ResumeWithTheOtherStep) {
+  // A per-parameter run's checkpoint resumed with optim.fused=true: the same optimizer state carries on, so the run
+  // ends where the straight per-parameter run does, to float rounding.
+  auto dir = fixture::fresh_dir("adamw_switch");
+  trainer::TrainOptions straight;
+  straight.config_files = {fixture::write_tiny_config(dir)};
+  straight.overrides = {"optim.fused=false"};
+  straight.run_dir = (dir / "straight").string();
+  ASSERT_EQ(trainer::run_training(straight), 0);
+
+  fs::copy(dir / "straight", dir / "switched", fs::copy_options::recursive);
+  fs::remove_all(dir / "switched" / "checkpoints" / "step_00000020");
+  fs::remove(dir / "switched" / "summary.json");
+  trainer::TrainOptions resumed;
+  resumed.run_dir = (dir / "switched").string();
+  resumed.resume = "";
+  resumed.overrides = {"optim.fused=true"};
+  ASSERT_EQ(trainer::run_training(resumed), 0);
+  EXPECT_NE(read_text(dir / "switched" / "train.log").find("AdamW step: fused"), std::string::npos);
+
+  auto a = fixture::read_json(dir / "straight" / "summary.json");
+  auto b = fixture::read_json(dir / "switched" / "summary.json");
+  EXPECT_EQ(b["status"], "completed");
+  EXPECT_EQ(b["last_step"], 20);
+  const double la = a["final_train_loss"].get<double>(), lb = b["final_train_loss"].get<double>();
+  const double sa = a["param_l2"].get<double>(), sb = b["param_l2"].get<double>();
+  EXPECT_LT(std::abs(la - lb), 1e-3 * std::abs(la)) << la << " vs " << lb;
+  EXPECT_LT(std::abs(sa - sb), 1e-4 * std::abs(sa)) << sa << " vs " << sb;
+  std::printf("per-parameter 20 steps vs 10 + 10 fused: train loss %.9g vs %.9g, param l2 %.9g vs %.9g\n", la, lb,
+              sa, sb);
+}
