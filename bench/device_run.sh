@@ -2,6 +2,7 @@
 # One-shot GPU-machine script: build the kernels standalone (+ LibTorch columns when possible), run the tests,
 # compute-sanitizer memcheck/racecheck on a small sweep, then the benchmark. Logs go to $OUT (or ./device-out).
 #   bench/device_run.sh [test|sanitize|bench|all] [bench args...]
+#   SA_CMAKE_ARGS="-DSIGTRAIN_KERNELS_TUNING_VARIANTS=ON" adds CMake arguments (e.g. the tuning variants for --variants).
 set -uo pipefail
 OUT=${OUT:-$PWD/device-out}; mkdir -p "$OUT"
 what=${1:-all}; shift || true
@@ -10,11 +11,11 @@ nvidia-smi --query-gpu=name,driver_version,clocks.sm,clocks.max.sm,temperature.g
 T0=$(date +%s)
 BUILD=build-dev
 if [ ! -f $BUILD/build.ninja ]; then
-  if ! cmake -S kernels/standalone -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a \
+  if ! cmake -S kernels/standalone -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a ${SA_CMAKE_ARGS:-} \
       -DWITH_TORCH=ON > "$OUT/configure.log" 2>&1; then
     echo "torch configure failed; building without LibTorch columns"; tail -5 "$OUT/configure.log"
     rm -rf $BUILD
-    cmake -S kernels/standalone -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a \
+    cmake -S kernels/standalone -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a ${SA_CMAKE_ARGS:-} \
       -DWITH_TORCH=OFF >> "$OUT/configure.log" 2>&1 || { tail -20 "$OUT/configure.log"; exit 1; }
   fi
 fi
@@ -22,7 +23,7 @@ if ! cmake --build $BUILD -j16 > "$OUT/build.log" 2>&1; then
   grep -E "error|Error" "$OUT/build.log" | head -20
   # retry without torch (the bench's torch part is the fragile one)
   rm -rf $BUILD
-  cmake -S kernels/standalone -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a \
+  cmake -S kernels/standalone -B $BUILD -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a ${SA_CMAKE_ARGS:-} \
     -DWITH_TORCH=OFF >> "$OUT/configure.log" 2>&1 && cmake --build $BUILD -j16 >> "$OUT/build.log" 2>&1 || {
     tail -30 "$OUT/build.log"; exit 1; }
 fi

@@ -40,22 +40,57 @@ void check_launch(const char* what) {
     throw std::runtime_error(std::string("sigmoid_attention_") + what + ": CUDA error: " + cudaGetErrorString(e));
 }
 
+// Compute capability of the current device, cached per device (the forward asks on every call).
+bool current_device_is_sm90() {
+  static int cached[64];  // 0 unknown, 1 yes, 2 no
+  int dev = 0;
+  if (cudaGetDevice(&dev) != cudaSuccess || dev < 0) return false;
+  if (dev < 64 && cached[dev] != 0) return cached[dev] == 1;
+  int major = 0, minor = 0;
+  cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev);
+  cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev);
+  const bool yes = major == 9 && minor == 0;
+  if (dev < 64) cached[dev] = yes ? 1 : 2;
+  return yes;
+}
+
+// The forward kernel a call runs (see ForwardKernel); throws when kWgmma is asked for where it cannot run.
+ForwardKernel resolve_forward_kernel(ForwardKernel asked) {
+  if (asked == ForwardKernel::kAuto) {
+    const char* env = std::getenv("SIGTRAIN_SA_FORWARD");
+    if (env != nullptr && std::string(env) == "mma") return ForwardKernel::kMmaSync;
+    if (env != nullptr && std::string(env) == "wgmma") asked = ForwardKernel::kWgmma;
+    else if (env != nullptr && env[0] != '\0')
+      throw std::invalid_argument(std::string("SIGTRAIN_SA_FORWARD=") + env + ": expected mma or wgmma");
+    else return sigmoid_attention_wgmma_available() ? ForwardKernel::kWgmma : ForwardKernel::kMmaSync;
+  }
+  if (asked == ForwardKernel::kWgmma && !sigmoid_attention_wgmma_available())
+    throw std::invalid_argument(
+        "sigmoid_attention_forward: the wgmma kernel needs an sm_90 GPU and a build for sm_90a "
+        "(CMAKE_CUDA_ARCHITECTURES containing 90a); use ForwardKernel::kMmaSync or kAuto");
+  return asked;
+}
+
 int env_variant(const char* name) {
   const char* v = std::getenv(name);
   return (v != nullptr && v[0] >= '0' && v[0] <= '2') ? v[0] - '0' : 0;
 }
 
 template <bool FWD>
-void dispatch(const detail::KParams& kp, cudaStream_t stream) {
+void dispatch(const detail::KParams& kp, cudaStream_t stream, bool wgmma = false) {
   const auto& p = kp.p;
   const bool exact = p.sigmoid_mode == SigmoidMode::kExact;
   const bool bf16 = p.dtype == DType::kBF16;
   const int fwd_variant = env_variant("SIGTRAIN_SA_FWD_VARIANT");
   const int bwd_variant = env_variant("SIGTRAIN_SA_BWD_VARIANT");
-#define SA_CALL(D, T, E)                                                 \
-  do {                                                                   \
-    if constexpr (FWD) detail::run_fwd<D, T, E>(kp, stream, fwd_variant); \
-    else detail::run_bwd<D, T, E>(kp, stream, bwd_variant);               \
+#define SA_CALL(D, T, E)                                                                    \
+  do {                                                                                      \
+    if constexpr (FWD) {                                                                    \
+      if (wgmma) detail::run_fwd_wgmma<D, T, E>(kp, stream, fwd_variant);                              \
+      else detail::run_fwd<D, T, E>(kp, stream, fwd_variant);                               \
+    } else {                                                                                \
+      detail::run_bwd<D, T, E>(kp, stream, bwd_variant);                                    \
+    }                                                                                       \
   } while (0)
 #define SA_DT(D)                                                                      \
   if (bf16) { if (exact) SA_CALL(D, __nv_bfloat16, true); else SA_CALL(D, __nv_bfloat16, false); } \
@@ -105,6 +140,14 @@ bool sigmoid_attention_supported(const SigmoidAttentionParams& p, std::string* w
   return true;
 }
 
+bool sigmoid_attention_wgmma_available() {
+#ifdef SIGTRAIN_KERNELS_HAVE_SM90A
+  return current_device_is_sm90();
+#else
+  return false;
+#endif
+}
+
 size_t sigmoid_attention_backward_workspace_bytes(const SigmoidAttentionParams& p) {
   const size_t bytes = static_cast<size_t>(p.batch) * p.n_q * p.heads_q * p.head_dim * sizeof(float);
   return (bytes + 255) / 256 * 256;
@@ -113,9 +156,10 @@ size_t sigmoid_attention_backward_workspace_bytes(const SigmoidAttentionParams& 
 void sigmoid_attention_forward(const SigmoidAttentionParams& p, Stream stream) {
   std::string why;
   if (!sigmoid_attention_supported(p, &why, true)) throw std::invalid_argument("sigmoid_attention_forward: " + why);
+  const bool wgmma = resolve_forward_kernel(p.forward_kernel) == ForwardKernel::kWgmma;
   if (p.batch == 0 || p.n_q == 0 || p.heads_q == 0) return;
   const detail::KParams kp = make_kparams(p);
-  dispatch<true>(kp, stream);
+  dispatch<true>(kp, stream, wgmma);
   check_launch("forward");
 }
 

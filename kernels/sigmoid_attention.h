@@ -25,6 +25,11 @@ using Stream = CUstream_st*;  // == cudaStream_t
 
 enum class DType : int { kBF16 = 0, kFP16 = 1 };
 enum class SigmoidMode : int { kTanhApprox = 0, kExact = 1 };
+enum class ForwardKernel : int {
+  kAuto = 0,     // kWgmma where available (an sm_90 GPU and a build for sm_90a), else kMmaSync
+  kMmaSync = 1,  // mma.sync (sm_80+)
+  kWgmma = 2,    // Hopper wgmma (sm_90a only)
+};
 enum class BiasMode : int {
   kNegLogValidKeys = 0,  // b = -log(L_k of the sequence); L_k = its number of valid keys (NOT the causal row count)
   kScalar = 1,           // b = bias_scalar
@@ -68,6 +73,9 @@ struct SigmoidAttentionParams {
   int64_t key_bias_stride_batch = 0;
 
   SigmoidMode sigmoid_mode = SigmoidMode::kTanhApprox;
+  // Forward implementation. kAuto can be overridden by the environment variable SIGTRAIN_SA_FORWARD=mma|wgmma (for
+  // A/B comparisons inside a whole model); an explicit value cannot.
+  ForwardKernel forward_kernel = ForwardKernel::kAuto;
 
   // Backward (dO in, dQ/dK/dV out; same layouts as Q/K/V).
   const void* dout = nullptr; Strides dout_strides;
@@ -79,6 +87,10 @@ struct SigmoidAttentionParams {
 // True when the kernels support these parameters (dtype, head_dim, alignment, strides, GQA ratio ...). On false,
 // *why_not (if given) says why. forward=false also checks the backward pointers.
 bool sigmoid_attention_supported(const SigmoidAttentionParams& p, std::string* why_not, bool forward = true);
+
+// True when the current CUDA device can run ForwardKernel::kWgmma (compute capability 9.0 and this library was
+// built for sm_90a).
+bool sigmoid_attention_wgmma_available();
 
 // Bytes of device workspace sigmoid_attention_backward needs (an fp32 dQ accumulator), 256-byte aligned.
 size_t sigmoid_attention_backward_workspace_bytes(const SigmoidAttentionParams& p);

@@ -478,6 +478,16 @@ TEST_P(SigmoidAttentionTest, MatchesFloat64Reference) {
   if (ws.n) CK(cudaMemset(ws.ptr, 0xFF, ws.n));
   sigmoid_attention_forward(p, nullptr);
   sigmoid_attention_backward(p, ws.ptr, nullptr);
+  // On Hopper the default forward is the wgmma kernel: the mma.sync forward is checked too (its own poisoned O).
+  const bool check_mma_forward = sigmoid_attention_wgmma_available();
+  DevBuf<uint16_t> o_mma(check_mma_forward ? lq.size : 1);
+  if (check_mma_forward) {
+    CK(cudaMemset(o_mma.ptr, 0xFF, lq.size * 2));
+    SigmoidAttentionParams pm = p;
+    pm.o = o_mma.ptr;
+    pm.forward_kernel = ForwardKernel::kMmaSync;
+    sigmoid_attention_forward(pm, nullptr);
+  }
   CK(cudaDeviceSynchronize());
 
   // ---- reference ----
@@ -524,10 +534,12 @@ TEST_P(SigmoidAttentionTest, MatchesFloat64Reference) {
     const DevBuf<double>* ref;
     size_t n;
     const ViewInfo* v;
-  } items[] = {{"O", &o, &lq, &rO, nQ, &vq},
-               {"dQ", &dq, &lq, &rdQ, nQ, &vq},
-               {"dK", &dk, &lk, &rdK, nK, &vk},
-               {"dV", &dv, &lk, &rdV, nK, &vk}};
+  };
+  std::vector<Item> items = {{check_mma_forward ? "O[wgmma]" : "O", &o, &lq, &rO, nQ, &vq},
+                             {"dQ", &dq, &lq, &rdQ, nQ, &vq},
+                             {"dK", &dk, &lk, &rdK, nK, &vk},
+                             {"dV", &dv, &lk, &rdV, nK, &vk}};
+  if (check_mma_forward) items.push_back({"O[mma.sync]", &o_mma, &lq, &rO, nQ, &vq});
   std::string summary;
   for (const auto& it : items) {
     const ErrStat e = compare(fetch16(*it.out), *it.l, fetch64(*it.ref, it.n), *it.v, c.dt);
@@ -635,6 +647,25 @@ TEST(SigmoidAttentionApi, RejectsBadParams) {
   p.bias_mode = BiasMode::kPerSequence;
   EXPECT_FALSE(sigmoid_attention_supported(p, &why));
   EXPECT_GT(sigmoid_attention_backward_workspace_bytes(p), 0u);
+}
+
+// Asking for the wgmma forward where it cannot run is an error that says what it needs (on an H200 built for sm_90a
+// the request is valid, and the sweep above checks that kernel against the reference instead).
+TEST(SigmoidAttentionApi, WgmmaNeedsHopper) {
+  if (sigmoid_attention_wgmma_available()) GTEST_SKIP() << "the wgmma forward is available here";
+  SigmoidAttentionParams p;
+  p.batch = 0; p.n_q = p.n_k = 16; p.heads_q = p.heads_kv = 1; p.head_dim = 64;
+  alignas(16) static uint16_t buf[64];
+  p.q = p.k = p.v = buf; p.o = buf;
+  p.forward_kernel = ForwardKernel::kWgmma;
+  try {
+    sigmoid_attention_forward(p, nullptr);
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("sm_90a"), std::string::npos) << e.what();
+  }
+  p.forward_kernel = ForwardKernel::kAuto;  // falls back to mma.sync; batch 0 launches nothing
+  EXPECT_NO_THROW(sigmoid_attention_forward(p, nullptr));
 }
 
 }  // namespace
