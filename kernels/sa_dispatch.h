@@ -26,13 +26,16 @@ template <> struct BwdTile<64, 1> { static constexpr int BM = 64, NW = 8; };
 template <> struct BwdTile<128, 0> { static constexpr int BM = 64, NW = 8; };
 template <> struct BwdTile<128, 1> { static constexpr int BM = 32, NW = 4; };
 
-// Hopper forward (sa_forward_wgmma.cuh): NWG warpgroups x 64 query rows, k-tiles of BN keys.
-// Variant 0 is the production configuration; variant 1 (tuning builds, SIGTRAIN_SA_FWD_VARIANT=1) halves BN.
+// Hopper forward (sa_forward_wgmma.cuh): NWG warpgroups x 64 query rows, k-tiles of BN keys, registers budgeted for
+// MINB CTAs per SM. Variant 0 is the production configuration; variants 1 and 2 (tuning builds,
+// SIGTRAIN_SA_FWD_VARIANT) are the alternatives measured in docs/kernel-notebook.md.
 template <int D, int V> struct WgFwdTile;
-template <> struct WgFwdTile<64, 0> { static constexpr int BN = 128, NWG = 2; };
-template <> struct WgFwdTile<64, 1> { static constexpr int BN = 64, NWG = 2; };
-template <> struct WgFwdTile<128, 0> { static constexpr int BN = 128, NWG = 2; };
-template <> struct WgFwdTile<128, 1> { static constexpr int BN = 64, NWG = 2; };
+template <> struct WgFwdTile<64, 0> { static constexpr int BN = 64, NWG = 2, MINB = 2; };
+template <> struct WgFwdTile<64, 1> { static constexpr int BN = 128, NWG = 1, MINB = 2; };
+template <> struct WgFwdTile<64, 2> { static constexpr int BN = 128, NWG = 2, MINB = 1; };
+template <> struct WgFwdTile<128, 0> { static constexpr int BN = 128, NWG = 2, MINB = 1; };
+template <> struct WgFwdTile<128, 1> { static constexpr int BN = 64, NWG = 1, MINB = 2; };
+template <> struct WgFwdTile<128, 2> { static constexpr int BN = 64, NWG = 2, MINB = 1; };
 
 template <int D, typename T, bool EXACT> void run_fwd(const KParams& kp, cudaStream_t stream, int variant);
 template <int D, typename T, bool EXACT> void run_fwd_wgmma(const KParams& kp, cudaStream_t stream, int variant);

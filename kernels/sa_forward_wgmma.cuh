@@ -1,7 +1,8 @@
 // Sigmoid-attention forward kernel for Hopper (sm_90a): wgmma with operands in 128B-swizzled shared memory.
 //
 // CTA = (q-tile of BM = 64*NWG rows, query head, sequence); NWG warpgroups of 4 warps, each owning 64 query rows.
-// K/V tiles of BN keys go through a 3-stage cp.async ring (every thread loads; rows past the sequence are zero).
+// K/V tiles of BN keys go through a 3-stage cp.async ring (every thread loads; rows past the sequence are zero),
+// with one CTA barrier per tile.
 // Per k-tile j, each warpgroup (software-pipelined one tile ahead):
 //   issue S_{j+1} = Q K_{j+1}^T   (wgmma, A = Q and B = K from shared memory)
 //   issue O += P_j V_j            (wgmma, A = P_j from registers, B = V from shared memory, transposed)
@@ -16,7 +17,7 @@
 
 namespace sigtrain::kernels::detail {
 
-template <int D, int BN, int NWG>
+template <int D, int BN, int NWG, int MINB>
 struct WgFwdConfig {
   static constexpr int kBM = 64 * NWG, kThreads = 128 * NWG, kStages = 3;
   static constexpr uint32_t kQBytes = kBM * D * 2, kKVBytes = BN * D * 2, kStageBytes = 2 * kKVBytes;
@@ -61,10 +62,12 @@ __device__ __forceinline__ void pack_p(uint32_t (&pa)[BN / 16][4], const float (
   }
 }
 
-template <int D, int BN, int NWG, typename T, bool EXACT>
-__global__ void __launch_bounds__(NWG * 128, 1) sa_fwd_wgmma_kernel(const KParams kp) {
+// MINB: CTAs per SM the registers are budgeted for. Two co-resident CTAs drift apart, so one's sigma phase runs while
+// the other's wgmma keeps the tensor cores busy (the effect FA3 gets from explicit warpgroup ping-pong).
+template <int D, int BN, int NWG, int MINB, typename T, bool EXACT>
+__global__ void __launch_bounds__(NWG * 128, MINB) sa_fwd_wgmma_kernel(const KParams kp) {
 #if SIGTRAIN_SA_WGMMA_ENABLED
-  using Cfg = WgFwdConfig<D, BN, NWG>;
+  using Cfg = WgFwdConfig<D, BN, NWG, MINB>;
   constexpr int BM = Cfg::kBM, THREADS = Cfg::kThreads, STAGES = Cfg::kStages;
   const SigmoidAttentionParams& p = kp.p;
 
@@ -154,7 +157,7 @@ __global__ void __launch_bounds__(NWG * 128, 1) sa_fwd_wgmma_kernel(const KParam
   for (int i = 0; i < D / 2; ++i) acc_o[i] = 0.f;
   uint32_t pa[BN / 16][4];
 
-  cp_async_wait<STAGES - 1>();
+  cp_async_wait<STAGES - 2>();  // Q and tiles 0, 1 landed (tile 1 is the first S_{j+1} of the loop)
   fence_proxy_async_smem();
   __syncthreads();
   wgmma_fence();
@@ -167,10 +170,9 @@ __global__ void __launch_bounds__(NWG * 128, 1) sa_fwd_wgmma_kernel(const KParam
 
   // The loop body is branch-free (the last tile is peeled off below): ptxas must see that S_{j+1} is complete after
   // wgmma_wait<1>, or it serialises every wgmma of the kernel.
+  // One barrier per tile, at its end: it both frees stage j % STAGES and publishes tile j+2 (issued one iteration
+  // earlier), which the next iteration's S_{j+2} reads.
   for (int j = 0; j + 1 < n_tiles; ++j) {
-    cp_async_wait<STAGES - 2>();  // tile j+1 landed (group j+1; one newer group may still be in flight)
-    fence_proxy_async_smem();
-    __syncthreads();
     fence_regs(pa);
     fence_regs(acc_o);
     wgmma_fence();
@@ -185,7 +187,9 @@ __global__ void __launch_bounds__(NWG * 128, 1) sa_fwd_wgmma_kernel(const KParam
     fence_regs(acc_o);
     fence_regs(pa);
     pack_p<BN, T>(pa, acc_s);
-    __syncthreads();  // every warpgroup is done with stage j % STAGES (K_j in iteration j-1, V_j now)
+    cp_async_wait<0>();  // tile j+2 (the newest group) landed
+    fence_proxy_async_smem();
+    __syncthreads();  // ... for every thread; and every warpgroup is done with stage j % STAGES (K_j, V_j)
     if (j + STAGES < n_tiles) load_kv(j + STAGES, j % STAGES);
     cp_async_commit();
   }
@@ -217,10 +221,10 @@ __global__ void __launch_bounds__(NWG * 128, 1) sa_fwd_wgmma_kernel(const KParam
 #endif
 }
 
-template <int D, int BN, int NWG, typename T, bool EXACT>
+template <int D, int BN, int NWG, int MINB, typename T, bool EXACT>
 void launch_fwd_wgmma(const KParams& kp, cudaStream_t stream) {
-  using Cfg = WgFwdConfig<D, BN, NWG>;
-  auto kernel = sa_fwd_wgmma_kernel<D, BN, NWG, T, EXACT>;
+  using Cfg = WgFwdConfig<D, BN, NWG, MINB>;
+  auto kernel = sa_fwd_wgmma_kernel<D, BN, NWG, MINB, T, EXACT>;
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Cfg::kSmemBytes));
   dim3 grid((kp.p.n_q + Cfg::kBM - 1) / Cfg::kBM, kp.p.heads_q, kp.p.batch);
   if (grid.x > 0 && grid.y > 0 && grid.z > 0) kernel<<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(kp);
