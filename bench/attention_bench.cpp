@@ -147,7 +147,7 @@ int main(int argc, char** argv) {
   std::printf("# TFLOP/s, median of %d after %d warm-up\n", o.reps, o.warmup);
   FILE* csv = o.csv.empty() ? nullptr : std::fopen(o.csv.c_str(), "w");
   if (csv) std::fprintf(csv, "D,N,B,H,pad,causal,variant,ours_fwd_ms,ours_fwd_tf,ours_bwd_ms,ours_bwd_tf,"
-                             "flash_fwd_tf,flash_bwd_tf,cudnn_fwd_tf,cudnn_bwd_tf,eff_fwd_tf,eff_bwd_tf,mma_sync_fwd_tf\n");
+                             "flash_fwd_tf,flash_bwd_tf,cudnn_fwd_tf,cudnn_bwd_tf,eff_fwd_tf,eff_bwd_tf,mma_sync_fwd_tf,mma_sync_bwd_tf\n");
   std::printf("%4s %6s %4s %4s %4s %6s %3s | %9s %9s | %11s %11s %11s\n", "D", "N", "B", "H", "pad", "causal",
               "var", "ours fwd", "ours bwd", "flash f/b", "cudnn f/b", "effic f/b");
 
@@ -241,13 +241,17 @@ int main(int argc, char** argv) {
             if (o.fwd) tf_ms = time_ms([&] { sigmoid_attention_forward(p, nullptr); }, o.warmup, o.reps);
             if (do_bwd) tb_ms = time_ms([&] { sigmoid_attention_backward(p, ws, nullptr); }, o.warmup, o.reps);
             const double f_tf = tf_ms > 0 ? fwd_flops / (tf_ms * 1e-3) / 1e12 : 0;
-            // On Hopper the default forward is the wgmma kernel; time the mma.sync one beside it.
-            double f_mma_tf = 0;
-            if (o.fwd && sigmoid_attention_wgmma_available()) {
+            // On Hopper the default kernels are the wgmma ones; time the mma.sync ones beside them.
+            double f_mma_tf = 0, b_mma_tf = 0;
+            if (sigmoid_attention_wgmma_available()) {
               SigmoidAttentionParams pm = p;
-              pm.forward_kernel = ForwardKernel::kMmaSync;
-              const double ms = time_ms([&] { sigmoid_attention_forward(pm, nullptr); }, o.warmup, o.reps);
-              f_mma_tf = fwd_flops / (ms * 1e-3) / 1e12;
+              pm.forward_kernel = pm.backward_kernel = AttentionKernel::kMmaSync;
+              if (o.fwd)
+                f_mma_tf = fwd_flops / (time_ms([&] { sigmoid_attention_forward(pm, nullptr); }, o.warmup, o.reps) *
+                                        1e-3) / 1e12;
+              if (do_bwd)
+                b_mma_tf = bwd_flops / (time_ms([&] { sigmoid_attention_backward(pm, ws, nullptr); }, o.warmup,
+                                                o.reps) * 1e-3) / 1e12;
             }
             const double b_tf = tb_ms > 0 ? bwd_flops / (tb_ms * 1e-3) / 1e12 : 0;
             auto pair = [&](int be) {
@@ -258,14 +262,14 @@ int main(int argc, char** argv) {
               return std::string(buf);
             };
             std::printf("%4d %6d %4d %4d %3d%% %6s %3d | %5.1f TF %5.1f TF | %11s %11s %11s   (%.3f / %.3f ms)"
-                        "  mma.sync fwd %.1f TF\n",
+                        "  mma.sync %.1f / %.1f TF\n",
                         D, N, B, H, pad, causal ? "yes" : "no", std::max(var, 0), f_tf, b_tf, pair(0).c_str(),
-                        pair(1).c_str(), pair(2).c_str(), tf_ms, tb_ms, f_mma_tf);
+                        pair(1).c_str(), pair(2).c_str(), tf_ms, tb_ms, f_mma_tf, b_mma_tf);
             std::fflush(stdout);
             if (csv)
-              std::fprintf(csv, "%d,%d,%d,%d,%d,%d,%d,%.4f,%.1f,%.4f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f\n", D, N,
+              std::fprintf(csv, "%d,%d,%d,%d,%d,%d,%d,%.4f,%.1f,%.4f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f\n", D, N,
                            B, H, pad, causal, std::max(var, 0), tf_ms, f_tf, tb_ms, b_tf, torch_tf[0][0],
-                           torch_tf[0][1], torch_tf[1][0], torch_tf[1][1], torch_tf[2][0], torch_tf[2][1], f_mma_tf);
+                           torch_tf[0][1], torch_tf[1][0], torch_tf[1][1], torch_tf[2][0], torch_tf[2][1], f_mma_tf, b_mma_tf);
           }
           if (o.variants) {
             unsetenv("SIGTRAIN_SA_FWD_VARIANT");

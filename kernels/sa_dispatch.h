@@ -37,8 +37,14 @@ template <> struct WgFwdTile<128, 0> { static constexpr int BN = 128, NWG = 2, M
 template <> struct WgFwdTile<128, 1> { static constexpr int BN = 64, NWG = 1, MINB = 2; };
 template <> struct WgFwdTile<128, 2> { static constexpr int BN = 64, NWG = 2, MINB = 1; };
 
+// Hopper backward (sa_backward_wgmma.cuh): NWG warpgroups x 64 keys, q-tiles of BM queries.
+template <int D, int V> struct WgBwdTile;
+template <> struct WgBwdTile<64, 0> { static constexpr int BM = 128, NWG = 2; };
+template <> struct WgBwdTile<128, 0> { static constexpr int BM = 64, NWG = 2; };
+
 template <int D, typename T, bool EXACT> void run_fwd(const KParams& kp, cudaStream_t stream, int variant);
 template <int D, typename T, bool EXACT> void run_fwd_wgmma(const KParams& kp, cudaStream_t stream, int variant);
+template <int D, typename T, bool EXACT> void run_bwd_wgmma(const KParams& kp, cudaStream_t stream, int variant);
 template <int D, typename T, bool EXACT> void run_bwd(const KParams& kp, cudaStream_t stream, int variant);
 
 }  // namespace sigtrain::kernels::detail

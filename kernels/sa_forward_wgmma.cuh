@@ -50,20 +50,6 @@ __device__ __forceinline__ void sigmoid_tile(float (&acc)[BN / 2], const ScoreMo
   }
 }
 
-// P (fp32 accumulator layout) -> 16-bit A fragments, one [4] per 16 keys.
-template <int BN, typename T>
-__device__ __forceinline__ void pack_p(uint32_t (&pa)[BN / 16][4], const float (&acc)[BN / 2]) {
-#pragma unroll
-  for (int kk = 0; kk < BN / 16; ++kk) {
-    pa[kk][0] = MmaType<T>::pack(acc[8 * kk + 0], acc[8 * kk + 1]);
-    pa[kk][1] = MmaType<T>::pack(acc[8 * kk + 2], acc[8 * kk + 3]);
-    pa[kk][2] = MmaType<T>::pack(acc[8 * kk + 4], acc[8 * kk + 5]);
-    pa[kk][3] = MmaType<T>::pack(acc[8 * kk + 6], acc[8 * kk + 7]);
-  }
-}
-
-// MINB: CTAs per SM the registers are budgeted for. Two co-resident CTAs drift apart, so one's sigma phase runs while
-// the other's wgmma keeps the tensor cores busy (the effect FA3 gets from explicit warpgroup ping-pong).
 template <int D, int BN, int NWG, int MINB, typename T, bool EXACT>
 __global__ void __launch_bounds__(NWG * 128, MINB) sa_fwd_wgmma_kernel(const KParams kp) {
 #if SIGTRAIN_SA_WGMMA_ENABLED

@@ -94,4 +94,19 @@ __device__ __forceinline__ void load_tile_sw128(uint32_t s, const T* g, int64_t 
   }
 }
 
+// A wgmma accumulator (fp32, rows x N) -> 16-bit A fragments of the next wgmma, one [4] per 16 columns (the
+// accumulator layout of one wgmma is the register-A layout of the next: the FA3 trick).
+template <int BN, typename T>
+__device__ __forceinline__ void pack_p(uint32_t (&pa)[BN / 16][4], const float (&acc)[BN / 2]) {
+#pragma unroll
+  for (int kk = 0; kk < BN / 16; ++kk) {
+    pa[kk][0] = MmaType<T>::pack(acc[8 * kk + 0], acc[8 * kk + 1]);
+    pa[kk][1] = MmaType<T>::pack(acc[8 * kk + 2], acc[8 * kk + 3]);
+    pa[kk][2] = MmaType<T>::pack(acc[8 * kk + 4], acc[8 * kk + 5]);
+    pa[kk][3] = MmaType<T>::pack(acc[8 * kk + 6], acc[8 * kk + 7]);
+  }
+}
+
+// MINB: CTAs per SM the registers are budgeted for. Two co-resident CTAs drift apart, so one's sigma phase runs while
+// the other's wgmma keeps the tensor cores busy (the effect FA3 gets from explicit warpgroup ping-pong).
 }  // namespace sigtrain::kernels::detail

@@ -54,20 +54,20 @@ bool current_device_is_sm90() {
   return yes;
 }
 
-// The forward kernel a call runs (see ForwardKernel); throws when kWgmma is asked for where it cannot run.
-ForwardKernel resolve_forward_kernel(ForwardKernel asked) {
-  if (asked == ForwardKernel::kAuto) {
-    const char* env = std::getenv("SIGTRAIN_SA_FORWARD");
-    if (env != nullptr && std::string(env) == "mma") return ForwardKernel::kMmaSync;
-    if (env != nullptr && std::string(env) == "wgmma") asked = ForwardKernel::kWgmma;
+// The kernel a call runs (see AttentionKernel); throws when kWgmma is asked for where it cannot run.
+AttentionKernel resolve_kernel(AttentionKernel asked, const char* env_name, const char* what) {
+  if (asked == AttentionKernel::kAuto) {
+    const char* env = std::getenv(env_name);
+    if (env != nullptr && std::string(env) == "mma") return AttentionKernel::kMmaSync;
+    if (env != nullptr && std::string(env) == "wgmma") asked = AttentionKernel::kWgmma;
     else if (env != nullptr && env[0] != '\0')
-      throw std::invalid_argument(std::string("SIGTRAIN_SA_FORWARD=") + env + ": expected mma or wgmma");
-    else return sigmoid_attention_wgmma_available() ? ForwardKernel::kWgmma : ForwardKernel::kMmaSync;
+      throw std::invalid_argument(std::string(env_name) + "=" + env + ": expected mma or wgmma");
+    else return sigmoid_attention_wgmma_available() ? AttentionKernel::kWgmma : AttentionKernel::kMmaSync;
   }
-  if (asked == ForwardKernel::kWgmma && !sigmoid_attention_wgmma_available())
-    throw std::invalid_argument(
-        "sigmoid_attention_forward: the wgmma kernel needs an sm_90 GPU and a build for sm_90a "
-        "(CMAKE_CUDA_ARCHITECTURES containing 90a); use ForwardKernel::kMmaSync or kAuto");
+  if (asked == AttentionKernel::kWgmma && !sigmoid_attention_wgmma_available())
+    throw std::invalid_argument(std::string(what) +
+                                ": the wgmma kernel needs an sm_90 GPU and a build for sm_90a "
+                                "(CMAKE_CUDA_ARCHITECTURES containing 90a); use AttentionKernel::kMmaSync or kAuto");
   return asked;
 }
 
@@ -89,7 +89,8 @@ void dispatch(const detail::KParams& kp, cudaStream_t stream, bool wgmma = false
       if (wgmma) detail::run_fwd_wgmma<D, T, E>(kp, stream, fwd_variant);                              \
       else detail::run_fwd<D, T, E>(kp, stream, fwd_variant);                               \
     } else {                                                                                \
-      detail::run_bwd<D, T, E>(kp, stream, bwd_variant);                                    \
+      if (wgmma) detail::run_bwd_wgmma<D, T, E>(kp, stream, bwd_variant);                   \
+      else detail::run_bwd<D, T, E>(kp, stream, bwd_variant);                               \
     }                                                                                       \
   } while (0)
 #define SA_DT(D)                                                                      \
@@ -156,7 +157,8 @@ size_t sigmoid_attention_backward_workspace_bytes(const SigmoidAttentionParams& 
 void sigmoid_attention_forward(const SigmoidAttentionParams& p, Stream stream) {
   std::string why;
   if (!sigmoid_attention_supported(p, &why, true)) throw std::invalid_argument("sigmoid_attention_forward: " + why);
-  const bool wgmma = resolve_forward_kernel(p.forward_kernel) == ForwardKernel::kWgmma;
+  const bool wgmma = resolve_kernel(p.forward_kernel, "SIGTRAIN_SA_FORWARD", "sigmoid_attention_forward") ==
+                     AttentionKernel::kWgmma;
   if (p.batch == 0 || p.n_q == 0 || p.heads_q == 0) return;
   const detail::KParams kp = make_kparams(p);
   dispatch<true>(kp, stream, wgmma);
@@ -167,6 +169,8 @@ void sigmoid_attention_backward(const SigmoidAttentionParams& p, void* workspace
   std::string why;
   if (!sigmoid_attention_supported(p, &why, false))
     throw std::invalid_argument("sigmoid_attention_backward: " + why);
+  const bool wgmma = resolve_kernel(p.backward_kernel, "SIGTRAIN_SA_BACKWARD", "sigmoid_attention_backward") ==
+                     AttentionKernel::kWgmma;
   if (p.batch == 0 || (p.n_q == 0 && p.n_k == 0)) return;
   const size_t ws = sigmoid_attention_backward_workspace_bytes(p);
   if (ws > 0 && (workspace == nullptr || !aligned16(workspace)))
@@ -179,7 +183,7 @@ void sigmoid_attention_backward(const SigmoidAttentionParams& p, void* workspace
     if (e != cudaSuccess)
       throw std::runtime_error(std::string("sigmoid_attention_backward: memset: ") + cudaGetErrorString(e));
   }
-  dispatch<false>(kp, stream);
+  dispatch<false>(kp, stream, wgmma);
   check_launch("backward");
 }
 

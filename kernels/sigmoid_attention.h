@@ -25,7 +25,7 @@ using Stream = CUstream_st*;  // == cudaStream_t
 
 enum class DType : int { kBF16 = 0, kFP16 = 1 };
 enum class SigmoidMode : int { kTanhApprox = 0, kExact = 1 };
-enum class ForwardKernel : int {
+enum class AttentionKernel : int {
   kAuto = 0,     // kWgmma where available (an sm_90 GPU and a build for sm_90a), else kMmaSync
   kMmaSync = 1,  // mma.sync (sm_80+)
   kWgmma = 2,    // Hopper wgmma (sm_90a only)
@@ -73,9 +73,10 @@ struct SigmoidAttentionParams {
   int64_t key_bias_stride_batch = 0;
 
   SigmoidMode sigmoid_mode = SigmoidMode::kTanhApprox;
-  // Forward implementation. kAuto can be overridden by the environment variable SIGTRAIN_SA_FORWARD=mma|wgmma (for
-  // A/B comparisons inside a whole model); an explicit value cannot.
-  ForwardKernel forward_kernel = ForwardKernel::kAuto;
+  // Implementations. kAuto can be overridden by the environment variables SIGTRAIN_SA_FORWARD / SIGTRAIN_SA_BACKWARD
+  // = mma | wgmma (for A/B comparisons inside a whole model); an explicit value cannot.
+  AttentionKernel forward_kernel = AttentionKernel::kAuto;
+  AttentionKernel backward_kernel = AttentionKernel::kAuto;
 
   // Backward (dO in, dQ/dK/dV out; same layouts as Q/K/V).
   const void* dout = nullptr; Strides dout_strides;
@@ -88,7 +89,7 @@ struct SigmoidAttentionParams {
 // *why_not (if given) says why. forward=false also checks the backward pointers.
 bool sigmoid_attention_supported(const SigmoidAttentionParams& p, std::string* why_not, bool forward = true);
 
-// True when the current CUDA device can run ForwardKernel::kWgmma (compute capability 9.0 and this library was
+// True when the current CUDA device can run AttentionKernel::kWgmma (both directions) (compute capability 9.0 and this library was
 // built for sm_90a).
 bool sigmoid_attention_wgmma_available();
 

@@ -30,12 +30,18 @@ def wrapper(n, ctype, ptype):
           f'        "wgmma.mma_async.sync.aligned.m64n{n}k16.f32.{ptype}.{ptype} {{{regs(r)}}}, {{{regs(4, r)}}}, %{r + 4}, p, 1, 1, 1;\\n}}\\n"\n'
           f'        : {outs(r)}\n'
           f'        : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(desc_b), "r"(scale_d));\n')
+    sstt = ss.replace(", p, 1, 1, 0, 0;", ", p, 1, 1, 1, 1;")
     return f'''template <>
 struct Wgmma<{n}, {ctype}> {{
   // D[64 x {n}] (+)= A[64 x 16] B[16 x {n}]; A and B from shared memory, both K-major. scale_d = 0 overwrites D.
   static __device__ __forceinline__ void ss(float (&d)[{r}], uint64_t desc_a, uint64_t desc_b, int scale_d) {{
 #if SIGTRAIN_SA_WGMMA_ENABLED
 {ss}#endif
+  }}
+  // D[64 x {n}] (+)= A[64 x 16] B[16 x {n}]; A and B from shared memory, both MN-major (transposed).
+  static __device__ __forceinline__ void ss_tt(float (&d)[{r}], uint64_t desc_a, uint64_t desc_b, int scale_d) {{
+#if SIGTRAIN_SA_WGMMA_ENABLED
+{sstt}#endif
   }}
   // D[64 x {n}] (+)= A[64 x 16] B[16 x {n}]; A from registers (the accumulator layout of a previous wgmma, packed to
   // 16 bits), B from shared memory, MN-major (transposed).

@@ -478,15 +478,23 @@ TEST_P(SigmoidAttentionTest, MatchesFloat64Reference) {
   if (ws.n) CK(cudaMemset(ws.ptr, 0xFF, ws.n));
   sigmoid_attention_forward(p, nullptr);
   sigmoid_attention_backward(p, ws.ptr, nullptr);
-  // On Hopper the default forward is the wgmma kernel: the mma.sync forward is checked too (its own poisoned O).
-  const bool check_mma_forward = sigmoid_attention_wgmma_available();
-  DevBuf<uint16_t> o_mma(check_mma_forward ? lq.size : 1);
-  if (check_mma_forward) {
-    CK(cudaMemset(o_mma.ptr, 0xFF, lq.size * 2));
+  // On Hopper the default kernels are the wgmma ones: the mma.sync kernels are checked too (own poisoned outputs).
+  const bool check_mma = sigmoid_attention_wgmma_available();
+  DevBuf<uint16_t> o_mma(check_mma ? lq.size : 1), dq_mma(check_mma ? lq.size : 1), dk_mma(check_mma ? lk.size : 1),
+      dv_mma(check_mma ? lk.size : 1);
+  DevBuf<unsigned char> ws_mma(check_mma ? ws.n : 1);
+  if (check_mma) {
+    for (auto* buf : {&o_mma, &dq_mma}) CK(cudaMemset(buf->ptr, 0xFF, lq.size * 2));
+    for (auto* buf : {&dk_mma, &dv_mma}) CK(cudaMemset(buf->ptr, 0xFF, lk.size * 2));
+    if (ws.n) CK(cudaMemset(ws_mma.ptr, 0xFF, ws.n));
     SigmoidAttentionParams pm = p;
     pm.o = o_mma.ptr;
-    pm.forward_kernel = ForwardKernel::kMmaSync;
+    pm.dq = dq_mma.ptr;
+    pm.dk = dk_mma.ptr;
+    pm.dv = dv_mma.ptr;
+    pm.forward_kernel = pm.backward_kernel = AttentionKernel::kMmaSync;
     sigmoid_attention_forward(pm, nullptr);
+    sigmoid_attention_backward(pm, ws_mma.ptr, nullptr);
   }
   CK(cudaDeviceSynchronize());
 
@@ -535,11 +543,16 @@ TEST_P(SigmoidAttentionTest, MatchesFloat64Reference) {
     size_t n;
     const ViewInfo* v;
   };
-  std::vector<Item> items = {{check_mma_forward ? "O[wgmma]" : "O", &o, &lq, &rO, nQ, &vq},
+  std::vector<Item> items = {{"O", &o, &lq, &rO, nQ, &vq},
                              {"dQ", &dq, &lq, &rdQ, nQ, &vq},
                              {"dK", &dk, &lk, &rdK, nK, &vk},
                              {"dV", &dv, &lk, &rdV, nK, &vk}};
-  if (check_mma_forward) items.push_back({"O[mma.sync]", &o_mma, &lq, &rO, nQ, &vq});
+  if (check_mma) {  // the first four are the wgmma kernels' then
+    items.push_back({"O[mma]", &o_mma, &lq, &rO, nQ, &vq});
+    items.push_back({"dQ[mma]", &dq_mma, &lq, &rdQ, nQ, &vq});
+    items.push_back({"dK[mma]", &dk_mma, &lk, &rdK, nK, &vk});
+    items.push_back({"dV[mma]", &dv_mma, &lk, &rdV, nK, &vk});
+  }
   std::string summary;
   for (const auto& it : items) {
     const ErrStat e = compare(fetch16(*it.out), *it.l, fetch64(*it.ref, it.n), *it.v, c.dt);
@@ -657,15 +670,18 @@ TEST(SigmoidAttentionApi, WgmmaNeedsHopper) {
   p.batch = 0; p.n_q = p.n_k = 16; p.heads_q = p.heads_kv = 1; p.head_dim = 64;
   alignas(16) static uint16_t buf[64];
   p.q = p.k = p.v = buf; p.o = buf;
-  p.forward_kernel = ForwardKernel::kWgmma;
+  p.forward_kernel = AttentionKernel::kWgmma;
   try {
     sigmoid_attention_forward(p, nullptr);
     FAIL() << "expected std::invalid_argument";
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("sm_90a"), std::string::npos) << e.what();
   }
-  p.forward_kernel = ForwardKernel::kAuto;  // falls back to mma.sync; batch 0 launches nothing
+  p.forward_kernel = AttentionKernel::kAuto;  // falls back to mma.sync; batch 0 launches nothing
   EXPECT_NO_THROW(sigmoid_attention_forward(p, nullptr));
+  p.dout = p.dq = p.dk = p.dv = buf;
+  p.backward_kernel = AttentionKernel::kWgmma;
+  EXPECT_THROW(sigmoid_attention_backward(p, nullptr, nullptr), std::invalid_argument);
 }
 
 }  // namespace
