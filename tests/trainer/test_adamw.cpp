@@ -94,27 +94,10 @@ TEST(FusedAdamW, ResumeIsBitExact) {
   ASSERT_EQ(trainer::run_training(straight), 0);
   EXPECT_NE(read_text(dir / "straight" / "train.log").find("AdamW step: fused"), std::string::npos);
 
-  fs::copy(dir / "straight", dir / "crashed", fs::copy_options::recursive);
-  fs::remove_all(dir / "crashed" / "checkpoints" / "step_00000020");
-  fs::remove(dir / "crashed" / "summary.json");
-  trainer::TrainOptions resumed;  // no --config: the checkpoint's own config is used
-  resumed.run_dir = (dir / "crashed").string();
-  resumed.resume = "";
-  ASSERT_EQ(trainer::run_training(resumed), 0);
-
-  auto a = fixture::read_json(dir / "straight" / "summary.json");
-  auto b = fixture::read_json(dir / "crashed" / "summary.json");
-  EXPECT_EQ(a["param_checksum"], b["param_checksum"]);
-  EXPECT_EQ(a["final_train_loss"], b["final_train_loss"]);
-  EXPECT_EQ(a["final_val_loss"], b["final_val_loss"]);
-  auto ra = fixture::read_jsonl(dir / "straight" / "metrics.jsonl");
-  auto rb = fixture::read_jsonl(dir / "crashed" / "metrics.jsonl");
-  ASSERT_EQ(ra.size(), rb.size());
-  for (size_t i = 0; i < ra.size(); ++i) {
-    EXPECT_EQ(ra[i]["step"], rb[i]["step"]);
-    for (const char* k : {"loss", "grad_norm", "lr", "val_loss"})
-      if (ra[i].contains(k)) EXPECT_EQ(ra[i][k], rb[i][k]) << k << " at step " << ra[i]["step"];
-  }
+  fixture::copy_as_crashed_after_step_10(dir / "straight", dir / "crashed");
+  ASSERT_EQ(fixture::resume_in_place(dir / "crashed"), 0);  // the checkpoint's config has optim.fused: true
+  fixture::expect_same_summary(dir / "straight", dir / "crashed");
+  fixture::expect_same_records(dir / "straight", dir / "crashed");
 }
 
 TEST(FusedAdamW, ResumeWithTheOtherStep) {
@@ -127,14 +110,8 @@ TEST(FusedAdamW, ResumeWithTheOtherStep) {
   straight.run_dir = (dir / "straight").string();
   ASSERT_EQ(trainer::run_training(straight), 0);
 
-  fs::copy(dir / "straight", dir / "switched", fs::copy_options::recursive);
-  fs::remove_all(dir / "switched" / "checkpoints" / "step_00000020");
-  fs::remove(dir / "switched" / "summary.json");
-  trainer::TrainOptions resumed;
-  resumed.run_dir = (dir / "switched").string();
-  resumed.resume = "";
-  resumed.overrides = {"optim.fused=true"};
-  ASSERT_EQ(trainer::run_training(resumed), 0);
+  fixture::copy_as_crashed_after_step_10(dir / "straight", dir / "switched");
+  ASSERT_EQ(fixture::resume_in_place(dir / "switched", {"optim.fused=true"}), 0);
   EXPECT_NE(read_text(dir / "switched" / "train.log").find("AdamW step: fused"), std::string::npos);
 
   auto a = fixture::read_json(dir / "straight" / "summary.json");

@@ -16,6 +16,7 @@
 
 #include "common/config.h"
 #include "models/model.h"
+#include "tests/trainer/training_fixture.h"
 #include "trainer/cell_task.h"
 #include "trainer/run_config.h"
 #include "trainer/trainer.h"
@@ -35,26 +36,8 @@ const std::string kSmoke = std::string(SIGTRAIN_SOURCE_DIR) + "/configs/singlece
 const std::vector<std::string> kGeneformer = {"singlecell.tokenization=geneformer", "model.value_input=false",
                                               "model.positions=learned"};
 
-fs::path fresh(const std::string& name) {
-  const fs::path dir = fs::temp_directory_path() / ("sigtrain_test_" + name);
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir;
-}
-
-nlohmann::json read_json(const fs::path& p) {
-  std::ifstream in(p);
-  return nlohmann::json::parse(in);
-}
-
-std::vector<nlohmann::json> read_jsonl(const fs::path& p) {
-  std::ifstream in(p);
-  std::vector<nlohmann::json> out;
-  std::string line;
-  while (std::getline(in, line))
-    if (!line.empty()) out.push_back(nlohmann::json::parse(line));
-  return out;
-}
+using fixture::read_json;
+using fixture::read_jsonl;
 
 trainer::RunConfig load(const std::string& file, const std::vector<std::string>& overrides = {}) {
   return trainer::load_run_config({file}, overrides);
@@ -179,7 +162,7 @@ TEST(CellTask, TinyModelOverfitsFixedBatch) {
 TEST(CellTask, ResumeIsBitExactAndEvalHasEmbeddingMetrics) {
   // 20 steps straight (checkpoints at 10, 20; ~5 epochs of 60 train cells at 16 per step) versus a copy "crashed"
   // after step 10 and resumed in place: N + resume + N == 2N, the embedding metrics included.
-  auto dir = fresh("cell_resume");
+  auto dir = fixture::fresh_dir("cell_resume");
   trainer::TrainOptions straight;
   straight.config_files = {kSmoke};
   straight.run_dir = (dir / "straight").string();
@@ -195,20 +178,10 @@ TEST(CellTask, ResumeIsBitExactAndEvalHasEmbeddingMetrics) {
   EXPECT_EQ(info["val_cells"], 20);
   EXPECT_EQ(info["train_cells"], 60);
 
-  fs::copy(dir / "straight", dir / "crashed", fs::copy_options::recursive);
-  fs::remove_all(dir / "crashed" / "checkpoints" / "step_00000020");
-  fs::remove(dir / "crashed" / "summary.json");
-  trainer::TrainOptions resumed;  // no --config: the checkpoint's own config is used
-  resumed.run_dir = (dir / "crashed").string();
-  resumed.resume = "";
-  ASSERT_EQ(trainer::run_training(resumed), 0);
-
-  auto a = read_json(dir / "straight" / "summary.json");
-  auto b = read_json(dir / "crashed" / "summary.json");
-  EXPECT_EQ(a["status"], "completed");
-  EXPECT_EQ(a["param_checksum"], b["param_checksum"]);
-  EXPECT_EQ(a["final_train_loss"], b["final_train_loss"]);
-  EXPECT_EQ(a["final_val_loss"], b["final_val_loss"]);
+  fixture::copy_as_crashed_after_step_10(dir / "straight", dir / "crashed");
+  ASSERT_EQ(fixture::resume_in_place(dir / "crashed"), 0);
+  EXPECT_EQ(read_json(dir / "straight" / "summary.json")["status"], "completed");
+  fixture::expect_same_summary(dir / "straight", dir / "crashed");
   auto ra = read_jsonl(dir / "straight" / "metrics.jsonl");
   auto rb = read_jsonl(dir / "crashed" / "metrics.jsonl");
   // Every record of the straight run is in the resumed one with the same numbers (the resumed run may add a train

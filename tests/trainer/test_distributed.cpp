@@ -169,17 +169,10 @@ TEST(Launch, ResumeUnderTwoRanksIsBitExact) {
   auto r = launch(2, "--config " + cfg + " --run-dir " + (dir / "straight").string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
-  fs::copy(dir / "straight", dir / "crashed", fs::copy_options::recursive);
-  fs::remove_all(dir / "crashed" / "checkpoints" / "step_00000020");
-  fs::remove(dir / "crashed" / "summary.json");
+  fixture::copy_as_crashed_after_step_10(dir / "straight", dir / "crashed");
   r = launch(2, "--run-dir " + (dir / "crashed").string() + " --resume");
   ASSERT_EQ(r.exit_code, 0) << r.output;
-
-  auto a = fixture::read_json(dir / "straight" / "summary.json");
-  auto b = fixture::read_json(dir / "crashed" / "summary.json");
-  EXPECT_EQ(a["param_checksum"], b["param_checksum"]);
-  EXPECT_EQ(a["final_train_loss"], b["final_train_loss"]);
-  EXPECT_EQ(a["final_val_loss"], b["final_val_loss"]);
+  fixture::expect_same_summary(dir / "straight", dir / "crashed");
   expect_same_curves(dir / "straight", dir / "crashed", 0.0);
 }
 
@@ -192,9 +185,7 @@ TEST(Launch, ResumeWithAnotherWorldSizeContinuesTheRun) {
   straight.run_dir = (dir / "straight").string();
   ASSERT_EQ(trainer::run_training(straight), 0);
 
-  fs::copy(dir / "straight", dir / "crashed", fs::copy_options::recursive);
-  fs::remove_all(dir / "crashed" / "checkpoints" / "step_00000020");
-  fs::remove(dir / "crashed" / "summary.json");
+  fixture::copy_as_crashed_after_step_10(dir / "straight", dir / "crashed");
   auto r = launch(2, "--run-dir " + (dir / "crashed").string() + " --resume");
   ASSERT_EQ(r.exit_code, 0) << r.output;
   std::ifstream log(dir / "crashed" / "train.log");

@@ -8,6 +8,8 @@
 
 #include <gtest/gtest.h>
 
+#include "trainer/trainer.h"
+
 namespace sigtrain::fixture {
 
 inline std::filesystem::path fresh_dir(const std::string& name) {
@@ -49,6 +51,48 @@ inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& p) {
   while (std::getline(in, line))
     if (!line.empty()) out.push_back(nlohmann::json::parse(line));
   return out;
+}
+
+// A copy of a finished 20-step run (checkpoints at 10 and 20) as if it had crashed after step 10: the later
+// checkpoint and the summary are gone and metrics.jsonl runs past step 10. Resuming the copy in place must give
+// back the original run.
+inline void copy_as_crashed_after_step_10(const std::filesystem::path& run, const std::filesystem::path& copy) {
+  std::filesystem::copy(run, copy, std::filesystem::copy_options::recursive);
+  std::filesystem::remove_all(copy / "checkpoints" / "step_00000020");
+  std::filesystem::remove(copy / "summary.json");
+}
+
+// Resumes `run_dir` in place from its latest checkpoint, with the checkpoint's own config (no --config) plus
+// `overrides`; returns run_training's exit code.
+inline int resume_in_place(const std::filesystem::path& run_dir, const std::vector<std::string>& overrides = {}) {
+  trainer::TrainOptions resumed;
+  resumed.run_dir = run_dir.string();
+  resumed.resume = "";
+  resumed.overrides = overrides;
+  return trainer::run_training(resumed);
+}
+
+// The two runs ended with the same parameters (checksum) and the same final losses, bit for bit.
+inline void expect_same_summary(const std::filesystem::path& a_dir, const std::filesystem::path& b_dir) {
+  auto a = read_json(a_dir / "summary.json");
+  auto b = read_json(b_dir / "summary.json");
+  EXPECT_EQ(a["param_checksum"], b["param_checksum"]);
+  EXPECT_EQ(a["final_train_loss"], b["final_train_loss"]);
+  EXPECT_EQ(a["final_val_loss"], b["final_val_loss"]);
+}
+
+// The two runs' metrics.jsonl hold the same records (step, type) with the same loss, grad norm, lr and validation
+// loss, bit for bit.
+inline void expect_same_records(const std::filesystem::path& a_dir, const std::filesystem::path& b_dir) {
+  auto ra = read_jsonl(a_dir / "metrics.jsonl");
+  auto rb = read_jsonl(b_dir / "metrics.jsonl");
+  ASSERT_EQ(ra.size(), rb.size());
+  for (size_t i = 0; i < ra.size(); ++i) {
+    EXPECT_EQ(ra[i]["step"], rb[i]["step"]);
+    EXPECT_EQ(ra[i]["type"], rb[i]["type"]);
+    for (const char* k : {"loss", "grad_norm", "lr", "val_loss"})
+      if (ra[i].contains(k)) EXPECT_EQ(ra[i][k], rb[i][k]) << k << " at step " << ra[i]["step"];
+  }
 }
 
 }  // namespace sigtrain::fixture
