@@ -147,7 +147,8 @@ int main(int argc, char** argv) {
   std::printf("# TFLOP/s, median of %d after %d warm-up\n", o.reps, o.warmup);
   FILE* csv = o.csv.empty() ? nullptr : std::fopen(o.csv.c_str(), "w");
   if (csv) std::fprintf(csv, "D,N,B,H,pad,causal,variant,ours_fwd_ms,ours_fwd_tf,ours_bwd_ms,ours_bwd_tf,"
-                             "flash_fwd_tf,flash_bwd_tf,cudnn_fwd_tf,cudnn_bwd_tf,eff_fwd_tf,eff_bwd_tf,mma_sync_fwd_tf,mma_sync_bwd_tf\n");
+                             "flash_fwd_tf,flash_bwd_tf,cudnn_fwd_tf,cudnn_bwd_tf,eff_fwd_tf,eff_bwd_tf,"
+                             "mma_sync_fwd_tf,mma_sync_bwd_tf\n");
   std::printf("%4s %6s %4s %4s %4s %6s %3s | %9s %9s | %11s %11s %11s\n", "D", "N", "B", "H", "pad", "causal",
               "var", "ours fwd", "ours bwd", "flash f/b", "cudnn f/b", "effic f/b");
 
@@ -267,9 +268,10 @@ int main(int argc, char** argv) {
                         pair(1).c_str(), pair(2).c_str(), tf_ms, tb_ms, f_mma_tf, b_mma_tf);
             std::fflush(stdout);
             if (csv)
-              std::fprintf(csv, "%d,%d,%d,%d,%d,%d,%d,%.4f,%.1f,%.4f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f\n", D, N,
-                           B, H, pad, causal, std::max(var, 0), tf_ms, f_tf, tb_ms, b_tf, torch_tf[0][0],
-                           torch_tf[0][1], torch_tf[1][0], torch_tf[1][1], torch_tf[2][0], torch_tf[2][1], f_mma_tf, b_mma_tf);
+              std::fprintf(csv, "%d,%d,%d,%d,%d,%d,%d,%.4f,%.1f,%.4f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f\n", D,
+                           N, B, H, pad, causal, std::max(var, 0), tf_ms, f_tf, tb_ms, b_tf, torch_tf[0][0],
+                           torch_tf[0][1], torch_tf[1][0], torch_tf[1][1], torch_tf[2][0], torch_tf[2][1], f_mma_tf,
+                           b_mma_tf);
           }
           if (o.variants) {
             unsetenv("SIGTRAIN_SA_FWD_VARIANT");

@@ -224,7 +224,8 @@ __global__ void __launch_bounds__(NWG * 128, 1) sa_bwd_wgmma_kernel(const KParam
       if (r < si.Lq) {
         float* dst = kp.dq_accum + ((dq_row0 + r) * Hq + h) * static_cast<int64_t>(D) + nq0 + 2 * tg;
 #pragma unroll
-        for (int nt = 0; nt < NQ / 8; ++nt) atomic_add2(dst + nt * 8, acc_dq[4 * nt + 2 * hr], acc_dq[4 * nt + 2 * hr + 1]);
+        for (int nt = 0; nt < NQ / 8; ++nt)
+          atomic_add2(dst + nt * 8, acc_dq[4 * nt + 2 * hr], acc_dq[4 * nt + 2 * hr + 1]);
       }
     }
     __syncthreads();  // everyone done with dS^T and this Q/dO stage
@@ -244,8 +245,8 @@ __global__ void __launch_bounds__(NWG * 128, 1) sa_bwd_wgmma_kernel(const KParam
       T* dvrow = dvptr + static_cast<int64_t>(r) * p.dv_strides.seq + 2 * tg;
 #pragma unroll
       for (int dt = 0; dt < D / 8; ++dt) {
-        const uint32_t vk = valid ? MmaType<T>::pack(acc_dk[4 * dt + 2 * hr] * scale, acc_dk[4 * dt + 2 * hr + 1] * scale)
-                                  : 0u;
+        const uint32_t vk =
+            valid ? MmaType<T>::pack(acc_dk[4 * dt + 2 * hr] * scale, acc_dk[4 * dt + 2 * hr + 1] * scale) : 0u;
         const uint32_t vv = valid ? MmaType<T>::pack(acc_dv[4 * dt + 2 * hr], acc_dv[4 * dt + 2 * hr + 1]) : 0u;
         *reinterpret_cast<uint32_t*>(dkrow + dt * 8) = vk;
         *reinterpret_cast<uint32_t*>(dvrow + dt * 8) = vv;

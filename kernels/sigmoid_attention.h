@@ -89,8 +89,8 @@ struct SigmoidAttentionParams {
 // *why_not (if given) says why. forward=false also checks the backward pointers.
 bool sigmoid_attention_supported(const SigmoidAttentionParams& p, std::string* why_not, bool forward = true);
 
-// True when the current CUDA device can run AttentionKernel::kWgmma (both directions) (compute capability 9.0 and this library was
-// built for sm_90a).
+// True when the current CUDA device can run AttentionKernel::kWgmma in both directions (compute capability 9.0, and
+// this library was built for sm_90a).
 bool sigmoid_attention_wgmma_available();
 
 // Bytes of device workspace sigmoid_attention_backward needs (an fp32 dQ accumulator), 256-byte aligned.

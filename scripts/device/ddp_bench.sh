@@ -41,7 +41,8 @@ common+=(--set train.steps="$STEPS" --set checkpoint.save_final=false --set sche
 
 mkdir -p "$OUTDIR"
 ngpu=$(nvidia-smi -L 2>/dev/null | wc -l)
-echo "ddp_bench: $MODEL, $ngpu GPU(s) visible, GPU counts [$GPUS], variants [$VARIANTS], $STEPS steps (first $WARMUP not measured), logs in $OUTDIR"
+echo "ddp_bench: $MODEL, $ngpu GPU(s) visible, GPU counts [$GPUS], variants [$VARIANTS]," \
+     "$STEPS steps (first $WARMUP not measured), logs in $OUTDIR"
 
 # Mean tokens/s over train records with step > WARMUP; empty when there are none.
 measure() {
