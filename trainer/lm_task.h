@@ -8,8 +8,8 @@
 #include <string>
 
 #include "data/lm_corpus.h"
-#include "data/lm_sampler.h"
 #include "trainer/task.h"
+#include "trainer/text_windows.h"
 
 namespace sigtrain::trainer {
 
@@ -21,17 +21,15 @@ class LmTask final : public Task {
   std::string describe() const override;
   Batch train_batch(int64_t seqs_per_step, int rank, int world, int64_t micro, int64_t micro_batch,
                     const torch::Device& device) override;
-  void advance(int64_t seqs) override { sampler_->advance(seqs); }
-  int64_t val_size() const override { return val_->num_windows(); }
+  void advance(int64_t seqs) override { text_.advance(seqs); }
+  int64_t val_size() const override { return text_.val_windows(); }
   Batch val_batch(int64_t first, int64_t count, const torch::Device& device) override;
   nlohmann::json state() const override;
   void restore(const nlohmann::json& state) override;
 
  private:
-  static Batch to_device(const torch::Tensor& inputs, const torch::Tensor& targets, const torch::Device& device);
-  data::LmData data_;
-  std::unique_ptr<data::LmSampler> sampler_;
-  std::unique_ptr<data::LmValidationSet> val_;
+  static Batch to_device(const TextWindows::Block& block, const torch::Device& device);
+  TextWindows text_;
 };
 
 }  // namespace sigtrain::trainer

@@ -19,30 +19,27 @@ constexpr uint64_t kValidationSeed = 0x6d6c6d2d76616cull;  // "mlm-val"
 }  // namespace
 
 MlmTask::MlmTask(const data::DataConfig& data, const MlmConfig& mlm, uint64_t seed, int64_t val_tokens)
-    : data_(data::prepare_lm_data(data)), cfg_(mlm), seed_(seed) {
-  mask_id_ = data_.tokenizer->vocab_size();
-  sampler_ = std::make_unique<data::LmSampler>(data_.train, data.seq_len, seed);
-  val_ = std::make_unique<data::LmValidationSet>(data_.val, data.seq_len, val_tokens);
+    : text_(data, seed, val_tokens), cfg_(mlm), seed_(seed) {
+  mask_id_ = text_.data().tokenizer->vocab_size();
 }
 
 std::string MlmTask::describe() const {
   return "masked tokens (" + std::to_string(cfg_.mask_fraction) + " masked, [MASK] id " + std::to_string(mask_id_) +
-         ", length jitter " + std::to_string(cfg_.length_jitter) + "), " + data_.tokenizer->name() +
-         " tokenizer, " + std::to_string(data_.train.size()) + " train / " + std::to_string(data_.val.size()) +
-         " validation tokens, " + std::to_string(sampler_->windows_per_epoch()) + " train windows of " +
-         std::to_string(sampler_->seq_len()) + ", " + std::to_string(val_->num_windows()) + " validation windows";
+         ", length jitter " + std::to_string(cfg_.length_jitter) + "), " + text_.data().tokenizer->name() +
+         " tokenizer, " + text_.describe();
 }
 
 Batch MlmTask::make_batch(const torch::Tensor& windows, uint64_t seed, int64_t first_index, double jitter,
                           const torch::Device& device) const {
   const int64_t B = windows.size(0), T = windows.size(1);
-  const int64_t eot = data_.tokenizer->eot_id();
+  const auto& tokenizer = *text_.data().tokenizer;
+  const int64_t eot = tokenizer.eot_id();
   models::MaskingOptions opts;
   opts.mask_fraction = cfg_.mask_fraction;
   opts.replace_with_mask = cfg_.replace_with_mask;
   opts.replace_with_random = cfg_.replace_with_random;
   opts.mask_token_id = mask_id_;
-  opts.vocab_size = data_.tokenizer->vocab_size();  // random replacements never draw [MASK]
+  opts.vocab_size = tokenizer.vocab_size();  // random replacements never draw [MASK]
   opts.special_ids = {eot};
 
   auto tokens = windows.to(torch::kInt64).contiguous();
@@ -73,36 +70,24 @@ Batch MlmTask::make_batch(const torch::Tensor& windows, uint64_t seed, int64_t f
 
 Batch MlmTask::train_batch(int64_t seqs_per_step, int rank, int world, int64_t micro, int64_t micro_batch,
                            const torch::Device& device) {
-  const int64_t T = sampler_->seq_len();
-  const int64_t first = sampler_->micro_batch_start(seqs_per_step, rank, world, micro, micro_batch);
-  auto windows = torch::empty({micro_batch, T}, torch::kInt32);
-  auto shifted = torch::empty({micro_batch, T}, torch::kInt32);  // next-token targets: unused here
-  sampler_->fill(first, micro_batch, windows.data_ptr<int32_t>(), shifted.data_ptr<int32_t>());
-  return make_batch(windows, seed_, first, cfg_.length_jitter, device);
+  const auto block = text_.train(seqs_per_step, rank, world, micro, micro_batch);  // next-token targets unused
+  return make_batch(block.inputs, seed_, block.first, cfg_.length_jitter, device);
 }
 
 Batch MlmTask::val_batch(int64_t first, int64_t count, const torch::Device& device) {
-  const int64_t T = val_->seq_len();
-  auto windows = torch::empty({count, T}, torch::kInt32);
-  auto shifted = torch::empty({count, T}, torch::kInt32);
-  val_->fill(first, count, windows.data_ptr<int32_t>(), shifted.data_ptr<int32_t>());
-  return make_batch(windows, kValidationSeed, first, cfg_.val_jitter(), device);
+  return make_batch(text_.val(first, count).inputs, kValidationSeed, first, cfg_.val_jitter(), device);
 }
 
 nlohmann::json MlmTask::state() const {
-  return {{"objective", "mlm"},
-          {"sampler", sampler_->state().to_json()},
-          {"tokenizer", data_.tokenizer->identity()}};
+  auto state = text_.state();
+  state["objective"] = "mlm";
+  return state;
 }
 
 void MlmTask::restore(const nlohmann::json& state) {
   if (state.value("objective", std::string("lm")) != "mlm")
     throw std::runtime_error("checkpoint was written by another training objective than the masked-token task");
-  const std::string tok = state.at("tokenizer").get<std::string>();
-  if (tok != data_.tokenizer->identity())
-    throw std::runtime_error("checkpoint was written with tokenizer '" + tok + "', this run's is '" +
-                             data_.tokenizer->identity() + "'");
-  sampler_->restore(data::SamplerState::from_json(state.at("sampler")));
+  text_.restore(state);
 }
 
 }  // namespace sigtrain::trainer

@@ -19,9 +19,9 @@
 #include <string>
 
 #include "data/lm_corpus.h"
-#include "data/lm_sampler.h"
 #include "trainer/mlm_config.h"
 #include "trainer/task.h"
+#include "trainer/text_windows.h"
 
 namespace sigtrain::trainer {
 
@@ -34,8 +34,8 @@ class MlmTask final : public Task {
   std::string describe() const override;
   Batch train_batch(int64_t seqs_per_step, int rank, int world, int64_t micro, int64_t micro_batch,
                     const torch::Device& device) override;
-  void advance(int64_t seqs) override { sampler_->advance(seqs); }
-  int64_t val_size() const override { return val_->num_windows(); }
+  void advance(int64_t seqs) override { text_.advance(seqs); }
+  int64_t val_size() const override { return text_.val_windows(); }
   Batch val_batch(int64_t first, int64_t count, const torch::Device& device) override;
   nlohmann::json state() const override;
   void restore(const nlohmann::json& state) override;
@@ -45,12 +45,10 @@ class MlmTask final : public Task {
                    const torch::Device& device) const;
 
  private:
-  data::LmData data_;
+  TextWindows text_;
   MlmConfig cfg_;
   uint64_t seed_;
   int64_t mask_id_ = 0;
-  std::unique_ptr<data::LmSampler> sampler_;
-  std::unique_ptr<data::LmValidationSet> val_;
 };
 
 }  // namespace sigtrain::trainer

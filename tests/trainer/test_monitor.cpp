@@ -456,6 +456,38 @@ TEST(MlmTask, DeterministicMaskingAndKeyPadding) {
   EXPECT_TRUE(torch::equal(va.targets, vb.targets));
 }
 
+TEST(MlmTask, RestoreRefusesAnotherObjectiveOrTokenizer) {
+  auto dir = fixture::fresh_dir("mlm_restore");
+  data::DataConfig dc;
+  dc.corpus = {kFixture};
+  dc.cache_dir = (dir / "cache").string();
+  dc.seq_len = 64;
+  dc.val_fraction = 0.1;
+  dc.tokenizer.kind = "byte";
+  trainer::MlmTask task(dc, trainer::MlmConfig{}, 7, 4096);
+  const auto x = task.train_batch(8, 0, 1, 0, 8, torch::kCPU);
+  auto state = task.state();
+  EXPECT_EQ(state.at("objective"), "mlm");
+  task.advance(8);
+  task.restore(state);  // back to the first step: the same samples again
+  EXPECT_TRUE(torch::equal(task.train_batch(8, 0, 1, 0, 8, torch::kCPU).inputs.tokens, x.inputs.tokens));
+
+  auto expect_refused = [&](const nlohmann::json& bad, const std::string& what) {
+    try {
+      task.restore(bad);
+      FAIL() << "expected a refusal naming " << what;
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find(what), std::string::npos) << e.what();
+    }
+  };
+  auto lm_state = state;
+  lm_state.erase("objective");  // what a next-token (LmTask) checkpoint holds
+  expect_refused(lm_state, "another training objective");
+  auto other_tokenizer = state;
+  other_tokenizer["tokenizer"] = "sentencepiece-bpe-8192/0000";
+  expect_refused(other_tokenizer, "checkpoint was written with tokenizer 'sentencepiece-bpe-8192/0000'");
+}
+
 TEST(StressSmoke, EncoderRunsWithInstrumentsAndResumesBitExact) {
   auto dir = fixture::fresh_dir("stress_smoke");
   auto straight = smoke_run(dir, "straight", {"checkpoint.every=5"});
