@@ -215,4 +215,30 @@ struct ScoreMod {
   }
 };
 
+// sigma (and masking) of one S tile in place. acc[4*nt + e] holds (row r0 + g + 8*(e>>1), key k0 + 8*nt + 2*tg +
+// (e&1)) -- the wgmma (and mma.sync) accumulator layout.
+template <int BN, bool EXACT>
+__device__ __forceinline__ void sigmoid_tile(float (&acc)[BN / 2], const ScoreMod& mod, const ScoreConsts& sc,
+                                             bool has_mods, bool need_mask, int r0, int k0, int g, int tg) {
+  if (!has_mods) {
+#pragma unroll
+    for (int i = 0; i < BN / 2; ++i) acc[i] = sigmoid_fast<EXACT>(acc[i], sc);
+    if (need_mask) {
+#pragma unroll
+      for (int nt = 0; nt < BN / 8; ++nt)
+#pragma unroll
+        for (int e = 0; e < 4; ++e)
+          if (!mod.valid(r0 + g + 8 * (e >> 1), k0 + nt * 8 + 2 * tg + (e & 1))) acc[4 * nt + e] = 0.f;
+    }
+  } else {
+#pragma unroll
+    for (int nt = 0; nt < BN / 8; ++nt)
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        const int i = r0 + g + 8 * (e >> 1), jj = k0 + nt * 8 + 2 * tg + (e & 1);
+        acc[4 * nt + e] = mod.valid(i, jj) ? sigmoid_of<EXACT>(mod.score(acc[4 * nt + e], i, jj)) : 0.f;
+      }
+  }
+}
+
 }  // namespace sigtrain::kernels::detail

@@ -26,16 +26,16 @@ template <> struct BwdTile<64, 1> { static constexpr int BM = 64, NW = 8; };
 template <> struct BwdTile<128, 0> { static constexpr int BM = 64, NW = 8; };
 template <> struct BwdTile<128, 1> { static constexpr int BM = 32, NW = 4; };
 
-// Hopper forward (sa_forward_wgmma.cuh): NWG warpgroups x 64 query rows, k-tiles of BN keys, registers budgeted for
-// MINB CTAs per SM. Variant 0 is the production configuration; variants 1 and 2 (tuning builds,
-// SIGTRAIN_SA_FWD_VARIANT) are the alternatives measured in docs/kernel-notebook.md.
-template <int D, int V> struct WgFwdTile;
-template <> struct WgFwdTile<64, 0> { static constexpr int BN = 64, NWG = 2, MINB = 2; };
-template <> struct WgFwdTile<64, 1> { static constexpr int BN = 128, NWG = 1, MINB = 2; };
-template <> struct WgFwdTile<64, 2> { static constexpr int BN = 128, NWG = 2, MINB = 1; };
-template <> struct WgFwdTile<128, 0> { static constexpr int BN = 128, NWG = 2, MINB = 1; };
-template <> struct WgFwdTile<128, 1> { static constexpr int BN = 64, NWG = 1, MINB = 2; };
-template <> struct WgFwdTile<128, 2> { static constexpr int BN = 64, NWG = 2, MINB = 1; };
+// Hopper forward with a TMA producer warp (sa_forward_tma.cuh): NCWG consumer warpgroups x 64 query rows, k-tiles of
+// BN keys, MINB CTAs per SM. Variant 0 is the production configuration; tuning builds also have variants 1 and 2
+// (measured in docs/kernel-notebook.md, v7).
+template <int D, int V> struct TmaFwdTile;
+template <> struct TmaFwdTile<64, 0> { static constexpr int BN = 128, NCWG = 2, MINB = 1; };
+template <> struct TmaFwdTile<64, 1> { static constexpr int BN = 64, NCWG = 3, MINB = 1; };
+template <> struct TmaFwdTile<64, 2> { static constexpr int BN = 128, NCWG = 3, MINB = 1; };
+template <> struct TmaFwdTile<128, 0> { static constexpr int BN = 128, NCWG = 2, MINB = 1; };
+template <> struct TmaFwdTile<128, 1> { static constexpr int BN = 64, NCWG = 2, MINB = 1; };
+template <> struct TmaFwdTile<128, 2> { static constexpr int BN = 64, NCWG = 3, MINB = 1; };
 
 // Hopper backward (sa_backward_wgmma.cuh): NWG warpgroups x 64 keys, q-tiles of BM queries.
 template <int D, int V> struct WgBwdTile;

@@ -126,6 +126,9 @@ bool sigmoid_attention_supported(const SigmoidAttentionParams& p, std::string* w
   if ((p.cu_seqlens_q == nullptr) != (p.cu_seqlens_k == nullptr))
     return fail("cu_seqlens_q and cu_seqlens_k must be given together");
   const bool vq = p.cu_seqlens_q != nullptr, vk = p.cu_seqlens_k != nullptr;
+  if (vq && (p.total_q < 0 || p.total_k < 0))
+    return fail("with cu_seqlens, total_q and total_k (rows of the packed tensors) must be given; got total_q=" +
+                std::to_string(p.total_q) + " total_k=" + std::to_string(p.total_k));
   std::string why;
   if (!check_tensor("q", p.q, p.q_strides, vq, &why) || !check_tensor("k", p.k, p.k_strides, vk, &why) ||
       !check_tensor("v", p.v, p.v_strides, vk, &why))

@@ -62,6 +62,11 @@ struct SigmoidAttentionParams {
   const int32_t* seq_lens_k = nullptr;
   const int32_t* cu_seqlens_q = nullptr;
   const int32_t* cu_seqlens_k = nullptr;
+  // With cu_seqlens: the rows of the packed Q / K tensors (their first dimension, >= cu_seqlens[B]). The Hopper
+  // forward reads through TMA tensor maps, which must know where the tensors end. -1: not given (an error with
+  // cu_seqlens; unused without).
+  int64_t total_q = -1;
+  int64_t total_k = -1;
   bool causal = false;  // bottom-right aligned: query i sees key j iff j <= i + (L_k - L_q) (per-sequence lengths)
 
   // Biases.

@@ -460,6 +460,8 @@ TEST_P(SigmoidAttentionTest, MatchesFloat64Reference) {
   } else if (c.pad == kVarlen) {
     p.cu_seqlens_q = d_cuq.ptr;
     p.cu_seqlens_k = d_cuk.ptr;
+    p.total_q = s.total_q;  // the packed tensors hold exactly these rows: a read past them faults
+    p.total_k = s.total_k;
   }
   p.causal = c.causal;
   p.bias_mode = c.bm;
@@ -613,6 +615,10 @@ std::vector<Case> scenarios() {
   {Case c; c.name = "LayoutGapped_pad"; c.B = 3; c.Nq = c.Nk = 190; c.layout = 2; c.pad = kSeqLens; add(c);}
   {Case c; c.name = "LayoutGapped_varlen"; c.B = 3; c.Nq = c.Nk = 190; c.layout = 2; c.pad = kVarlen; add(c);}
   {Case c; c.name = "Long_causal"; c.B = 1; c.Nq = c.Nk = 1100; c.Hq = 2; c.Hkv = 2; c.causal = true; add(c);}
+  // Many more work items than multiprocessors, so each persistent CTA of the Hopper forward walks several items
+  // (with the K/V ring running on across them), some of them entirely padding.
+  {Case c; c.name = "Long_pad_many_items"; c.B = 9; c.Nq = 1500; c.Nk = 1700; c.Hq = 12; c.Hkv = 4; c.pad = kSeqLens;
+   c.zero_len = true; add(c);}
   return v;
 }
 
@@ -660,6 +666,13 @@ TEST(SigmoidAttentionApi, RejectsBadParams) {
   p.bias_mode = BiasMode::kPerSequence;
   EXPECT_FALSE(sigmoid_attention_supported(p, &why));
   EXPECT_GT(sigmoid_attention_backward_workspace_bytes(p), 0u);
+  p.bias_mode = BiasMode::kNegLogValidKeys;
+  static const int32_t cu[2] = {0, 16};  // never read: validation fails first
+  p.cu_seqlens_q = p.cu_seqlens_k = cu;
+  EXPECT_FALSE(sigmoid_attention_supported(p, &why));
+  EXPECT_NE(why.find("total_q and total_k"), std::string::npos) << why;
+  p.total_q = p.total_k = 16;
+  EXPECT_TRUE(sigmoid_attention_supported(p, &why)) << why;
 }
 
 // Asking for the wgmma forward where it cannot run is an error that says what it needs (on an H200 built for sm_90a
