@@ -29,15 +29,6 @@ struct BwdConfig {
       static_cast<size_t>(2 * kBN + 4 * BM) * kPitch * 2 + static_cast<size_t>(kBN) * kSPitch * 2;
 };
 
-__device__ __forceinline__ void atomic_add2(float* addr, float a, float b) {
-#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
-  atomicAdd(reinterpret_cast<float2*>(addr), make_float2(a, b));
-#else
-  atomicAdd(addr, a);
-  atomicAdd(addr + 1, b);
-#endif
-}
-
 template <int D, int BM, int NW, typename T, bool EXACT>
 __global__ void __launch_bounds__(NW * 32, 1) sa_bwd_kernel(const KParams kp) {
   using Cfg = BwdConfig<D, BM, NW>;
@@ -106,16 +97,8 @@ __global__ void __launch_bounds__(NW * 32, 1) sa_bwd_kernel(const KParams kp) {
   if (n_iter > 1) issue_q(1, 1);
   cp_async_commit();
 
-  ScoreMod mod;
-  mod.scale = kp.scale;
-  mod.b = seq_bias(p, b, si.Lk);
-  mod.alibi = p.alibi_slopes != nullptr;
-  mod.slope = 0.f;
-  mod.kb = p.key_bias ? p.key_bias + static_cast<int64_t>(b) * p.key_bias_stride_batch : nullptr;
-  mod.off = off;
-  mod.Lk = si.Lk;
-  mod.causal = p.causal;
-  const bool has_mods = mod.alibi || mod.kb != nullptr;
+  ScoreMod mod = make_score_mod(kp, b, si, hk * kp.group);  // slope: set per q-head in the loop
+  const bool has_mods = mod.has_mods();
   const ScoreConsts sc = score_consts<EXACT>(kp.scale, mod.b);
 
   float acc_dk[D / 8][4], acc_dv[D / 8][4];
@@ -312,6 +295,15 @@ __global__ void sa_dq_convert_kernel(const KParams kp) {
   }
 }
 
+// dQ = scale * dQ_accum for the whole call, after the backward kernel on the same stream.
+template <int D, typename T>
+void launch_dq_convert(const KParams& kp, cudaStream_t stream) {
+  const int64_t n = static_cast<int64_t>(kp.p.batch) * kp.p.n_q * kp.p.heads_q * (D / 8);
+  const int threads = 256;
+  const int64_t blocks = std::min<int64_t>((n + threads - 1) / threads, 132 * 16);
+  if (n > 0) sa_dq_convert_kernel<D, T><<<static_cast<unsigned>(blocks), threads, 0, stream>>>(kp);
+}
+
 template <int D, int BM, int NW, typename T, bool EXACT>
 void launch_bwd(const KParams& kp, cudaStream_t stream) {
   using Cfg = BwdConfig<D, BM, NW>;
@@ -319,10 +311,7 @@ void launch_bwd(const KParams& kp, cudaStream_t stream) {
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Cfg::kSmemBytes));
   dim3 grid((kp.p.n_k + Cfg::kBN - 1) / Cfg::kBN, kp.p.heads_kv, kp.p.batch);
   if (grid.x > 0 && grid.y > 0 && grid.z > 0) kernel<<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(kp);
-  const int64_t n = static_cast<int64_t>(kp.p.batch) * kp.p.n_q * kp.p.heads_q * (D / 8);
-  const int threads = 256;
-  const int64_t blocks = std::min<int64_t>((n + threads - 1) / threads, 132 * 16);
-  if (n > 0) sa_dq_convert_kernel<D, T><<<static_cast<unsigned>(blocks), threads, 0, stream>>>(kp);
+  launch_dq_convert<D, T>(kp, stream);
 }
 
 }  // namespace sigtrain::kernels::detail

@@ -12,14 +12,15 @@
 //                                                (BM = 64)); the two warpgroups meet once per q-tile (named barrier)
 //     dQ_accum (fp32, global) += dQ_tile by atomics; sa_dq_convert_kernel scales and converts it afterwards.
 // Rows past a sequence inside the tensors come in through TMA as they are (padding, the next packed sequence): the
-// consumers zero the K rows past L_k once and the Q / dO rows past L_q of a sequence's last q-tile, so that every
-// masked product is an exact 0 (0 * NaN would not be).
+// consumers zero the K / V rows past L_k once and the Q / dO rows past L_q of a sequence's last q-tile, so that
+// every masked product is an exact 0 (0 * NaN would not be).
 #pragma once
 
 #include <algorithm>
 
 #include "sa_async.cuh"
-#include "sa_backward.cuh"  // sa_dq_convert_kernel, atomic_add2
+#include "sa_backward.cuh"  // sa_dq_convert_kernel
+#include "sa_backward_hopper_steps.cuh"
 #include "sa_hopper.cuh"
 #include "sa_tensor_map.h"
 
@@ -141,16 +142,8 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM>::kThreads, 1)
   const int64_t dq_row0 = si.varlen_q ? si.q_row0 : static_cast<int64_t>(b) * p.n_q;
   const int Hq = p.heads_q;
 
-  ScoreMod mod;
-  mod.scale = kp.scale;
-  mod.b = seq_bias(p, b, si.Lk);
-  mod.alibi = p.alibi_slopes != nullptr;
-  mod.slope = 0.f;
-  mod.kb = p.key_bias ? p.key_bias + static_cast<int64_t>(b) * p.key_bias_stride_batch : nullptr;
-  mod.off = off;
-  mod.Lk = si.Lk;
-  mod.causal = p.causal;
-  const bool has_mods = mod.alibi || mod.kb != nullptr;
+  ScoreMod mod = make_score_mod(kp, b, si, hk * kp.group);  // slope: set per q-head in the loop
+  const bool has_mods = mod.has_mods();
   const ScoreConsts sc = score_consts<EXACT>(kp.scale, mod.b);
 
   float acc_dk[D / 2], acc_dv[D / 2];
@@ -163,8 +156,9 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM>::kThreads, 1)
   const int mq0 = BM == 64 ? 0 : wg * 64, nq0 = BM == 64 ? wg * NQ : 0;
 
   mbar_wait(bar_kv, 0);
-  if (k0 + BN > si.Lk) {  // K rows past the sequence would meet dS = 0 in dQ = dS K
+  if (k0 + BN > si.Lk) {  // K, V rows past the sequence: dQ = dS K and dP^T = V dO^T must not see garbage
     zero_tile_rows_sw128<BN, D, CONSUMERS>(sK, si.Lk - k0, ctid);
+    zero_tile_rows_sw128<BN, D, CONSUMERS>(sV, si.Lk - k0, ctid);
     fence_proxy_async_smem();
     named_barrier_sync(1, CONSUMERS);
   }
@@ -181,95 +175,25 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM>::kThreads, 1)
       named_barrier_sync(1, CONSUMERS);
     }
 
-    // ---- S^T = K Q^T and dP^T = V dO^T (per warpgroup: 64 keys x BM queries) ----------------------------------
     float acc_s[BM / 2], acc_dp[BM / 2];
-    wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
-      const uint32_t step = (kk >> 2) * (BN * 128) + (kk & 3) * 32, qstep = (kk >> 2) * (BM * 128) + (kk & 3) * 32;
-      Wgmma<BM, T>::ss(acc_s, kmajor_desc(k_wg + step), kmajor_desc(sQ(stage) + qstep), kk > 0 ? 1 : 0);
-    }
-#pragma unroll
-    for (int kk = 0; kk < D / 16; ++kk) {
-      const uint32_t step = (kk >> 2) * (BN * 128) + (kk & 3) * 32, qstep = (kk >> 2) * (BM * 128) + (kk & 3) * 32;
-      Wgmma<BM, T>::ss(acc_dp, kmajor_desc(v_wg + step), kmajor_desc(sdO(stage) + qstep), kk > 0 ? 1 : 0);
-    }
-    wgmma_commit();
-    wgmma_wait<0>();
-    fence_regs(acc_s);
-    fence_regs(acc_dp);
-
-    // ---- P^T = sigma(S^T), dS^T = P(1-P) dP^T; element (key k0 + key_lo + 8*(e>>1), query q0 + 8*nt + 2*tg + (e&1))
+    wg_bwd_scores<D, BM, BN, T>(acc_s, acc_dp, k_wg, v_wg, sQ(stage), sdO(stage));
     const bool need_mask = (k0 + BN > si.Lk) || (p.causal && k0 + BN - 1 > q0 + off);
-    if (!need_mask && !has_mods) {
-#pragma unroll
-      for (int i = 0; i < BM / 2; ++i) {
-        const float pr = sigmoid_fast<EXACT>(acc_s[i], sc);
-        const float pd = pr * acc_dp[i];
-        acc_s[i] = pr;
-        acc_dp[i] = fmaf(-pr, pd, pd);
-      }
-    } else {
-      mod.slope = mod.alibi ? p.alibi_slopes[h] : 0.f;
-#pragma unroll
-      for (int nt = 0; nt < BM / 8; ++nt)
-#pragma unroll
-        for (int e = 0; e < 4; ++e) {
-          const int jj = k0 + key_lo + 8 * (e >> 1);
-          const int i = q0 + nt * 8 + 2 * tg + (e & 1);
-          const float s = acc_s[4 * nt + e];
-          const bool valid = mod.valid(i, jj);
-          const float pr = valid ? sigmoid_of<EXACT>(mod.score(s, i, jj)) : 0.f;
-          const float pd = valid ? pr * acc_dp[4 * nt + e] : 0.f;  // dP^T of a masked key may be garbage
-          acc_s[4 * nt + e] = pr;
-          acc_dp[4 * nt + e] = fmaf(-pr, pd, pd);
-        }
-    }
+    wg_bwd_pointwise<BM, EXACT>(acc_s, acc_dp, mod, sc, !need_mask && !has_mods, p.alibi_slopes, h, k0 + key_lo, q0,
+                                tg);
     uint32_t pa[BM / 16][4], pd[BM / 16][4];
     pack_p<BM, T>(pa, acc_s);
     pack_p<BM, T>(pd, acc_dp);
-
-    // ---- dS^T -> shared memory (SW128, keys x queries) for dQ ----------------------------------------------------
     const uint32_t sdS_t = sdS(t & 1);
-#pragma unroll
-    for (int kk = 0; kk < BM / 16; ++kk)
-#pragma unroll
-      for (int e = 0; e < 4; ++e) {
-        // pd[kk][e]: key key_lo + 8*(e&1), queries 16*kk + 8*(e>>1) + 2*tg, +1
-        const int key = key_lo + 8 * (e & 1), q = 16 * kk + 8 * (e >> 1) + 2 * tg;
-        const uint32_t addr = sdS_t + (q >> 6) * (BN * 128) + key * 128 + ((((q & 63) >> 3) ^ (key & 7)) << 4) +
-                              (q & 7) * 2;
-        asm volatile("st.shared.b32 [%0], %1;\n" ::"r"(addr), "r"(pd[kk][e]) : "memory");
-      }
-
-    // ---- dV += P^T dO, dK += dS^T Q (B operands transposed from shared memory) ---------------------------------
-    fence_regs(pa);
-    fence_regs(pd);
-    fence_regs(acc_dv);
-    fence_regs(acc_dk);
-    wgmma_fence();
-#pragma unroll
-    for (int kk = 0; kk < BM / 16; ++kk)
-      Wgmma<D, T>::rs_bt(acc_dv, pa[kk], mnmajor_desc(sdO(stage) + kk * 16 * 128, BM * 128), 1);
-#pragma unroll
-    for (int kk = 0; kk < BM / 16; ++kk)
-      Wgmma<D, T>::rs_bt(acc_dk, pd[kk], mnmajor_desc(sQ(stage) + kk * 16 * 128, BM * 128), 1);
-    wgmma_commit();
+    wg_bwd_store_dst<BM, BN>(sdS_t, pd, key_lo, tg);
+    wg_bwd_dkdv<D, BM, T>(acc_dv, acc_dk, pa, pd, sQ(stage), sdO(stage));
 
     // Both warpgroups' dS^T written. (The other buffer is rewritten only after the next meeting, by which time
     // every dQ product that read it is complete.)
     fence_proxy_async_smem();
     named_barrier_sync(1, CONSUMERS);
 
-    // ---- dQ_tile = dS K: A = dS (queries x keys) and B = K (keys x head dim), both transposed from shared memory --
     float acc_dq[NQ / 2];
-#pragma unroll
-    for (int kk = 0; kk < BN / 16; ++kk) {
-      const uint64_t da = mnmajor_desc(sdS_t + (mq0 >> 6) * (BN * 128) + kk * 16 * 128, BN * 128);
-      const uint64_t db = mnmajor_desc(sK + (nq0 >> 6) * (BN * 128) + kk * 16 * 128, BN * 128);
-      Wgmma<NQ, T>::ss_tt(acc_dq, da, db, kk > 0 ? 1 : 0);
-    }
-    wgmma_commit();
+    wg_bwd_dq<NQ, BN, T>(acc_dq, sdS_t, sK, mq0, nq0);
     wgmma_wait<0>();
     fence_regs(acc_dv);
     fence_regs(acc_dk);
@@ -278,39 +202,11 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM>::kThreads, 1)
     fence_regs(pd);
     __syncwarp();
     if (lane == 0) mbar_arrive(bar_empty(stage));  // Q and dO of this stage are no longer read by this warp
-
-    // acc_dq[4*nt + e]: query q0 + mq0 + (warp&3)*16 + g + 8*(e>>1), column nq0 + 8*nt + 2*tg + (e&1)
-#pragma unroll
-    for (int hr = 0; hr < 2; ++hr) {
-      const int r = q0 + mq0 + (warp & 3) * 16 + g + 8 * hr;
-      if (r < si.Lq) {
-        float* dst = kp.dq_accum + ((dq_row0 + r) * Hq + h) * static_cast<int64_t>(D) + nq0 + 2 * tg;
-#pragma unroll
-        for (int nt = 0; nt < NQ / 8; ++nt)
-          atomic_add2(dst + nt * 8, acc_dq[4 * nt + 2 * hr], acc_dq[4 * nt + 2 * hr + 1]);
-      }
-    }
+    wg_bwd_dq_accumulate<D, NQ>(kp.dq_accum, acc_dq, dq_row0, q0 + mq0 + (warp & 3) * 16 + g, si.Lq, Hq, h, nq0, tg);
   }
 
   // ---- Epilogue: dK (scaled), dV; rows >= L_k are written as 0 (padded layout) ---------------------------------
-  const float scale = kp.scale;
-#pragma unroll
-  for (int hr = 0; hr < 2; ++hr) {
-    const int r = k0 + key_lo + 8 * hr;
-    if (r < row_end) {
-      const bool valid = r < si.Lk;
-      T* dkrow = dkptr + static_cast<int64_t>(r) * p.dk_strides.seq + 2 * tg;
-      T* dvrow = dvptr + static_cast<int64_t>(r) * p.dv_strides.seq + 2 * tg;
-#pragma unroll
-      for (int dt = 0; dt < D / 8; ++dt) {
-        const uint32_t vk =
-            valid ? MmaType<T>::pack(acc_dk[4 * dt + 2 * hr] * scale, acc_dk[4 * dt + 2 * hr + 1] * scale) : 0u;
-        const uint32_t vv = valid ? MmaType<T>::pack(acc_dv[4 * dt + 2 * hr], acc_dv[4 * dt + 2 * hr + 1]) : 0u;
-        *reinterpret_cast<uint32_t*>(dkrow + dt * 8) = vk;
-        *reinterpret_cast<uint32_t*>(dvrow + dt * 8) = vv;
-      }
-    }
-  }
+  wg_bwd_write_dkdv<D, T>(p, kp.scale, dkptr, dvptr, acc_dk, acc_dv, k0 + key_lo, si.Lk, row_end, tg);
 #else
   (void)kp;  // not built for this target; the host launches this kernel on sm_90 only
   (void)args;
@@ -332,10 +228,7 @@ void launch_bwd_tma(const KParams& kp, cudaStream_t stream) {
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Cfg::kSmemBytes));
   dim3 grid((p.n_k + Cfg::kBN - 1) / Cfg::kBN, p.heads_kv, p.batch);
   if (grid.x > 0 && grid.y > 0 && grid.z > 0) kernel<<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(kp, args);
-  const int64_t n = static_cast<int64_t>(p.batch) * p.n_q * p.heads_q * (D / 8);
-  const int threads = 256;
-  const int64_t blocks = std::min<int64_t>((n + threads - 1) / threads, 132 * 16);
-  if (n > 0) sa_dq_convert_kernel<D, T><<<static_cast<unsigned>(blocks), threads, 0, stream>>>(kp);
+  launch_dq_convert<D, T>(kp, stream);
 }
 
 }  // namespace sigtrain::kernels::detail

@@ -103,6 +103,16 @@ __device__ __forceinline__ void load_tile_async(T* s, const T* g, int64_t stride
   }
 }
 
+// addr[0] += a, addr[1] += b (one 8-byte atomic on sm_90).
+__device__ __forceinline__ void atomic_add2(float* addr, float a, float b) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  atomicAdd(reinterpret_cast<float2*>(addr), make_float2(a, b));
+#else
+  atomicAdd(addr, a);
+  atomicAdd(addr + 1, b);
+#endif
+}
+
 // Write zeros to rows [r_begin, r_end) of a [rows, D] view (D contiguous, 16-byte aligned rows).
 template <int D, int THREADS, typename T>
 __device__ __forceinline__ void zero_rows(T* g, int64_t stride, int r_begin, int r_end, int tid) {
@@ -205,6 +215,8 @@ struct ScoreMod {
   int Lk;
   bool causal;
   bool alibi;
+  // ALiBi or a key bias: every score takes the per-element path.
+  __device__ __forceinline__ bool has_mods() const { return alibi || kb != nullptr; }
   // Score of (query i, key j) (local indices) or -inf when masked; returns whether the entry is valid.
   __device__ __forceinline__ bool valid(int i, int j) const { return j < Lk && (!causal || j <= i + off); }
   __device__ __forceinline__ float score(float acc, int i, int j) const {
@@ -214,6 +226,21 @@ struct ScoreMod {
     return s;
   }
 };
+
+// The score context of sequence b (query head h: its ALiBi slope; the backward sets the slope per head itself).
+__device__ __forceinline__ ScoreMod make_score_mod(const KParams& kp, int b, const SeqInfo& si, int h) {
+  const SigmoidAttentionParams& p = kp.p;
+  ScoreMod mod;
+  mod.scale = kp.scale;
+  mod.b = seq_bias(p, b, si.Lk);
+  mod.alibi = p.alibi_slopes != nullptr;
+  mod.slope = mod.alibi ? p.alibi_slopes[h] : 0.f;
+  mod.kb = p.key_bias ? p.key_bias + static_cast<int64_t>(b) * p.key_bias_stride_batch : nullptr;
+  mod.off = si.Lk - si.Lq;
+  mod.Lk = si.Lk;
+  mod.causal = p.causal;
+  return mod;
+}
 
 // sigma (and masking) of one S tile in place. acc[4*nt + e] holds (row r0 + g + 8*(e>>1), key k0 + 8*nt + 2*tg +
 // (e&1)) -- the wgmma (and mma.sync) accumulator layout.

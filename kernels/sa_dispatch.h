@@ -37,13 +37,10 @@ template <> struct TmaFwdTile<128, 0> { static constexpr int BN = 128, NCWG = 2,
 template <> struct TmaFwdTile<128, 1> { static constexpr int BN = 64, NCWG = 2, MINB = 1; };
 template <> struct TmaFwdTile<128, 2> { static constexpr int BN = 64, NCWG = 3, MINB = 1; };
 
-// Hopper backward: NWG warpgroups x 64 keys, q-tiles of BM queries; TMA: the warp-specialised kernel with a TMA
-// producer (sa_backward_tma.cuh, two consumer warpgroups) instead of the cp.async one (sa_backward_wgmma.cuh). At
-// D64 the TMA kernel's consumers need more than the 240 registers they can get (it spills) and it measured 2-3 %
-// slower, so D64 keeps the cp.async kernel (docs/kernel-notebook.md, v8). Tuning builds: variant 1 = the other one.
-template <int D, int V> struct WgBwdTile;
-template <> struct WgBwdTile<64, 0> { static constexpr int BM = 128, NWG = 2; static constexpr bool TMA = false; };
-template <> struct WgBwdTile<128, 0> { static constexpr int BM = 64, NWG = 2; static constexpr bool TMA = true; };
+// Hopper backward (sa_backward_tma.cuh): a TMA producer and two consumer warpgroups x 64 keys, q-tiles of BM queries.
+template <int D> struct WgBwdTile;
+template <> struct WgBwdTile<64> { static constexpr int BM = 128; };  // dQ split by query
+template <> struct WgBwdTile<128> { static constexpr int BM = 64; };  // dQ split by head-dim half
 
 template <int D, typename T, bool EXACT> void run_fwd(const KParams& kp, cudaStream_t stream, int variant);
 template <int D, typename T, bool EXACT> void run_fwd_wgmma(const KParams& kp, cudaStream_t stream, int variant);

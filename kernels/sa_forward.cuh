@@ -62,16 +62,8 @@ __global__ void __launch_bounds__(NW * 32, 1) sa_fwd_kernel(const KParams kp) {
   const T* kg = static_cast<const T*>(p.k) + seq_base(p.k_strides, si.varlen_k, b, si.k_row0, hk);
   const T* vg = static_cast<const T*>(p.v) + seq_base(p.v_strides, si.varlen_k, b, si.k_row0, hk);
 
-  ScoreMod mod;
-  mod.scale = kp.scale;
-  mod.b = seq_bias(p, b, si.Lk);
-  mod.alibi = p.alibi_slopes != nullptr;
-  mod.slope = mod.alibi ? p.alibi_slopes[h] : 0.f;
-  mod.kb = p.key_bias ? p.key_bias + static_cast<int64_t>(b) * p.key_bias_stride_batch : nullptr;
-  mod.off = off;
-  mod.Lk = si.Lk;
-  mod.causal = p.causal;
-  const bool has_mods = mod.alibi || mod.kb != nullptr;
+  ScoreMod mod = make_score_mod(kp, b, si, h);
+  const bool has_mods = mod.has_mods();
   const ScoreConsts sc = score_consts<EXACT>(kp.scale, mod.b);
 
   // Prologue: Q + tile 0 in group 0, tile 1 in group 1 (possibly empty).

@@ -132,16 +132,8 @@ __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MIN
   setmaxnreg_inc<Cfg::kConsumerRegs>();
   const int cw = (warp >> 2) - 1;
   const int row0 = q0 + cw * 64 + (warp & 3) * 16;
-  ScoreMod mod;
-  mod.scale = kp.scale;
-  mod.b = seq_bias(p, b, si.Lk);
-  mod.alibi = p.alibi_slopes != nullptr;
-  mod.slope = mod.alibi ? p.alibi_slopes[h] : 0.f;
-  mod.kb = p.key_bias ? p.key_bias + static_cast<int64_t>(b) * p.key_bias_stride_batch : nullptr;
-  mod.off = off;
-  mod.Lk = si.Lk;
-  mod.causal = p.causal;
-  const bool has_mods = mod.alibi || mod.kb != nullptr;
+  ScoreMod mod = make_score_mod(kp, b, si, h);
+  const bool has_mods = mod.has_mods();
   const ScoreConsts sc = score_consts<EXACT>(kp.scale, mod.b);
   auto need_mask = [&](int k0) { return (k0 + BN > si.Lk) || (p.causal && k0 + BN - 1 > q0 + off); };
   const uint32_t q_wg = sQ + cw * 64 * 128;

@@ -1,5 +1,5 @@
 // Hopper (sm_90a) mechanics for the attention kernels: wgmma shared-memory descriptors, the wgmma fence / commit /
-// wait protocol, the async-proxy fence, and global -> shared tile loads in the 128-byte-swizzled layout wgmma reads.
+// wait protocol, the async-proxy fence, and the 128-byte-swizzled tile layout that TMA writes and wgmma reads.
 // Masking, biases and sequence bookkeeping stay in sa_common.cuh, shared with the mma.sync kernels.
 //
 // Shared-memory tile layout ("SW128"): a [ROWS, D] tile of 16-bit elements is stored as D/64 column blocks of
@@ -61,7 +61,7 @@ __device__ __forceinline__ void fence_regs(uint32_t (&r)[N][4]) {
 #pragma unroll
     for (int e = 0; e < 4; ++e) asm volatile("" : "+r"(r[i][e])::"memory");
 }
-// Makes this thread's completed generic-proxy writes to shared memory (cp.async, st.shared) visible to the async
+// Makes this thread's completed generic-proxy writes to shared memory (st.shared, cp.async) visible to the async
 // proxy that wgmma reads through; a barrier must follow before another thread's wgmma reads them.
 __device__ __forceinline__ void fence_proxy_async_smem() {
 #if SIGTRAIN_SA_WGMMA_ENABLED
@@ -73,25 +73,6 @@ __device__ __forceinline__ void fence_proxy_async_smem() {
 template <int ROWS>
 __device__ __forceinline__ uint32_t sw128_offset(int r, int cc) {
   return static_cast<uint32_t>((cc >> 3) * (ROWS * 128) + r * 128 + (((cc & 7) ^ (r & 7)) << 4));
-}
-
-// Copy rows row0.. of a [rows, D] view (row stride `stride` elements) into a SW128 tile of ROWS rows at shared
-// address s. Rows >= L are zero-filled: padding garbage (even NaN) never reaches the tensor cores.
-template <int ROWS, int D, int THREADS, typename T>
-__device__ __forceinline__ void load_tile_sw128(uint32_t s, const T* g, int64_t stride, int row0, int L, int tid) {
-  constexpr int CH = D / 8;
-  constexpr int TOTAL = ROWS * CH;
-#pragma unroll
-  for (int it = 0; it < (TOTAL + THREADS - 1) / THREADS; ++it) {
-    const int c = tid + it * THREADS;
-    if (TOTAL % THREADS == 0 || c < TOTAL) {
-      const int r = c / CH, cc = c % CH;
-      const int gr = row0 + r;
-      const bool ok = gr < L;
-      const T* src = ok ? g + static_cast<int64_t>(gr) * stride + cc * 8 : g;
-      cp_async16(s + sw128_offset<ROWS>(r, cc), src, ok);
-    }
-  }
 }
 
 // A wgmma accumulator (fp32, rows x N) -> 16-bit A fragments of the next wgmma, one [4] per 16 columns (the
@@ -107,6 +88,4 @@ __device__ __forceinline__ void pack_p(uint32_t (&pa)[BN / 16][4], const float (
   }
 }
 
-// MINB: CTAs per SM the registers are budgeted for. Two co-resident CTAs drift apart, so one's sigma phase runs while
-// the other's wgmma keeps the tensor cores busy (the effect FA3 gets from explicit warpgroup ping-pong).
 }  // namespace sigtrain::kernels::detail
