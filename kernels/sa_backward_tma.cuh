@@ -45,17 +45,6 @@ struct TmaBwdConfig {
   static constexpr int kProducerRegs = 24, kConsumerRegs = 240;
 };
 
-// Zero rows [r_first, ROWS) of a SW128 tile (generic-proxy stores), then make them visible to wgmma: the consumer
-// warpgroups split the work and meet at named barrier 1.
-template <int ROWS, int D, int CONSUMERS>
-__device__ __forceinline__ void zero_tile_rows_sw128(uint32_t tile, int r_first, int ctid) {
-  for (int c = ctid; c < (ROWS - r_first) * (D / 8); c += CONSUMERS) {
-    const int r = r_first + c / (D / 8), cc = c % (D / 8);
-    asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" ::"r"(tile + sw128_offset<ROWS>(r, cc)), "r"(0u)
-                 : "memory");
-  }
-}
-
 template <int D, int BM, typename T, bool EXACT>
 __global__ void __launch_bounds__(TmaBwdConfig<D, BM>::kThreads, 1)
     sa_bwd_tma_kernel(const KParams kp, const __grid_constant__ BwdTmaArgs args) {

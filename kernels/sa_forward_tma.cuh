@@ -76,6 +76,7 @@ __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MIN
   const uint32_t bar_q = smem0 + Cfg::kBarOffset;
   auto bar_full = [&](int stage) { return bar_q + 8 + 8 * stage; };
   auto bar_empty = [&](int stage) { return bar_q + 8 + 8 * STAGES + 8 * stage; };
+
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tg = lane & 3;
   const int n_mblocks = (p.n_q + BM - 1) / BM;
   const FwdItem item = fwd_item(blockIdx.x, n_mblocks, p.heads_q, p.heads_q * p.batch, args.heads_per_group,
@@ -85,7 +86,7 @@ __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MIN
   const int q0 = item.m_block * BM;
   T* optr = static_cast<T*>(p.o) + seq_base(p.o_strides, si.varlen_q, b, si.q_row0, h);
   const int64_t o_sn = p.o_strides.seq;
-  if (q0 >= si.Lq) {
+  if (q0 >= si.Lq) {  // rows past the sequence: 0 in the padded layout, not ours in the packed one
     if (!si.varlen_q) zero_rows<D, Cfg::kThreads>(optr, o_sn, q0, min(q0 + BM, p.n_q), tid);
     return;
   }
@@ -94,21 +95,24 @@ __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MIN
   int k_end = si.Lk;
   if (p.causal) k_end = min(k_end, q0 + BM + off);
   const int n_tiles = k_end > 0 ? (k_end + BN - 1) / BN : 0;
-  if (n_tiles == 0) {
+  if (n_tiles == 0) {  // no visible key: O = 0
     const int r_end = si.varlen_q ? si.Lq : p.n_q;
     zero_rows<D, Cfg::kThreads>(optr, o_sn, q0, min(q0 + BM, r_end), tid);
     return;
   }
+
   if (tid == 0) {
     mbar_init(bar_q, 1);
     for (int s = 0; s < STAGES; ++s) {
-      mbar_init(bar_full(s), 1);
-      mbar_init(bar_empty(s), Cfg::kConsumers / 32);
+      mbar_init(bar_full(s), 1);                      // the producer's arrive.expect_tx; TMA completes the bytes
+      mbar_init(bar_empty(s), Cfg::kConsumers / 32);  // one arrival per consumer warp
     }
     fence_mbar_init();
   }
-  __syncthreads();
+  __syncthreads();  // the only CTA-wide barrier: from here the warpgroups meet at mbarriers
+
   if (warp < 4) {
+    // ---- producer ---------------------------------------------------------------------------------------------
     setmaxnreg_dec<Cfg::kProducerRegs>();
     if (tid == 0) {
       const int bq = si.varlen_q ? 0 : b, bk = si.varlen_k ? 0 : b;
@@ -129,23 +133,29 @@ __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MIN
     }
     return;
   }
+
+  // ---- consumers --------------------------------------------------------------------------------------------------
   setmaxnreg_inc<Cfg::kConsumerRegs>();
-  const int cw = (warp >> 2) - 1;
-  const int row0 = q0 + cw * 64 + (warp & 3) * 16;
+  const int ctid = tid - 128;                       // 0 .. kConsumers-1
+  const int cw = ctid >> 7;                         // consumer warpgroup: query rows q0 + 64*cw ..
+  const int row0 = q0 + cw * 64 + (warp & 3) * 16;  // this thread's rows: row0 + g, row0 + g + 8
   ScoreMod mod = make_score_mod(kp, b, si, h);
   const bool has_mods = mod.has_mods();
   const ScoreConsts sc = score_consts<EXACT>(kp.scale, mod.b);
   auto need_mask = [&](int k0) { return (k0 + BN > si.Lk) || (p.causal && k0 + BN - 1 > q0 + off); };
+
+  // S = Q K^T for the K tile in `stage`: D/16 wgmma steps along the head dim.
   const uint32_t q_wg = sQ + cw * 64 * 128;
   auto issue_s = [&](float (&acc)[BN / 2], int stage) {
 #pragma unroll
     for (int kk = 0; kk < D / 16; ++kk) {
-      const uint32_t step = (kk & 3) * 32;
+      const uint32_t step = (kk & 3) * 32;  // 16 elements along the 128-byte row of the column block
       const uint64_t da = kmajor_desc(q_wg + (kk >> 2) * (BM * 128) + step);
       const uint64_t db = kmajor_desc(sK(stage) + (kk >> 2) * (BN * 128) + step);
       Wgmma<BN, T>::ss(acc, da, db, kk > 0 ? 1 : 0);
     }
   };
+  // O += P V for the V tile in `stage`: BN/16 wgmma steps along the keys.
   auto issue_pv = [&](float (&acc)[D / 2], const uint32_t (&pa)[BN / 16][4], int stage) {
 #pragma unroll
     for (int kk = 0; kk < BN / 16; ++kk)
@@ -155,11 +165,13 @@ __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MIN
     __syncwarp();
     if (lane == 0) mbar_arrive(bar_empty(stage));
   };
+
   float acc_s[BN / 2];
   float acc_o[D / 2];
 #pragma unroll
   for (int i = 0; i < D / 2; ++i) acc_o[i] = 0.f;
   uint32_t pa[BN / 16][4];
+
   mbar_wait(bar_q, 0);
   mbar_wait(bar_full(0), 0);
   wgmma_fence();
@@ -169,6 +181,9 @@ __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MIN
   fence_regs(acc_s);
   sigmoid_tile<BN, EXACT>(acc_s, mod, sc, has_mods, need_mask(0), row0, 0, g, tg);
   pack_p<BN, T>(pa, acc_s);
+
+  // Branch-free loop body (the last tile is peeled off below): ptxas must see that S_{j+1} is complete after
+  // wgmma_wait<1>, or it serialises every wgmma of the kernel.
   for (int j = 0; j + 1 < n_tiles; ++j) {
     const int s_next = (j + 1) % STAGES;
     mbar_wait(bar_full(s_next), ((j + 1) / STAGES) & 1);
@@ -179,24 +194,20 @@ __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MIN
     wgmma_commit();
     issue_pv(acc_o, pa, j % STAGES);
     wgmma_commit();
-    wgmma_wait<1>();
+    wgmma_wait<1>();  // S_{j+1} done; O += P_j V_j may still run
     fence_regs(acc_s);
     sigmoid_tile<BN, EXACT>(acc_s, mod, sc, has_mods, need_mask((j + 1) * BN), row0, (j + 1) * BN, g, tg);
     wgmma_wait<0>();
     fence_regs(acc_o);
     fence_regs(pa);
-    release(j % STAGES);
+    release(j % STAGES);  // K_j and V_j are no longer read by this warp
     pack_p<BN, T>(pa, acc_s);
   }
   const int s_last = (n_tiles - 1) % STAGES;
   if (n_tiles * BN > si.Lk) {
-    const int r_first = si.Lk - (n_tiles - 1) * BN;
-    for (int c = tid - 128; c < (BN - r_first) * (D / 8); c += Cfg::kConsumers) {
-      const int r = r_first + c / (D / 8), cc = c % (D / 8);
-      asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" ::"r"(sV(s_last) + sw128_offset<BN>(r, cc)),
-                   "r"(0u)
-                   : "memory");
-    }
+    // The last V tile reaches past the sequence: zero those rows (TMA brought whatever memory holds there). Both
+    // consumer warpgroups read the tile, so they zero it together and meet before either multiplies.
+    zero_tile_rows_sw128<BN, D, Cfg::kConsumers>(sV(s_last), si.Lk - (n_tiles - 1) * BN, ctid);
     fence_proxy_async_smem();
     named_barrier_sync(1, Cfg::kConsumers);
   }
@@ -207,6 +218,8 @@ __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MIN
   wgmma_commit();
   wgmma_wait<0>();
   fence_regs(acc_o);
+
+  // ---- Epilogue: rows < L_q get O, padded rows (< n_q, padded layout only) get 0 -----------------------------
 #pragma unroll
   for (int hr = 0; hr < 2; ++hr) {
     const int r = row0 + g + 8 * hr;
@@ -221,7 +234,7 @@ __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MIN
     }
   }
 #else
-  (void)kp;
+  (void)kp;  // not built for this target; the host launches this kernel on sm_90 only
   (void)args;
 #endif
 }

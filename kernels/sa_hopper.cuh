@@ -75,6 +75,18 @@ __device__ __forceinline__ uint32_t sw128_offset(int r, int cc) {
   return static_cast<uint32_t>((cc >> 3) * (ROWS * 128) + r * 128 + (((cc & 7) ^ (r & 7)) << 4));
 }
 
+// Zero rows [r_first, ROWS) of a SW128 tile with generic-proxy stores, CONSUMERS threads sharing the work (ctid =
+// 0 .. CONSUMERS-1). The caller then fences (fence_proxy_async_smem) and meets the other threads before a wgmma reads
+// the tile.
+template <int ROWS, int D, int CONSUMERS>
+__device__ __forceinline__ void zero_tile_rows_sw128(uint32_t tile, int r_first, int ctid) {
+  for (int c = ctid; c < (ROWS - r_first) * (D / 8); c += CONSUMERS) {
+    const int r = r_first + c / (D / 8), cc = c % (D / 8);
+    asm volatile("st.shared.v4.u32 [%0], {%1, %1, %1, %1};\n" ::"r"(tile + sw128_offset<ROWS>(r, cc)), "r"(0u)
+                 : "memory");
+  }
+}
+
 // A wgmma accumulator (fp32, rows x N) -> 16-bit A fragments of the next wgmma, one [4] per 16 columns (the
 // accumulator layout of one wgmma is the register-A layout of the next: the FA3 trick).
 template <int BN, typename T>
