@@ -52,10 +52,10 @@ struct TmaFwdConfig {
 struct FwdItem {
   int b, h, m_block;
 };
-__device__ __forceinline__ FwdItem fwd_item(int idx, int n_mblocks, int heads, int pairs, int group,
-                                            bool interleave) {
+__host__ __device__ __forceinline__ FwdItem fwd_item(int idx, int n_mblocks, int heads, int pairs, int group,
+                                                     bool interleave) {
   const int grp = idx / (group * n_mblocks), within = idx - grp * group * n_mblocks;
-  const int in_group = min(group, pairs - grp * group);
+  const int in_group = group < pairs - grp * group ? group : pairs - grp * group;
   const int hb = grp * group + within % in_group, rank = within / in_group;
   const int m_block = interleave && (rank & 1) ? rank >> 1 : n_mblocks - 1 - (rank >> (interleave ? 1 : 0));
   return {hb / heads, hb % heads, m_block};

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "sa_forward_tma.cuh"  // fwd_item (host-callable)
 #include "sigmoid_attention.h"
 
 using namespace sigtrain::kernels;
@@ -673,6 +674,40 @@ TEST(SigmoidAttentionApi, RejectsBadParams) {
   EXPECT_NE(why.find("total_q and total_k"), std::string::npos) << why;
   p.total_q = p.total_k = 16;
   EXPECT_TRUE(sigmoid_attention_supported(p, &why)) << why;
+}
+
+// The Hopper forward maps blockIdx.x to (sequence, head, q-tile) through fwd_item: every item exactly once, for
+// every grouping and order the launcher can choose, or some output rows would never be written. (Host-only: runs
+// on CI.)
+TEST(SigmoidAttentionSchedule, ForwardItemOrderIsAPermutation) {
+  using sigtrain::kernels::detail::fwd_item;
+  for (int heads : {1, 3, 16})
+    for (int batch : {1, 2, 5})
+      for (int n_mblocks : {1, 2, 7, 32})
+        for (int group : {1, 2, 4, 5, 48})
+          for (bool interleave : {false, true}) {
+            const int pairs = heads * batch;
+            if (group > pairs) continue;  // the launcher clamps the group to the number of pairs
+            std::vector<int> seen(static_cast<size_t>(pairs) * n_mblocks, 0);
+            bool in_range = true;
+            for (int idx = 0; idx < pairs * n_mblocks; ++idx) {
+              const auto it = fwd_item(idx, n_mblocks, heads, pairs, group, interleave);
+              if (it.b < 0 || it.b >= batch || it.h < 0 || it.h >= heads || it.m_block < 0 || it.m_block >= n_mblocks) {
+                in_range = false;
+                break;
+              }
+              ++seen[(static_cast<size_t>(it.b) * heads + it.h) * n_mblocks + it.m_block];
+            }
+            ASSERT_TRUE(in_range) << heads << " heads, " << batch << " seqs, " << n_mblocks << " q-tiles, group "
+                                  << group;
+            EXPECT_TRUE(std::all_of(seen.begin(), seen.end(), [](int c) { return c == 1; }))
+                << heads << " heads, " << batch << " seqs, " << n_mblocks << " q-tiles, group " << group
+                << (interleave ? ", interleaved" : "");
+          }
+  // Interleaved causal order inside a pair: heaviest, lightest, second heaviest, ...
+  std::vector<int> order;
+  for (int idx = 0; idx < 5; ++idx) order.push_back(fwd_item(idx, 5, 1, 1, 1, true).m_block);
+  EXPECT_EQ(order, (std::vector<int>{4, 0, 3, 1, 2}));
 }
 
 // Asking for the wgmma forward where it cannot run is an error that says what it needs (on an H200 built for sm_90a
