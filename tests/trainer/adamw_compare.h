@@ -100,4 +100,12 @@ inline AdamWDifference compare_adamw_steps(const torch::Device& device, int step
   return d;
 }
 
+// The two AdamW variants left the same state: equal step counts, parameters and both moments within 1e-6 (relative).
+inline void expect_same_adamw_state(const AdamWDifference& d) {
+  EXPECT_TRUE(d.steps_equal);
+  EXPECT_LT(d.params, 1e-6);
+  EXPECT_LT(d.exp_avg, 1e-6);
+  EXPECT_LT(d.exp_avg_sq, 1e-6);
+}
+
 }  // namespace sigtrain::fixture

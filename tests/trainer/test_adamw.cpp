@@ -5,7 +5,6 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "common/config.h"
 #include "tests/trainer/adamw_compare.h"
@@ -16,27 +15,13 @@
 namespace fs = std::filesystem;
 using namespace sigtrain;
 
-namespace {
-
-std::string read_text(const fs::path& p) {
-  std::ifstream in(p);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-}  // namespace
-
 TEST(FusedAdamW, MatchesPerParameterStepOnCpu) {
   auto d = fixture::compare_adamw_steps(torch::kCPU, 5, [](torch::optim::AdamW& opt, int) {
     trainer::fused_adamw_step(opt);
   });
   EXPECT_GT(d.decayed, 0);
   EXPECT_GT(d.undecayed, 0);
-  EXPECT_TRUE(d.steps_equal);
-  EXPECT_LT(d.params, 1e-6);
-  EXPECT_LT(d.exp_avg, 1e-6);
-  EXPECT_LT(d.exp_avg_sq, 1e-6);
+  fixture::expect_same_adamw_state(d);
   std::printf("fused vs per-parameter (CPU), max relative difference: params %.2e, exp_avg %.2e, exp_avg_sq %.2e\n",
               d.params, d.exp_avg, d.exp_avg_sq);
 }
@@ -46,10 +31,7 @@ TEST(FusedAdamW, SharesStateWithThePerParameterStep) {
   auto d = fixture::compare_adamw_steps(torch::kCPU, 6, [](torch::optim::AdamW& opt, int step) {
     trainer::adamw_step(opt, /*fused=*/step % 2 == 0);
   });
-  EXPECT_TRUE(d.steps_equal);
-  EXPECT_LT(d.params, 1e-6);
-  EXPECT_LT(d.exp_avg, 1e-6);
-  EXPECT_LT(d.exp_avg_sq, 1e-6);
+  fixture::expect_same_adamw_state(d);
 }
 
 TEST(FusedAdamW, ConfigKey) {
@@ -87,12 +69,8 @@ TEST(FusedAdamW, ResumeIsBitExact) {
   // As TrainingRun.ResumeIsBitExact, with the fused step: 20 steps straight (checkpoints at 10 and 20) versus a copy
   // "crashed" after step 10 and resumed in place from its checkpoint (whose config has optim.fused: true).
   auto dir = fixture::fresh_dir("adamw_resume");
-  trainer::TrainOptions straight;
-  straight.config_files = {fixture::write_tiny_config(dir)};
-  straight.overrides = {"optim.fused=true"};
-  straight.run_dir = (dir / "straight").string();
-  ASSERT_EQ(trainer::run_training(straight), 0);
-  EXPECT_NE(read_text(dir / "straight" / "train.log").find("AdamW step: fused"), std::string::npos);
+  ASSERT_EQ(fixture::train_tiny(dir, "straight", {"optim.fused=true"}), 0);
+  EXPECT_NE(fixture::read_text(dir / "straight" / "train.log").find("AdamW step: fused"), std::string::npos);
 
   fixture::copy_as_crashed_after_step_10(dir / "straight", dir / "crashed");
   ASSERT_EQ(fixture::resume_in_place(dir / "crashed"), 0);  // the checkpoint's config has optim.fused: true
@@ -104,15 +82,11 @@ TEST(FusedAdamW, ResumeWithTheOtherStep) {
   // A per-parameter run's checkpoint resumed with optim.fused=true: the same optimizer state carries on, so the run
   // ends where the straight per-parameter run does, to float rounding.
   auto dir = fixture::fresh_dir("adamw_switch");
-  trainer::TrainOptions straight;
-  straight.config_files = {fixture::write_tiny_config(dir)};
-  straight.overrides = {"optim.fused=false"};
-  straight.run_dir = (dir / "straight").string();
-  ASSERT_EQ(trainer::run_training(straight), 0);
+  ASSERT_EQ(fixture::train_tiny(dir, "straight", {"optim.fused=false"}), 0);
 
   fixture::copy_as_crashed_after_step_10(dir / "straight", dir / "switched");
   ASSERT_EQ(fixture::resume_in_place(dir / "switched", {"optim.fused=true"}), 0);
-  EXPECT_NE(read_text(dir / "switched" / "train.log").find("AdamW step: fused"), std::string::npos);
+  EXPECT_NE(fixture::read_text(dir / "switched" / "train.log").find("AdamW step: fused"), std::string::npos);
 
   auto a = fixture::read_json(dir / "straight" / "summary.json");
   auto b = fixture::read_json(dir / "switched" / "summary.json");

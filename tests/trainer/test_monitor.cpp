@@ -101,6 +101,18 @@ bool is_png(const fs::path& p) {
   return in.gcount() == 8 && std::string(sig, 8) == std::string("\x89PNG\r\n\x1a\n", 8);
 }
 
+// For the masked-token task tests: the Hamlet fixture as byte tokens in windows of 64, a tenth held out, cached
+// under `dir`.
+data::DataConfig mlm_byte_data(const fs::path& dir) {
+  data::DataConfig dc;
+  dc.corpus = {kFixture};
+  dc.cache_dir = (dir / "cache").string();
+  dc.seq_len = 64;
+  dc.val_fraction = 0.1;
+  dc.tokenizer.kind = "byte";
+  return dc;
+}
+
 }  // namespace
 
 // --- instruments -------------------------------------------------------------------------------------------------
@@ -406,12 +418,7 @@ TEST(MonitorH5, ReadableAfterKill) {
 // --- masked-token task -------------------------------------------------------------------------------------------
 TEST(MlmTask, DeterministicMaskingAndKeyPadding) {
   auto dir = fixture::fresh_dir("mlm_task");
-  data::DataConfig dc;
-  dc.corpus = {kFixture};
-  dc.cache_dir = (dir / "cache").string();
-  dc.seq_len = 64;
-  dc.val_fraction = 0.1;
-  dc.tokenizer.kind = "byte";
+  const data::DataConfig dc = mlm_byte_data(dir);
   trainer::MlmConfig mc;
   mc.length_jitter = 0.25;
   trainer::MlmTask a(dc, mc, 7, 4096), b(dc, mc, 7, 4096), other_seed(dc, mc, 8, 4096);
@@ -458,12 +465,7 @@ TEST(MlmTask, DeterministicMaskingAndKeyPadding) {
 
 TEST(MlmTask, RestoreRefusesAnotherObjectiveOrTokenizer) {
   auto dir = fixture::fresh_dir("mlm_restore");
-  data::DataConfig dc;
-  dc.corpus = {kFixture};
-  dc.cache_dir = (dir / "cache").string();
-  dc.seq_len = 64;
-  dc.val_fraction = 0.1;
-  dc.tokenizer.kind = "byte";
+  const data::DataConfig dc = mlm_byte_data(dir);
   trainer::MlmTask task(dc, trainer::MlmConfig{}, 7, 4096);
   const auto x = task.train_batch(8, 0, 1, 0, 8, torch::kCPU);
   auto state = task.state();

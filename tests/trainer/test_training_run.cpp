@@ -64,10 +64,7 @@ TEST(TrainingRun, ResumeIsBitExact) {
   // 20 steps straight (checkpoints at 10 and 20) versus a copy of that run "crashed" after step 10 (its later
   // checkpoint and summary gone, its metrics running past step 10) and resumed in place: N + resume + N == 2N.
   auto dir = fixture::fresh_dir("resume");
-  trainer::TrainOptions straight;
-  straight.config_files = {fixture::write_tiny_config(dir)};
-  straight.run_dir = (dir / "straight").string();
-  ASSERT_EQ(trainer::run_training(straight), 0);
+  ASSERT_EQ(fixture::train_tiny(dir, "straight"), 0);
 
   fixture::copy_as_crashed_after_step_10(dir / "straight", dir / "crashed");
   ASSERT_EQ(fixture::resume_in_place(dir / "crashed"), 0);

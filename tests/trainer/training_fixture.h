@@ -3,6 +3,7 @@
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,24 @@ inline std::vector<nlohmann::json> read_jsonl(const std::filesystem::path& p) {
   while (std::getline(in, line))
     if (!line.empty()) out.push_back(nlohmann::json::parse(line));
   return out;
+}
+
+inline std::string read_text(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Trains the tiny config of `dir` (write_tiny_config) into dir / name with `overrides`; returns run_training's exit
+// code.
+inline int train_tiny(const std::filesystem::path& dir, const std::string& name,
+                      const std::vector<std::string>& overrides = {}) {
+  trainer::TrainOptions opts;
+  opts.config_files = {write_tiny_config(dir)};
+  opts.overrides = overrides;
+  opts.run_dir = (dir / name).string();
+  return trainer::run_training(opts);
 }
 
 // A copy of a finished 20-step run (checkpoints at 10 and 20) as if it had crashed after step 10: the later
