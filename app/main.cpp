@@ -10,10 +10,10 @@
 #include "common/log.h"
 #include "data/singlecell/inspect_report.h"
 #include "sigtrain/build_info.h"
-#include "trainer/checkpoint.h"
-#include "trainer/launcher.h"
-#include "trainer/report.h"
-#include "trainer/trainer.h"
+#include "trainer/checkpoint/checkpoint.h"
+#include "trainer/distributed/launcher.h"
+#include "trainer/instruments/report.h"
+#include "trainer/loop/trainer.h"
 
 namespace {
 

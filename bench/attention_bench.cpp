@@ -232,11 +232,7 @@ int main(int argc, char** argv) {
           }
 #endif
           for (int var : variants) {
-            if (var >= 0) {
-              const std::string vs = std::to_string(var);
-              setenv("SIGTRAIN_SA_FWD_VARIANT", vs.c_str(), 1);
-              setenv("SIGTRAIN_SA_BWD_VARIANT", vs.c_str(), 1);
-            }
+            p.tuning_variant = var;  // -1: the build's default tiles
             double tf_ms = 0, tb_ms = 0;
             const bool do_bwd = o.bwd && var < 2;
             if (o.fwd) tf_ms = time_ms([&] { sigmoid_attention_forward(p, nullptr); }, o.warmup, o.reps);

@@ -3,7 +3,7 @@
 //
 // Variant 0 of each (direction, head dim) is the production configuration. With the CMake option
 // SIGTRAIN_KERNELS_TUNING_VARIANTS (macro SIGTRAIN_SA_TUNING_VARIANTS) the other variants are compiled too and the
-// environment variables SIGTRAIN_SA_FWD_VARIANT (0-2) / SIGTRAIN_SA_BWD_VARIANT (0-1), read at each call, select
+// environment variables SIGTRAIN_SA_FWD_VARIANT (0-2) / SIGTRAIN_SA_BWD_VARIANT (0-1), read once per process, select
 // one; for tuning only. Measured comparisons: docs/kernel-notebook.md.
 #pragma once
 

@@ -54,10 +54,33 @@ bool current_device_is_sm90() {
   return yes;
 }
 
+// The tuning switches of the environment (SIGTRAIN_SA_FORWARD / SIGTRAIN_SA_BACKWARD = mma | wgmma, and with
+// SIGTRAIN_SA_TUNING_VARIANTS SIGTRAIN_SA_FWD_VARIANT / SIGTRAIN_SA_BWD_VARIANT = 0..2), read once per process:
+// an A/B comparison sets them before the program starts.
+struct TuningSwitches {
+  const char* forward_kernel = nullptr;   // value of SIGTRAIN_SA_FORWARD, or null
+  const char* backward_kernel = nullptr;  // value of SIGTRAIN_SA_BACKWARD, or null
+  int fwd_variant = 0;
+  int bwd_variant = 0;
+};
+
+int variant_of(const char* v) { return (v != nullptr && v[0] >= '0' && v[0] <= '2') ? v[0] - '0' : 0; }
+
+const TuningSwitches& tuning_switches() {
+  static const TuningSwitches switches = [] {
+    TuningSwitches t;
+    t.forward_kernel = std::getenv("SIGTRAIN_SA_FORWARD");
+    t.backward_kernel = std::getenv("SIGTRAIN_SA_BACKWARD");
+    t.fwd_variant = variant_of(std::getenv("SIGTRAIN_SA_FWD_VARIANT"));
+    t.bwd_variant = variant_of(std::getenv("SIGTRAIN_SA_BWD_VARIANT"));
+    return t;
+  }();
+  return switches;
+}
+
 // The kernel a call runs (see AttentionKernel); throws when kWgmma is asked for where it cannot run.
-AttentionKernel resolve_kernel(AttentionKernel asked, const char* env_name, const char* what) {
+AttentionKernel resolve_kernel(AttentionKernel asked, const char* env_name, const char* env, const char* what) {
   if (asked == AttentionKernel::kAuto) {
-    const char* env = std::getenv(env_name);
     if (env != nullptr && std::string(env) == "mma") return AttentionKernel::kMmaSync;
     if (env != nullptr && std::string(env) == "wgmma") asked = AttentionKernel::kWgmma;
     else if (env != nullptr && env[0] != '\0')
@@ -71,18 +94,13 @@ AttentionKernel resolve_kernel(AttentionKernel asked, const char* env_name, cons
   return asked;
 }
 
-int env_variant(const char* name) {
-  const char* v = std::getenv(name);
-  return (v != nullptr && v[0] >= '0' && v[0] <= '2') ? v[0] - '0' : 0;
-}
-
 template <bool FWD>
 void dispatch(const detail::KParams& kp, cudaStream_t stream, bool wgmma = false) {
   const auto& p = kp.p;
   const bool exact = p.sigmoid_mode == SigmoidMode::kExact;
   const bool bf16 = p.dtype == DType::kBF16;
-  const int fwd_variant = env_variant("SIGTRAIN_SA_FWD_VARIANT");
-  const int bwd_variant = env_variant("SIGTRAIN_SA_BWD_VARIANT");
+  const int fwd_variant = p.tuning_variant >= 0 ? p.tuning_variant : tuning_switches().fwd_variant;
+  const int bwd_variant = p.tuning_variant >= 0 ? p.tuning_variant : tuning_switches().bwd_variant;
 #define SA_CALL(D, T, E)                                                                    \
   do {                                                                                      \
     if constexpr (FWD) {                                                                    \
@@ -160,7 +178,8 @@ size_t sigmoid_attention_backward_workspace_bytes(const SigmoidAttentionParams& 
 void sigmoid_attention_forward(const SigmoidAttentionParams& p, Stream stream) {
   std::string why;
   if (!sigmoid_attention_supported(p, &why, true)) throw std::invalid_argument("sigmoid_attention_forward: " + why);
-  const bool wgmma = resolve_kernel(p.forward_kernel, "SIGTRAIN_SA_FORWARD", "sigmoid_attention_forward") ==
+  const bool wgmma = resolve_kernel(p.forward_kernel, "SIGTRAIN_SA_FORWARD", tuning_switches().forward_kernel,
+                                     "sigmoid_attention_forward") ==
                      AttentionKernel::kWgmma;
   if (p.batch == 0 || p.n_q == 0 || p.heads_q == 0) return;
   const detail::KParams kp = make_kparams(p);
@@ -172,7 +191,8 @@ void sigmoid_attention_backward(const SigmoidAttentionParams& p, void* workspace
   std::string why;
   if (!sigmoid_attention_supported(p, &why, false))
     throw std::invalid_argument("sigmoid_attention_backward: " + why);
-  const bool wgmma = resolve_kernel(p.backward_kernel, "SIGTRAIN_SA_BACKWARD", "sigmoid_attention_backward") ==
+  const bool wgmma = resolve_kernel(p.backward_kernel, "SIGTRAIN_SA_BACKWARD", tuning_switches().backward_kernel,
+                                     "sigmoid_attention_backward") ==
                      AttentionKernel::kWgmma;
   if (p.batch == 0 || (p.n_q == 0 && p.n_k == 0)) return;
   const size_t ws = sigmoid_attention_backward_workspace_bytes(p);

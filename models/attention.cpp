@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cmath>
 #include <limits>
 #include <map>
@@ -14,31 +15,6 @@
 namespace sigtrain::models {
 
 namespace {
-
-constexpr const char* kFusedUnavailable =
-    "attention.backend: fused needs a CUDA build with sigtrain's kernels and tensors on a CUDA device; use math or "
-    "sdpa";
-
-struct Registry {
-  std::mutex mu;
-  std::map<std::string, AttentionBackendFn> backends;
-};
-
-Registry& registry() {
-  static Registry* r = [] {
-    auto* reg = new Registry();
-    reg->backends["math"] = [](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                               const AttentionMask& m, const AttentionOptions& o) {
-      return math_attention(q, k, v, m, o);
-    };
-    reg->backends["sdpa"] = [](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                               const AttentionMask& m, const AttentionOptions& o) {
-      return sdpa_attention(q, k, v, m, o);
-    };
-    return reg;
-  }();
-  return *r;
-}
 
 void check_inputs(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionMask& m) {
   auto fail = [](const std::string& msg) { throw std::invalid_argument("attention: " + msg); };
@@ -120,10 +96,156 @@ AttentionOptions AttentionOptions::from_config(const AttentionConfig& c) {
   return o;
 }
 
-void register_attention_backend(const std::string& name, AttentionBackendFn fn) {
+// ---------------------------------------------------------------------------------------------------------------
+// Backends and their rules
+// ---------------------------------------------------------------------------------------------------------------
+std::string AttentionBackend::unsupported(AttentionKind, int64_t) const { return {}; }
+std::string AttentionBackend::unavailable_on(bool) const { return {}; }
+
+at::Tensor AttentionBackend::operator()(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                                        const AttentionMask& mask, const AttentionOptions& opts) const {
+  if (std::string why = unavailable_on(q.is_cuda() && k.is_cuda() && v.is_cuda()); !why.empty())
+    throw std::invalid_argument("attention.backend: " + why);
+  if (std::string why = unsupported(opts.kind, q.dim() == 4 ? q.size(3) : 0); !why.empty())
+    throw std::invalid_argument("attention.backend: " + why);
+  return forward(q, k, v, mask, opts);
+}
+
+namespace {
+
+class FunctionBackend final : public AttentionBackend {
+ public:
+  FunctionBackend(std::string name, AttentionBackendFn fn) : name_(std::move(name)), fn_(std::move(fn)) {}
+  const std::string& name() const override { return name_; }
+
+ protected:
+  at::Tensor forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionMask& m,
+                     const AttentionOptions& o) const override {
+    return fn_(q, k, v, m, o);
+  }
+
+ private:
+  std::string name_;
+  AttentionBackendFn fn_;
+};
+
+class MathBackend final : public AttentionBackend {
+ public:
+  const std::string& name() const override { return name_; }
+
+ protected:
+  at::Tensor forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionMask& m,
+                     const AttentionOptions& o) const override {
+    return math_attention(q, k, v, m, o);
+  }
+
+ private:
+  std::string name_ = "math";
+};
+
+class SdpaBackend final : public AttentionBackend {
+ public:
+  const std::string& name() const override { return name_; }
+  std::string unsupported(AttentionKind kind, int64_t) const override {
+    return kind == AttentionKind::kSoftmax ? "" : "sdpa supports only kind: softmax; use math or fused for sigmoid";
+  }
+
+ protected:
+  at::Tensor forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionMask& m,
+                     const AttentionOptions& o) const override {
+    return sdpa_attention(q, k, v, m, o);
+  }
+
+ private:
+  std::string name_ = "sdpa";
+};
+
+// Our CUDA kernels (models/attention_fused.cpp registers the function; without it the backend explains why not).
+class FusedBackend final : public AttentionBackend {
+ public:
+  explicit FusedBackend(FusedAttentionFn fn) : fn_(fn) {}
+  const std::string& name() const override { return name_; }
+  std::string unsupported(AttentionKind kind, int64_t head_dim) const override {
+    if (fn_ == nullptr)
+      return "fused is not built into this binary (it needs nvcc and a CUDA LibTorch when sigtrain is built); use "
+             "math or sdpa";
+    if (kind != AttentionKind::kSigmoid)
+      return "fused supports only kind: sigmoid (it is the sigmoid-attention kernel); use sdpa or math for softmax";
+    if (head_dim == 0) return {};
+    for (int64_t d : kFusedHeadDims)
+      if (d == head_dim) return {};
+    std::string dims;
+    for (int64_t d : kFusedHeadDims) dims += (dims.empty() ? "" : ", ") + std::to_string(d);
+    return "fused supports head dims " + dims + ", not " + std::to_string(head_dim) +
+           "; choose model.d_model / model.n_head among them, or use math";
+  }
+  std::string unavailable_on(bool cuda) const override {
+    if (fn_ != nullptr && cuda) return {};
+    return "fused needs a CUDA build with sigtrain's kernels and tensors on a CUDA device; use math or sdpa";
+  }
+
+ protected:
+  at::Tensor forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionMask& m,
+                     const AttentionOptions& o) const override {
+    return fn_(q, k, v, m, o);
+  }
+
+ private:
+  std::string name_ = "fused";
+  FusedAttentionFn fn_;
+};
+
+// Registration happens at set-up (the built-ins, tests); lookups happen when models are built, not per call.
+struct Registry {
+  std::mutex mu;
+  std::map<std::string, AttentionBackendPtr> backends;
+};
+
+// What models/attention_fused.cpp installed (its install function runs while the registry is being made, so it
+// cannot use the registry itself).
+FusedAttentionFn& installed_fused_fn() {
+  static FusedAttentionFn fn = nullptr;
+  return fn;
+}
+std::atomic<bool> g_registry_ready{false};
+
+Registry& registry() {
+  static Registry* r = [] {
+#if defined(SIGTRAIN_HAVE_FUSED_ATTENTION)
+    install_fused_attention();  // → register_fused_attention → installed_fused_fn()
+#endif
+    auto* reg = new Registry();
+    reg->backends["math"] = std::make_shared<MathBackend>();
+    reg->backends["sdpa"] = std::make_shared<SdpaBackend>();
+    reg->backends["fused"] = std::make_shared<FusedBackend>(installed_fused_fn());
+    g_registry_ready = true;
+    return reg;
+  }();
+  return *r;
+}
+
+}  // namespace
+
+void register_attention_backend(AttentionBackendPtr backend) {
+  if (!backend) throw std::invalid_argument("register_attention_backend: null backend");
   auto& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
-  r.backends[name] = std::move(fn);
+  r.backends[backend->name()] = std::move(backend);
+}
+
+void register_attention_backend(const std::string& name, AttentionBackendFn fn) {
+  register_attention_backend(std::make_shared<FunctionBackend>(name, std::move(fn)));
+}
+
+void register_fused_attention(FusedAttentionFn fn) {
+  if (fn == nullptr) throw std::invalid_argument("register_fused_attention: null function");
+  installed_fused_fn() = fn;
+  if (g_registry_ready) register_attention_backend(std::make_shared<FusedBackend>(fn));
+}
+
+bool fused_attention_built() {
+  registry();  // installs the kernels' function when the build has it
+  return installed_fused_fn() != nullptr;
 }
 
 bool has_attention_backend(const std::string& name) {
@@ -140,43 +262,29 @@ std::vector<std::string> attention_backend_names() {
   return names;
 }
 
-void register_fused_attention(FusedAttentionFn fn) {
-  if (fn == nullptr) throw std::invalid_argument("register_fused_attention: null function");
-  register_attention_backend("fused", [fn](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                           const AttentionMask& m, const AttentionOptions& o) {
-    return fn(q, k, v, m, o);
-  });
-}
-
-const AttentionBackendFn& attention_backend(const std::string& name) {
-#if defined(SIGTRAIN_HAVE_FUSED_ATTENTION)
-  if (name == "fused") {
-    static std::once_flag once;
-    std::call_once(once, [] {
-      if (!has_attention_backend("fused")) install_fused_attention();
-    });
-  }
-#endif
+AttentionBackendPtr find_attention_backend(const std::string& name) {
   auto& r = registry();
   std::lock_guard<std::mutex> lock(r.mu);
   auto it = r.backends.find(name);
-  if (it == r.backends.end()) {
-    if (name == "fused") throw std::invalid_argument(kFusedUnavailable);
-    std::ostringstream msg;
-    msg << "attention.backend: unknown backend '" << name << "'; registered:";
-    for (const auto& [n, _] : r.backends) msg << ' ' << n;
-    throw std::invalid_argument(msg.str());
+  if (it != r.backends.end()) return it->second;
+  std::ostringstream msg;
+  msg << "attention.backend: unknown backend '" << name << "'; registered:";
+  for (const auto& [n, _] : r.backends) msg << ' ' << n;
+  throw std::invalid_argument(msg.str());
+}
+
+std::string attention_backend_rule_violation(const std::string& backend, AttentionKind kind, int64_t head_dim) {
+  if (!has_attention_backend(backend)) {
+    std::string names;
+    for (const auto& n : attention_backend_names()) names += (names.empty() ? "" : " | ") + n;
+    return "unknown backend '" + backend + "'; registered: " + names;
   }
-  return it->second;  // std::map nodes are stable; entries are replaced, never erased
+  return find_attention_backend(backend)->unsupported(kind, head_dim);
 }
 
 at::Tensor attention(const std::string& backend, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const AttentionMask& mask, const AttentionOptions& opts) {
-  if (backend == "fused" && !(q.is_cuda() && k.is_cuda() && v.is_cuda()))
-    throw std::invalid_argument(kFusedUnavailable);
-  if (backend == "sdpa" && opts.kind != AttentionKind::kSoftmax)
-    throw std::invalid_argument("attention.backend: sdpa supports only kind: softmax; use math or fused for sigmoid");
-  return attention_backend(backend)(q, k, v, mask, opts);
+  return (*find_attention_backend(backend))(q, k, v, mask, opts);
 }
 
 at::Tensor alibi_slopes(int64_t n_head) {

@@ -22,6 +22,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -55,26 +56,53 @@ using FusedAttentionOptions = AttentionOptions;
 using AttentionBackendFn = std::function<at::Tensor(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                                     const AttentionMask& mask, const AttentionOptions& opts)>;
 
-// Registry. "math" and "sdpa" are always registered; "fused" when the kernel engineer's models/attention_fused.cpp
-// is built (CUDA build) and has registered itself. Registering an existing name replaces it.
+// A backend and its rules, stated once, here: what it cannot run is found when the config is read and when a model
+// is built (MultiHeadAttention resolves its backend once, at construction), never by comparing names per call.
+class AttentionBackend {
+ public:
+  virtual ~AttentionBackend() = default;
+  virtual const std::string& name() const = 0;
+  // Why this backend cannot run attention of `kind` with head dim `head_dim` (0 = not known yet), naming the key to
+  // change; empty when it can.
+  virtual std::string unsupported(AttentionKind kind, int64_t head_dim) const;
+  // Why it cannot compute on this device type; empty when it can.
+  virtual std::string unavailable_on(bool cuda) const;
+  // Runs the rules above on the inputs (std::invalid_argument), then the backend.
+  at::Tensor operator()(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionMask& mask,
+                        const AttentionOptions& opts) const;
+
+ protected:
+  virtual at::Tensor forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionMask& mask,
+                             const AttentionOptions& opts) const = 0;
+};
+using AttentionBackendPtr = std::shared_ptr<const AttentionBackend>;
+
+// Registry. "math", "sdpa" and "fused" are always registered; "fused" computes only when the kernel engineer's
+// models/attention_fused.cpp is built (CUDA build), and says so otherwise. Registering an existing name replaces it.
+void register_attention_backend(AttentionBackendPtr backend);
+// A backend without rules of its own (e.g. a test's).
 void register_attention_backend(const std::string& name, AttentionBackendFn fn);
 bool has_attention_backend(const std::string& name);
 std::vector<std::string> attention_backend_names();
-// Throws std::invalid_argument with a clear message (never falls back) when `name` is unknown or unavailable.
-const AttentionBackendFn& attention_backend(const std::string& name);
+// Throws std::invalid_argument naming the registered backends (never falls back) when `name` is unknown.
+AttentionBackendPtr find_attention_backend(const std::string& name);
 
 // --- fused slot -----------------------------------------------------------------------------------------------
 // models/attention_fused.cpp (CUDA builds only) wraps the torch-free kernel of kernels/ in an autograd function and
 // defines install_fused_attention(), which calls register_fused_attention(&its_function). models/CMakeLists.txt
 // compiles that file and defines SIGTRAIN_HAVE_FUSED_ATTENTION when the file exists, LibTorch has CUDA and the
-// kernels are built; attention_backend("fused") then calls install_fused_attention() on first use (a plain call,
-// so the static library's object is always linked — no reliance on static initialisers).
+// kernels are built; the registry then calls install_fused_attention() when it is first used (a plain call, so
+// the static library's object is always linked — no reliance on static initialisers).
 using FusedAttentionFn = at::Tensor (*)(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                         const AttentionMask& mask, const FusedAttentionOptions& opts);
 void register_fused_attention(FusedAttentionFn fn);
 void install_fused_attention();  // defined in attention_fused.cpp; only referenced when SIGTRAIN_HAVE_FUSED_ATTENTION
+// True when this binary has the fused kernels (the backend may still need CUDA tensors).
+bool fused_attention_built();
+// The head dims the fused kernels are built for (kernels/sa_dispatch.h instantiates exactly these).
+inline constexpr int64_t kFusedHeadDims[] = {64, 128};
 
-// Convenience: run backend `name`. "fused" additionally checks that the tensors are on a CUDA device.
+// Convenience for tests and tools: find backend `name` and run it (its rules apply).
 at::Tensor attention(const std::string& backend, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const AttentionMask& mask, const AttentionOptions& opts);
 

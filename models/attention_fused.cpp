@@ -150,11 +150,8 @@ class FusedSigmoidAttention : public torch::autograd::Function<FusedSigmoidAtten
 // for positionally, so the options travel in one struct and backward returns (dq, dk, dv, undefined).
 at::Tensor fused_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionMask& mask,
                            const FusedAttentionOptions& opts) {
-  if (opts.kind != AttentionKind::kSigmoid)
-    throw std::invalid_argument("attention.backend: fused implements sigmoid attention only; use sdpa or math for "
-                                "softmax");
-  if (!q.is_cuda() || !k.is_cuda() || !v.is_cuda())
-    throw std::invalid_argument("attention.backend: fused needs CUDA tensors");
+  // The backend's rules (sigmoid only, CUDA tensors, kFusedHeadDims) are checked by the registry's FusedBackend
+  // before this runs (models/attention.cpp); the kernels refuse any other unsupported shape with their reason.
   FusedArgs a;
   a.causal = mask.causal;
   a.key_lengths = int32_lengths(mask.key_lengths, q);
@@ -171,15 +168,6 @@ at::Tensor fused_attention(const at::Tensor& q, const at::Tensor& k, const at::T
   a.scale = static_cast<float>(opts.scale_for(q.size(3)));
   a.sigmoid_mode = opts.sigmoid_approx == SigmoidApprox::kExact ? K::SigmoidMode::kExact
                                                                  : K::SigmoidMode::kTanhApprox;
-  {
-    // Unsupported shapes (head_dim, GQA ratio ...) fail here with the kernel's reason, before any launch.
-    K::SigmoidAttentionParams probe;
-    probe.dtype = q.scalar_type() == at::kHalf ? K::DType::kFP16 : K::DType::kBF16;
-    probe.head_dim = static_cast<int>(q.size(3));
-    if (probe.head_dim != 64 && probe.head_dim != 128)
-      throw std::invalid_argument("attention.backend: fused supports head_dim 64 and 128, got " +
-                                  std::to_string(probe.head_dim));
-  }
   return FusedSigmoidAttention::apply(q, k, v, a);
 }
 

@@ -18,9 +18,11 @@ const ModelConfig& checked(const ModelConfig& cfg) {
 Encoder::Encoder(const ModelConfig& cfg, const AttentionConfig& attn) : Model(checked(cfg), attn) {
   if (cfg_.value_input) {
     auto holder = register_module("value_proj", std::make_shared<torch::nn::Module>());
-    value_fc_ = holder->register_module("fc", std::make_shared<Linear>(1, cfg_.d_model, true, cfg_.init_std));
-    value_proj_ =
-        holder->register_module("proj", std::make_shared<Linear>(cfg_.d_model, cfg_.d_model, true, cfg_.init_std));
+    // The value input is part of the input embedding (weight decay and the monitor treat it as one).
+    value_fc_ = holder->register_module(
+        "fc", std::make_shared<Linear>(1, cfg_.d_model, true, cfg_.init_std, ParamGroup::kEmbedding));
+    value_proj_ = holder->register_module(
+        "proj", std::make_shared<Linear>(cfg_.d_model, cfg_.d_model, true, cfg_.init_std, ParamGroup::kEmbedding));
   }
 }
 

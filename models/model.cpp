@@ -3,26 +3,15 @@
 
 #include <torch/torch.h>
 
+#include <cmath>
 #include <stdexcept>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "models/causal_lm.h"
 #include "models/encoder.h"
 
 namespace sigtrain::models {
-
-namespace {
-
-bool contains(const std::string& s, const char* sub) { return s.find(sub) != std::string::npos; }
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-}  // namespace
-
-bool ParamInfo::decay() const {
-  if (is_bias) return false;
-  return group == "attn_qkv" || group == "attn_out" || group == "mlp" || group == "head";
-}
 
 Model::Model(const ModelConfig& cfg, const AttentionConfig& attn) : cfg_(cfg), attn_cfg_(attn) {
   validate(cfg_, attn_cfg_);
@@ -41,7 +30,8 @@ Model::Model(const ModelConfig& cfg, const AttentionConfig& attn) : cfg_(cfg), a
   if (cfg_.norm_placement != NormPlacement::kPost)
     final_norm_ = register_module("final_norm", std::make_shared<Norm>(cfg_.norm, d, cfg_.norm_eps, cfg_.bias));
   if (!cfg_.tie_embeddings)
-    head_ = register_module("head", std::make_shared<Linear>(d, cfg_.vocab_size, /*bias=*/false, cfg_.init_std));
+    head_ = register_module(
+        "head", std::make_shared<Linear>(d, cfg_.vocab_size, /*bias=*/false, cfg_.init_std, ParamGroup::kHead));
 }
 
 at::Tensor Model::embed(const ModelInputs& in) {
@@ -81,33 +71,63 @@ at::Tensor Model::logits(const at::Tensor& h) const {
 
 at::Tensor Model::forward(const ModelInputs& in) { return logits(hidden(in)); }
 
-std::vector<ParamInfo> Model::param_info() const {
+std::vector<ParamInfo> declared_parameters(const torch::nn::Module& root,
+                                           const std::vector<std::shared_ptr<torch::nn::Module>>& blocks) {
+  // What each module declared about its own parameters, and which block holds them (by identity, not by name).
+  std::unordered_map<const void*, ParamGroup> group_of;
+  std::unordered_set<const void*> biases;
+  auto declare = [&](const torch::nn::Module& module) {
+    const auto* declared = dynamic_cast<const ParamModule*>(&module);
+    if (declared == nullptr) return;
+    for (const auto& item : module.named_parameters(/*recurse=*/false)) {
+      group_of[item.value().unsafeGetTensorImpl()] = declared->param_group();
+      if (item.key() == "bias") biases.insert(item.value().unsafeGetTensorImpl());
+    }
+  };
+  declare(root);
+  for (const auto& module : root.modules(/*include_self=*/false)) declare(*module);
+  std::unordered_map<const void*, int> layer_of;
+  for (size_t i = 0; i < blocks.size(); ++i)
+    for (const auto& p : blocks[i]->parameters()) layer_of[p.unsafeGetTensorImpl()] = static_cast<int>(i);
+
   std::vector<ParamInfo> out;
-  for (const auto& item : named_parameters(/*recurse=*/true)) {
+  for (const auto& item : root.named_parameters(/*recurse=*/true)) {
+    const void* key = item.value().unsafeGetTensorImpl();
+    auto group = group_of.find(key);
+    if (group == group_of.end())
+      throw std::logic_error("parameter " + item.key() + " was not registered in a ParamModule: its group is unknown");
     ParamInfo p;
     p.name = item.key();
     p.param = item.value();
-    p.is_bias = ends_with(p.name, ".bias");
-    const std::string& n = p.name;
-    if (n.rfind("blocks.", 0) == 0) p.layer = std::stoi(n.substr(7, n.find('.', 7) - 7));
-    if (contains(n, ".attn.qkv.")) p.group = "attn_qkv";
-    else if (contains(n, ".attn.out.")) p.group = "attn_out";
-    else if (contains(n, "norm.")) p.group = "norm";  // attn_norm, mlp_norm, *_post_norm, q_norm, k_norm, final_norm
-    else if (contains(n, "_scale.gamma")) p.group = "layerscale";
-    else if (contains(n, ".mlp.")) p.group = "mlp";
-    else if (n.rfind("tok_embed.", 0) == 0 || n.rfind("pos_embed.", 0) == 0 || n.rfind("value_proj.", 0) == 0)
-      p.group = "embedding";
-    else if (n.rfind("head.", 0) == 0) p.group = "head";
-    else p.group = "other";
+    p.group = group->second;
+    p.is_bias = biases.count(key) > 0;
+    if (auto layer = layer_of.find(key); layer != layer_of.end()) p.layer = layer->second;
     out.push_back(std::move(p));
   }
   return out;
 }
 
+std::vector<ParamInfo> Model::param_info() const {
+  return declared_parameters(*this, std::vector<std::shared_ptr<torch::nn::Module>>(blocks_.begin(), blocks_.end()));
+}
+
+ParamSummary Model::parameter_summary() const {
+  torch::NoGradGuard no_grad;
+  ParamSummary s;
+  double sq = 0;
+  for (const auto& p : parameters()) {
+    auto p64 = p.detach().to(torch::kFloat64);
+    s.sum += p64.sum().item<double>();
+    sq += p64.square().sum().item<double>();
+  }
+  s.l2 = std::sqrt(sq);
+  return s;
+}
+
 int64_t Model::num_params(bool exclude_embeddings) const {
   int64_t n = 0;
   for (const auto& p : param_info())
-    if (!(exclude_embeddings && p.group == "embedding")) n += p.param.numel();
+    if (!(exclude_embeddings && p.group == ParamGroup::kEmbedding)) n += p.param.numel();
   return n;
 }
 

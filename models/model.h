@@ -12,7 +12,7 @@
 //   * attention statistics (max |logit|, row mass, ‖PV‖) per layer for the stability instruments
 //
 // Trainer-facing interface: build_model() returns a Model; forward(tokens) gives logits [B, T, V];
-// param_info() names every parameter's group and layer; flops_per_token() is the MFU count.
+// param_info() gives every parameter's declared group and its layer; flops_per_token() is the MFU count.
 #include <torch/nn/module.h>
 
 #include <memory>
@@ -21,6 +21,7 @@
 
 #include "models/attention.h"
 #include "models/model_config.h"
+#include "models/param_group.h"
 #include "models/transformer.h"
 
 namespace sigtrain::models {
@@ -32,16 +33,27 @@ struct ModelInputs {
   at::Tensor lengths;  // int [B] or undefined (no padding); tokens at t >= lengths[b] are trailing padding
 };
 
+// A parameter with what its module declared about it (models/param_group.h) and where it sits.
 struct ParamInfo {
-  std::string name;    // e.g. "blocks.3.attn.qkv.weight"
+  std::string name;    // e.g. "blocks.3.attn.qkv.weight" (checkpoints and logs only; nothing is derived from it)
   at::Tensor param;
-  std::string group;   // attn_qkv | attn_out | mlp | norm | embedding | head | layerscale | other
+  ParamGroup group = ParamGroup::kOther;
   int layer = -1;      // block index, −1 outside blocks
   bool is_bias = false;
-  // The default weight-decay rule: decay only matrices of linear layers (attn_qkv, attn_out, mlp, head) that are
-  // not biases; never norms, biases, embeddings, LayerScale.
-  bool decay() const;
+  bool decay() const { return decays_by_default(group, is_bias); }
 };
+
+// Float-tolerant summaries of all parameters (in float64), beside the bit-exact digest of checkpoints.
+struct ParamSummary {
+  double sum = 0;
+  double l2 = 0;
+};
+
+// What the ParamModules under `root` declared about its parameters, in registration order; `layer` is the index in
+// `blocks` of the block holding a parameter (by identity), −1 outside them. std::logic_error for a parameter
+// registered outside a ParamModule. Model::param_info() is this over the model and its blocks.
+std::vector<ParamInfo> declared_parameters(const torch::nn::Module& root,
+                                           const std::vector<std::shared_ptr<torch::nn::Module>>& blocks);
 
 class Model : public torch::nn::Module {
  public:
@@ -63,7 +75,10 @@ class Model : public torch::nn::Module {
   const AttentionConfig& attention_config() const { return attn_cfg_; }
   bool causal() const { return cfg_.causal(); }
 
+  // Every parameter in registration order with its declared group and block. std::logic_error when a parameter
+  // was registered outside a ParamModule (its group would be unknown).
   std::vector<ParamInfo> param_info() const;
+  ParamSummary parameter_summary() const;
   // All parameters (tied matrices once); exclude_embeddings drops the token/position embedding tables
   // (and the value projection) — with tying the shared matrix is dropped too.
   int64_t num_params(bool exclude_embeddings = false) const;

@@ -97,21 +97,17 @@ AttentionConfig AttentionConfig::parse(config::SectionReader& r) {
     c.bias_mode = SigmoidBiasMode::kConstant;
     c.bias_value = number;
   }
-  c.backend = r.get_enum("backend", "math", {"math", "sdpa", "fused"});
+  c.backend = r.get_string("backend", "math");
   c.sigmoid_approx =
       r.get_enum("sigmoid_approx", "tanh", {"tanh", "exact"}) == "tanh" ? SigmoidApprox::kTanh : SigmoidApprox::kExact;
   c.scale = r.get_optional_double("scale", std::nullopt, 0.0, 1e6);
   if (c.scale && *c.scale <= 0.0) r.fail("scale", "expected a number > 0 or null (= 1/sqrt(d_head))");
-  if (c.backend == "sdpa" && c.kind != AttentionKind::kSoftmax)
-    r.fail("backend", "sdpa supports only kind: softmax; use math or fused for sigmoid");
-  if (c.backend == "fused" && c.kind != AttentionKind::kSigmoid)
-    r.fail("backend", "fused supports only kind: sigmoid (it is the sigmoid-attention kernel); use sdpa or math "
-                      "for softmax");
+  if (const std::string why = attention_backend_rule_violation(c.backend, c.kind, 0); !why.empty())
+    r.fail("backend", why);
   return c;
 }
 
 void validate(const ModelConfig& m, const AttentionConfig& a) {
-  (void)a;
   if (m.vocab_size <= 0)
     throw std::invalid_argument(
         "model.vocab_size: 0 (take from the data) must be filled in from the tokenizer before the model is built");
@@ -119,10 +115,15 @@ void validate(const ModelConfig& m, const AttentionConfig& a) {
   if (m.n_head % m.kv_heads() != 0) throw std::invalid_argument("model.n_kv_head: must divide model.n_head");
   if (m.positions == PositionKind::kRope && m.head_dim() % 2 != 0)
     throw std::invalid_argument("model.positions: rope needs an even head dimension");
-  if (a.backend == "sdpa" && a.kind != AttentionKind::kSoftmax)
-    throw std::invalid_argument("attention.backend: sdpa supports only kind: softmax; use math or fused for sigmoid");
-  if (a.backend != "math" && a.backend != "sdpa" && a.backend != "fused")
-    throw std::invalid_argument("attention.backend: unknown backend '" + a.backend + "' (math | sdpa | fused)");
+  if (const std::string why = attention_backend_rule_violation(a.backend, a.kind, m.head_dim()); !why.empty())
+    throw std::invalid_argument("attention.backend: " + why);
+}
+
+void check_attention_fits_model(const ModelConfig& m, const AttentionConfig& a) {
+  if (m.d_model % m.n_head != 0) return;  // parse() already refused it
+  if (const std::string why = attention_backend_rule_violation(a.backend, a.kind, m.head_dim()); !why.empty())
+    throw config::ConfigError("attention.backend: " + why + " (model.d_model / model.n_head = " +
+                              std::to_string(m.head_dim()) + ")");
 }
 
 }  // namespace sigtrain::models

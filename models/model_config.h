@@ -81,8 +81,17 @@ struct AttentionConfig {
   static AttentionConfig parse(config::SectionReader& reader);
 };
 
-// Checks that need both sections (none fail today beyond what parse() checks; kept for the trainer to call
-// after vocab_size is filled in). Throws std::invalid_argument with the key path in the message.
+// Checks that need both sections, before anything is built: the attention backend's rules for this head dim
+// (the backend states them: models/attention.h). Throws config::ConfigError naming the key.
+void check_attention_fits_model(const ModelConfig& model, const AttentionConfig& attention);
+
+// Everything a model build needs (vocab_size filled in, shapes consistent, the backend's rules). Throws
+// std::invalid_argument with the key path in the message.
 void validate(const ModelConfig& model, const AttentionConfig& attention);
+
+// The registered attention backends and their rules, for the config readers (defined with the registry in
+// attention.cpp, so this header stays free of ATen): empty when `backend` runs `kind` at `head_dim` (0 = not known
+// yet), else why not; an unknown name says which are registered.
+std::string attention_backend_rule_violation(const std::string& backend, AttentionKind kind, int64_t head_dim);
 
 }  // namespace sigtrain::models

@@ -21,7 +21,7 @@ void trunc_normal_(at::Tensor& t, double std) {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-Linear::Linear(int64_t in, int64_t out, bool use_bias, double init_std) {
+Linear::Linear(int64_t in, int64_t out, bool use_bias, double init_std, ParamGroup group) : ParamModule(group) {
   weight = register_parameter("weight", torch::empty({out, in}));
   trunc_normal_(weight, init_std);
   if (use_bias) bias = register_parameter("bias", torch::zeros({out}));
@@ -29,7 +29,7 @@ Linear::Linear(int64_t in, int64_t out, bool use_bias, double init_std) {
 
 at::Tensor Linear::forward(const at::Tensor& x) const { return at::linear(x, weight, bias); }
 
-Embedding::Embedding(int64_t num, int64_t dim, double init_std) {
+Embedding::Embedding(int64_t num, int64_t dim, double init_std) : ParamModule(ParamGroup::kEmbedding) {
   weight = register_parameter("weight", torch::empty({num, dim}));
   trunc_normal_(weight, init_std);
 }
@@ -37,7 +37,7 @@ Embedding::Embedding(int64_t num, int64_t dim, double init_std) {
 at::Tensor Embedding::forward(const at::Tensor& ids) const { return at::embedding(weight, ids); }
 
 // ---------------------------------------------------------------------------------------------------------------
-Norm::Norm(NormKind k, int64_t d, double e, bool use_bias) : kind(k), dim(d), eps(e) {
+Norm::Norm(NormKind k, int64_t d, double e, bool use_bias) : ParamModule(ParamGroup::kNorm), kind(k), dim(d), eps(e) {
   weight = register_parameter("weight", torch::ones({d}));
   if (use_bias && kind == NormKind::kLayerNorm) bias = register_parameter("bias", torch::zeros({d}));
 }
@@ -49,7 +49,7 @@ at::Tensor Norm::forward(const at::Tensor& x) const {
   return at::rms_norm(x, {dim}, weight.scalar_type() == x.scalar_type() ? weight : weight.to(x.scalar_type()), eps);
 }
 
-LayerScale::LayerScale(int64_t dim, double init) {
+LayerScale::LayerScale(int64_t dim, double init) : ParamModule(ParamGroup::kLayerScale) {
   gamma = register_parameter("gamma", torch::full({dim}, init));
 }
 
@@ -81,16 +81,25 @@ MultiHeadAttention::MultiHeadAttention(const ModelConfig& cfg, const AttentionCo
     : n_head_(cfg.n_head),
       n_kv_head_(cfg.kv_heads()),
       head_dim_(cfg.head_dim()),
-      backend_(attn.backend),
       opts_(AttentionOptions::from_config(attn)) {
+  set_backend(attn.backend);
   const int64_t d = cfg.d_model;
   qkv = register_module("qkv",
-                        std::make_shared<Linear>(d, (n_head_ + 2 * n_kv_head_) * head_dim_, cfg.bias, cfg.init_std));
-  out = register_module("out", std::make_shared<Linear>(n_head_ * head_dim_, d, cfg.bias, residual_std(cfg)));
+                        std::make_shared<Linear>(d, (n_head_ + 2 * n_kv_head_) * head_dim_, cfg.bias, cfg.init_std,
+                                                 ParamGroup::kAttnQkv));
+  out = register_module("out", std::make_shared<Linear>(n_head_ * head_dim_, d, cfg.bias, residual_std(cfg),
+                                                        ParamGroup::kAttnOut));
   if (cfg.qk_norm) {
     q_norm = register_module("q_norm", std::make_shared<Norm>(cfg.norm, head_dim_, cfg.norm_eps, cfg.bias));
     k_norm = register_module("k_norm", std::make_shared<Norm>(cfg.norm, head_dim_, cfg.norm_eps, cfg.bias));
   }
+}
+
+void MultiHeadAttention::set_backend(const std::string& name) {
+  AttentionBackendPtr backend = find_attention_backend(name);
+  if (const std::string why = backend->unsupported(opts_.kind, head_dim_); !why.empty())
+    throw std::invalid_argument("attention.backend: " + why);
+  backend_ = std::move(backend);
 }
 
 at::Tensor MultiHeadAttention::forward(const at::Tensor& x, const AttentionMask& mask, const Rope* rope) {
@@ -109,7 +118,7 @@ at::Tensor MultiHeadAttention::forward(const at::Tensor& x, const AttentionMask&
   }
   if (collect_stats_) stats_ = compute_attention_stats(q.detach(), k.detach(), v.detach(), mask, opts_,
                                                        stats_sample_batch_);
-  at::Tensor o = attention(backend_, q, k, v, mask, opts_);  // [B, T, H, D]
+  at::Tensor o = (*backend_)(q, k, v, mask, opts_);  // [B, T, H, D]
   return out->forward(o.reshape({B, T, n_head_ * head_dim_}));
 }
 
@@ -117,8 +126,9 @@ at::Tensor MultiHeadAttention::forward(const at::Tensor& x, const AttentionMask&
 Mlp::Mlp(const ModelConfig& cfg) : kind(cfg.mlp) {
   const int64_t f = cfg.ffn_dim();
   const int64_t fc_out = kind == MlpKind::kSwiGLU ? 2 * f : f;
-  fc = register_module("fc", std::make_shared<Linear>(cfg.d_model, fc_out, cfg.bias, cfg.init_std));
-  proj = register_module("proj", std::make_shared<Linear>(f, cfg.d_model, cfg.bias, residual_std(cfg)));
+  fc = register_module("fc", std::make_shared<Linear>(cfg.d_model, fc_out, cfg.bias, cfg.init_std, ParamGroup::kMlp));
+  proj = register_module("proj",
+                         std::make_shared<Linear>(f, cfg.d_model, cfg.bias, residual_std(cfg), ParamGroup::kMlp));
 }
 
 at::Tensor Mlp::forward(const at::Tensor& x) const {

@@ -1,7 +1,8 @@
 #pragma once
 // The transformer block library shared by the decoder LM and the bidirectional encoder.
 //
-// Parameter names (so optimizer groups and per-layer instruments can recognise them; see model.h param_info):
+// Every parameter lives in a ParamModule that declares its group (models/param_group.h); the optimizer and the
+// instruments read the declaration (Model::param_info), never the names. The names (checkpoints, metrics.h5):
 //   blocks.<i>.attn.qkv.{weight,bias}      fused Q|K|V projection, d → (H + 2·H_kv)·D
 //   blocks.<i>.attn.out.{weight,bias}      output projection (residual branch; scaled init)
 //   blocks.<i>.attn.{q_norm,k_norm}.*      QK-norm over the head dimension (before RoPE)
@@ -17,30 +18,42 @@
 
 #include "models/attention.h"
 #include "models/model_config.h"
+#include "models/param_group.h"
 
 namespace sigtrain::models {
+
+// A module whose own parameters (not its children's) all belong to one declared group.
+class ParamModule : public torch::nn::Module {
+ public:
+  explicit ParamModule(ParamGroup group) : group_(group) {}
+  ParamGroup param_group() const { return group_; }
+
+ private:
+  ParamGroup group_;
+};
 
 // Truncated normal N(0, std²) cut at ±2·std, in place (inverse-CDF sampling from the global generator).
 void trunc_normal_(at::Tensor& t, double std);
 
-// y = x Wᵀ + b. Weight [out, in] initialised trunc-normal(std); bias zeros.
-class Linear : public torch::nn::Module {
+// y = x Wᵀ + b. Weight [out, in] initialised trunc-normal(std); bias zeros. `group` says what the layer is for.
+class Linear : public ParamModule {
  public:
-  Linear(int64_t in, int64_t out, bool bias, double init_std);
+  Linear(int64_t in, int64_t out, bool bias, double init_std, ParamGroup group);
   at::Tensor forward(const at::Tensor& x) const;
   at::Tensor weight, bias;  // bias undefined when off
 };
 
-// A lookup table [num, dim] initialised trunc-normal(std); parameter "weight".
-class Embedding : public torch::nn::Module {
+// A lookup table [num, dim] initialised trunc-normal(std); parameter "weight" (group embedding).
+class Embedding : public ParamModule {
  public:
   Embedding(int64_t num, int64_t dim, double init_std);
   at::Tensor forward(const at::Tensor& ids) const;
   at::Tensor weight;
 };
 
-// LayerNorm (with shift when `bias`) or RMSNorm over the last dimension; learnable scale initialised to 1.
-class Norm : public torch::nn::Module {
+// LayerNorm (with shift when `bias`) or RMSNorm over the last dimension; learnable scale initialised to 1
+// (group norm).
+class Norm : public ParamModule {
  public:
   Norm(NormKind kind, int64_t dim, double eps, bool bias);
   at::Tensor forward(const at::Tensor& x) const;
@@ -50,8 +63,8 @@ class Norm : public torch::nn::Module {
   at::Tensor weight, bias;
 };
 
-// LayerScale: y = γ ⊙ x, γ per channel initialised to `init`.
-class LayerScale : public torch::nn::Module {
+// LayerScale: y = γ ⊙ x, γ per channel initialised to `init` (group layerscale).
+class LayerScale : public ParamModule {
  public:
   LayerScale(int64_t dim, double init);
   at::Tensor forward(const at::Tensor& x) const { return x * gamma; }
@@ -82,15 +95,16 @@ class MultiHeadAttention : public torch::nn::Module {
   bool collect_stats() const { return collect_stats_; }
   const AttentionStats& last_stats() const { return stats_; }
 
-  const std::string& backend() const { return backend_; }
-  void set_backend(const std::string& name) { backend_ = name; }
+  const std::string& backend() const { return backend_->name(); }
+  // Resolves `name` in the registry and checks its rules for this layer (std::invalid_argument).
+  void set_backend(const std::string& name);
 
   std::shared_ptr<Linear> qkv, out;
   std::shared_ptr<Norm> q_norm, k_norm;  // null without QK-norm
 
  private:
   int64_t n_head_, n_kv_head_, head_dim_;
-  std::string backend_;
+  AttentionBackendPtr backend_;  // resolved once (set_backend), called directly in forward
   AttentionOptions opts_;
   bool collect_stats_ = false;
   int64_t stats_sample_batch_ = 1;

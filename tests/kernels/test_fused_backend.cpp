@@ -133,14 +133,4 @@ TEST(FusedBackend, MasksBiasesGqa) {
   run_case(2, 97, 97, 4, 2, 128, false, true, false, true, false, at::kBFloat16);
 }
 
-TEST(FusedBackend, RejectsSoftmax) {
-  if (!have_cuda()) GTEST_SKIP() << "no CUDA device";
-  install_fused_attention();
-  auto opt = torch::TensorOptions().device(torch::kCUDA).dtype(at::kBFloat16);
-  at::Tensor q = torch::randn({1, 8, 2, 64}, opt);
-  AttentionOptions o;
-  o.kind = AttentionKind::kSoftmax;
-  EXPECT_THROW(g_fused(q, q, q, AttentionMask{}, o), std::invalid_argument);
-}
-
 }  // namespace

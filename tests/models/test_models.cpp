@@ -110,12 +110,12 @@ TEST(Models, ParamInfoCoversEveryParameterOnce) {
       std::set<const void*> seen;
       const std::set<std::string> groups = {"attn_qkv", "attn_out", "mlp", "norm", "embedding", "head",
                                             "layerscale"};
-      std::set<std::string> groups_seen;
+      std::set<std::string> groups_seen;  // (as named in metrics: models::to_string)
       int64_t total = 0;
       for (const auto& p : infos) {
         EXPECT_TRUE(seen.insert(p.param.unsafeGetTensorImpl()).second) << "twice: " << p.name;
-        EXPECT_TRUE(groups.count(p.group)) << p.name << " → " << p.group;
-        groups_seen.insert(p.group);
+        EXPECT_TRUE(groups.count(to_string(p.group))) << p.name << " → " << to_string(p.group);
+        groups_seen.insert(to_string(p.group));
         if (p.name.rfind("blocks.", 0) == 0) {
           EXPECT_GE(p.layer, 0) << p.name;
           EXPECT_LT(p.layer, c.n_layer) << p.name;
@@ -123,7 +123,8 @@ TEST(Models, ParamInfoCoversEveryParameterOnce) {
           EXPECT_EQ(p.layer, -1) << p.name;
         }
         EXPECT_EQ(p.is_bias, p.name.size() > 5 && p.name.substr(p.name.size() - 5) == ".bias") << p.name;
-        if (p.group == "norm" || p.group == "embedding" || p.group == "layerscale" || p.is_bias)
+        if (p.group == ParamGroup::kNorm || p.group == ParamGroup::kEmbedding || p.group == ParamGroup::kLayerScale ||
+            p.is_bias)
           EXPECT_FALSE(p.decay()) << p.name;
         total += p.param.numel();
       }
@@ -134,12 +135,12 @@ TEST(Models, ParamInfoCoversEveryParameterOnce) {
       EXPECT_EQ(total, model->num_params(false));
       // Named groups as documented.
       for (const auto& p : infos) {
-        if (p.name == "blocks.1.attn.qkv.weight") EXPECT_EQ(p.group, "attn_qkv");
-        if (p.name == "blocks.0.attn.out.weight") EXPECT_EQ(p.group, "attn_out");
-        if (p.name == "blocks.0.attn.q_norm.weight") EXPECT_EQ(p.group, "norm");
-        if (p.name == "blocks.0.mlp.fc.weight") EXPECT_EQ(p.group, "mlp");
-        if (p.name == "blocks.1.mlp_scale.gamma") EXPECT_EQ(p.group, "layerscale");
-        if (p.name == "tok_embed.weight") EXPECT_EQ(p.group, "embedding");
+        if (p.name == "blocks.1.attn.qkv.weight") EXPECT_EQ(p.group, ParamGroup::kAttnQkv);
+        if (p.name == "blocks.0.attn.out.weight") EXPECT_EQ(p.group, ParamGroup::kAttnOut);
+        if (p.name == "blocks.0.attn.q_norm.weight") EXPECT_EQ(p.group, ParamGroup::kNorm);
+        if (p.name == "blocks.0.mlp.fc.weight") EXPECT_EQ(p.group, ParamGroup::kMlp);
+        if (p.name == "blocks.1.mlp_scale.gamma") EXPECT_EQ(p.group, ParamGroup::kLayerScale);
+        if (p.name == "tok_embed.weight") EXPECT_EQ(p.group, ParamGroup::kEmbedding);
       }
     }
 }
@@ -257,12 +258,26 @@ TEST(Models, BuildErrors) {
   EXPECT_THROW(Encoder(c, attn()), std::invalid_argument);
   auto model = build_model(c, attn());
   EXPECT_THROW(model->forward(random_tokens(1, 17, c.vocab_size)), c10::Error);  // > max_seq_len with RoPE
-  auto lm = build_model(tiny(), attn(AttentionKind::kSigmoid, "fused"));
+  // The fused backend's rules: its head dims when the model is built, CUDA tensors when it runs.
   try {
-    lm->forward(random_tokens(1, 4, 37));
-    FAIL() << "fused ran on CPU";
+    build_model(tiny(), attn(AttentionKind::kSigmoid, "fused"));  // head dim 8
+    FAIL() << "fused built with head dim 8";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("attention.backend: fused"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("attention.backend: fused supports head dims 64, 128, not 8"),
+              std::string::npos)
+        << e.what();
+  }
+  if (fused_attention_built()) {
+    ModelConfig d64 = tiny();
+    d64.d_model = 128;
+    d64.n_head = 2;
+    auto lm = build_model(d64, attn(AttentionKind::kSigmoid, "fused"));
+    try {
+      lm->forward(random_tokens(1, 4, 37));
+      FAIL() << "fused ran on CPU";
+    } catch (const std::invalid_argument& e) {
+      EXPECT_NE(std::string(e.what()).find("attention.backend: fused needs a CUDA"), std::string::npos) << e.what();
+    }
   }
 }
 
@@ -277,8 +292,8 @@ TEST(Models, InitScales) {
     if (p.name == "blocks.0.attn.qkv.weight") EXPECT_NEAR(p.param.std().item<float>(), 0.02f * 0.88f, 0.002f);
     if (p.name == "blocks.0.attn.out.weight")
       EXPECT_NEAR(p.param.std().item<float>(), 0.02f * 0.88f / 4.0f, 0.0005f);  // /√(2·8)
-    if (p.group == "norm") EXPECT_EQ(p.param.min().item<float>(), 1.f);
-    if (p.group == "attn_qkv" || p.group == "mlp")
+    if (p.group == ParamGroup::kNorm) EXPECT_EQ(p.param.min().item<float>(), 1.f);
+    if (p.group == ParamGroup::kAttnQkv || p.group == ParamGroup::kMlp)
       EXPECT_LE(p.param.abs().max().item<float>(), 2 * 0.02f + 1e-6f);  // truncated at 2σ
   }
 }

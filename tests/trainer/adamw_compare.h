@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "models/model.h"
-#include "trainer/optimizer.h"
+#include "trainer/optim/optimizer.h"
 
 namespace sigtrain::fixture {
 
@@ -36,18 +36,20 @@ struct AdamWDifference {
 inline AdamWDifference compare_adamw_steps(const torch::Device& device, int steps,
                                            const std::function<void(torch::optim::AdamW&, int)>& candidate) {
   struct Spec {
-    std::string name, group;
+    std::string name;
+    models::ParamGroup group;
     std::vector<int64_t> shape;
     bool is_bias;
   };
   const std::vector<Spec> specs = {
-      {"blocks.0.attn.qkv.weight", "attn_qkv", {48, 16}, false},
-      {"blocks.0.attn.qkv.bias", "attn_qkv", {48}, true},
-      {"blocks.0.mlp.fc.weight", "mlp", {300, 300}, false},  // > 64K elements: more than one multi-tensor chunk
-      {"blocks.0.mlp.fc.bias", "mlp", {300}, true},
-      {"blocks.0.norm.weight", "norm", {16}, false},
-      {"tok_emb.weight", "embedding", {50, 3, 4}, false},
-      {"head.scale", "head", {1}, false},
+      {"blocks.0.attn.qkv.weight", models::ParamGroup::kAttnQkv, {48, 16}, false},
+      {"blocks.0.attn.qkv.bias", models::ParamGroup::kAttnQkv, {48}, true},
+      // > 64K elements: more than one multi-tensor chunk
+      {"blocks.0.mlp.fc.weight", models::ParamGroup::kMlp, {300, 300}, false},
+      {"blocks.0.mlp.fc.bias", models::ParamGroup::kMlp, {300}, true},
+      {"blocks.0.norm.weight", models::ParamGroup::kNorm, {16}, false},
+      {"tok_emb.weight", models::ParamGroup::kEmbedding, {50, 3, 4}, false},
+      {"head.scale", models::ParamGroup::kHead, {1}, false},
   };
   torch::manual_seed(7);
   std::vector<models::ParamInfo> ref_infos, cand_infos;

@@ -9,8 +9,8 @@
 #include "common/config.h"
 #include "tests/trainer/adamw_compare.h"
 #include "tests/trainer/training_fixture.h"
-#include "trainer/run_config.h"
-#include "trainer/trainer.h"
+#include "trainer/loop/run_config.h"
+#include "trainer/loop/trainer.h"
 
 namespace fs = std::filesystem;
 using namespace sigtrain;

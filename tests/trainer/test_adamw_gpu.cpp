@@ -9,7 +9,7 @@
 
 #include "tests/trainer/adamw_compare.h"
 #include "tests/trainer/training_fixture.h"
-#include "trainer/trainer.h"
+#include "trainer/loop/trainer.h"
 
 namespace fs = std::filesystem;
 using namespace sigtrain;
@@ -70,7 +70,7 @@ TEST(FusedAdamWGpu, DISABLED_StepTimeGpt2Small) {
   SKIP_WITHOUT_CUDA();
   const torch::Device cuda(torch::kCUDA, 0);
   std::vector<models::ParamInfo> infos;
-  auto add = [&](const std::string& name, const std::string& group, std::vector<int64_t> shape, bool bias) {
+  auto add = [&](const std::string& name, models::ParamGroup group, std::vector<int64_t> shape, bool bias) {
     models::ParamInfo p;
     p.name = name;
     p.group = group;
@@ -79,25 +79,25 @@ TEST(FusedAdamWGpu, DISABLED_StepTimeGpt2Small) {
     p.param.mutable_grad() = torch::randn_like(p.param);
     infos.push_back(p);
   };
-  add("tok_emb.weight", "embedding", {50304, 768}, false);
-  add("pos_emb.weight", "embedding", {1024, 768}, false);
+  add("tok_emb.weight", models::ParamGroup::kEmbedding, {50304, 768}, false);
+  add("pos_emb.weight", models::ParamGroup::kEmbedding, {1024, 768}, false);
   for (int l = 0; l < 12; ++l) {
     const std::string b = "blocks." + std::to_string(l) + ".";
-    add(b + "ln1.weight", "norm", {768}, false);
-    add(b + "ln1.bias", "norm", {768}, true);
-    add(b + "attn.qkv.weight", "attn_qkv", {2304, 768}, false);
-    add(b + "attn.qkv.bias", "attn_qkv", {2304}, true);
-    add(b + "attn.out.weight", "attn_out", {768, 768}, false);
-    add(b + "attn.out.bias", "attn_out", {768}, true);
-    add(b + "ln2.weight", "norm", {768}, false);
-    add(b + "ln2.bias", "norm", {768}, true);
-    add(b + "mlp.fc.weight", "mlp", {3072, 768}, false);
-    add(b + "mlp.fc.bias", "mlp", {3072}, true);
-    add(b + "mlp.proj.weight", "mlp", {768, 3072}, false);
-    add(b + "mlp.proj.bias", "mlp", {768}, true);
+    add(b + "ln1.weight", models::ParamGroup::kNorm, {768}, false);
+    add(b + "ln1.bias", models::ParamGroup::kNorm, {768}, true);
+    add(b + "attn.qkv.weight", models::ParamGroup::kAttnQkv, {2304, 768}, false);
+    add(b + "attn.qkv.bias", models::ParamGroup::kAttnQkv, {2304}, true);
+    add(b + "attn.out.weight", models::ParamGroup::kAttnOut, {768, 768}, false);
+    add(b + "attn.out.bias", models::ParamGroup::kAttnOut, {768}, true);
+    add(b + "ln2.weight", models::ParamGroup::kNorm, {768}, false);
+    add(b + "ln2.bias", models::ParamGroup::kNorm, {768}, true);
+    add(b + "mlp.fc.weight", models::ParamGroup::kMlp, {3072, 768}, false);
+    add(b + "mlp.fc.bias", models::ParamGroup::kMlp, {3072}, true);
+    add(b + "mlp.proj.weight", models::ParamGroup::kMlp, {768, 3072}, false);
+    add(b + "mlp.proj.bias", models::ParamGroup::kMlp, {768}, true);
   }
-  add("ln_f.weight", "norm", {768}, false);
-  add("ln_f.bias", "norm", {768}, true);
+  add("ln_f.weight", models::ParamGroup::kNorm, {768}, false);
+  add("ln_f.bias", models::ParamGroup::kNorm, {768}, true);
   trainer::OptimConfig cfg;
   for (bool fused : {false, true}) {
     auto opt = trainer::make_adamw(infos, cfg, nullptr);

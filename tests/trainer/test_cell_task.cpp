@@ -17,9 +17,9 @@
 #include "common/config.h"
 #include "models/model.h"
 #include "tests/trainer/training_fixture.h"
-#include "trainer/cell_task.h"
-#include "trainer/run_config.h"
-#include "trainer/trainer.h"
+#include "trainer/tasks/cell_task.h"
+#include "trainer/loop/run_config.h"
+#include "trainer/loop/trainer.h"
 
 namespace sigtrain {
 namespace {
@@ -44,8 +44,9 @@ trainer::RunConfig load(const std::string& file, const std::vector<std::string>&
 }
 
 std::unique_ptr<trainer::CellTask> make_cell_task(const trainer::RunConfig& cfg) {
-  return std::make_unique<trainer::CellTask>(*cfg.singlecell, cfg.model, cfg.train.seed,
-                                             cfg.train.micro_batch_size, cfg.eval.tokens, cfg.eval.batch_size);
+  return std::make_unique<trainer::CellTask>(cfg.task_as<trainer::CellTaskConfig>().singlecell, cfg.model,
+                                             cfg.train.seed, cfg.train.micro_batch_size, cfg.eval.tokens,
+                                             cfg.eval.batch_size);
 }
 
 TEST(CellTask, MaskingNeverTouchesClsOrPadding) {
@@ -221,9 +222,9 @@ TEST(CellTask, ResumeIsBitExactAndEvalHasEmbeddingMetrics) {
 TEST(CellTask, ConfigChecks) {
   const std::string& file = kSmoke;
   auto cfg = load(file);
-  ASSERT_TRUE(cfg.singlecell.has_value());
-  EXPECT_EQ(cfg.data.seq_len, 128);  // the trainer's sequence length is max_len
-  EXPECT_EQ(cfg.singlecell->pooling, "mean");
+  ASSERT_EQ(cfg.task, "singlecell");
+  EXPECT_EQ(cfg.seq_len(), 128);  // the trainer's sequence length is max_len
+  EXPECT_EQ(cfg.task_as<trainer::CellTaskConfig>().singlecell.pooling, "mean");
   auto expect_error = [&](const std::vector<std::string>& overrides, const std::string& needle) {
     try {
       auto c = load(file, overrides);

@@ -6,8 +6,8 @@
 
 #include "common/atomic_file.h"
 #include "tests/trainer/training_fixture.h"
-#include "trainer/checkpoint.h"
-#include "trainer/trainer.h"
+#include "trainer/checkpoint/checkpoint.h"
+#include "trainer/loop/trainer.h"
 
 namespace fs = std::filesystem;
 using namespace sigtrain;

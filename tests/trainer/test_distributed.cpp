@@ -17,9 +17,9 @@
 
 #include "common/config.h"
 #include "tests/trainer/training_fixture.h"
-#include "trainer/distributed.h"
-#include "trainer/launcher.h"
-#include "trainer/trainer.h"
+#include "trainer/distributed/distributed.h"
+#include "trainer/distributed/launcher.h"
+#include "trainer/loop/trainer.h"
 
 namespace fs = std::filesystem;
 using namespace sigtrain;

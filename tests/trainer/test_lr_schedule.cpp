@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "trainer/lr_schedule.h"
+#include "trainer/optim/lr_schedule.h"
 
 using sigtrain::trainer::lr_at;
 using sigtrain::trainer::ScheduleConfig;

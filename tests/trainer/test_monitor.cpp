@@ -17,12 +17,12 @@
 #include "models/attention.h"
 #include "models/model.h"
 #include "tests/trainer/training_fixture.h"
-#include "trainer/h5_series_writer.h"
-#include "trainer/mlm_task.h"
-#include "trainer/monitor.h"
-#include "trainer/optimizer.h"
-#include "trainer/report.h"
-#include "trainer/trainer.h"
+#include "trainer/instruments/h5_series_writer.h"
+#include "trainer/tasks/mlm_task.h"
+#include "trainer/instruments/monitor.h"
+#include "trainer/optim/optimizer.h"
+#include "trainer/instruments/report.h"
+#include "trainer/loop/trainer.h"
 
 namespace fs = std::filesystem;
 using namespace sigtrain;
@@ -148,7 +148,7 @@ TEST(Monitor, InstrumentsMatchDirectComputation) {
     for (const auto& p : infos) {
       const double g2 = sq_norm(p.param.grad());
       if (p.layer >= 0) grad_layer[p.layer] += g2;
-      auto it = std::find(mon.group_names().begin(), mon.group_names().end(), p.group);
+      auto it = std::find(mon.group_names().begin(), mon.group_names().end(), models::to_string(p.group));
       grad_group[it - mon.group_names().begin()] += g2;
       grad_total += g2;
     }
@@ -300,7 +300,7 @@ TEST(Monitor, ZScoresAndDivergenceRule) {
 // --- policies ----------------------------------------------------------------------------------------------------
 TEST(MonitorPolicy, NanGradientStopsAndKeepsLastGoodCheckpoint) {
   auto dir = fixture::fresh_dir("policy_stop");
-  auto o = tiny_run(dir, {"monitor.debug_inject_nan_step=7", "checkpoint.every=4", "train.steps=20"});
+  auto o = tiny_run(dir, {"test_hooks.nan_grad_step=7", "checkpoint.every=4", "train.steps=20"});
   EXPECT_EQ(trainer::run_training(o), 3);
   auto s = fixture::read_json(dir / "run" / "summary.json");
   EXPECT_EQ(s["status"], "diverged");
@@ -314,7 +314,7 @@ TEST(MonitorPolicy, NanGradientStopsAndKeepsLastGoodCheckpoint) {
 
 TEST(MonitorPolicy, SkipStepSkipsTheUpdateAndCounts) {
   auto dir = fixture::fresh_dir("policy_skip");
-  auto o = tiny_run(dir, {"monitor.debug_inject_nan_step=7", "monitor.on_nonfinite=skip_step"});
+  auto o = tiny_run(dir, {"test_hooks.nan_grad_step=7", "monitor.on_nonfinite=skip_step"});
   EXPECT_EQ(trainer::run_training(o), 0);
   auto s = fixture::read_json(dir / "run" / "summary.json");
   EXPECT_EQ(s["status"], "completed");
@@ -329,7 +329,7 @@ TEST(MonitorPolicy, SkipStepSkipsTheUpdateAndCounts) {
 
 TEST(MonitorPolicy, ContinueRunsToTheEndAndReportsDivergence) {
   auto dir = fixture::fresh_dir("policy_continue");
-  auto o = tiny_run(dir, {"monitor.debug_inject_nan_step=7", "monitor.on_nonfinite=continue",
+  auto o = tiny_run(dir, {"test_hooks.nan_grad_step=7", "monitor.on_nonfinite=continue",
                           "monitor.divergence.stop=false"});
   EXPECT_EQ(trainer::run_training(o), 3);
   auto s = fixture::read_json(dir / "run" / "summary.json");
@@ -344,7 +344,7 @@ TEST(MonitorPolicy, ContinueRunsToTheEndAndReportsDivergence) {
 TEST(MonitorPolicy, LearningRateSpikeIsDetectedAsDivergence) {
   auto dir = fixture::fresh_dir("policy_lr_spike");
   auto o = tiny_run(dir, {"train.steps=60", "optim.clip=null", "schedule.kind=constant",
-                          "monitor.debug_lr_spike_step=30", "monitor.debug_lr_spike_factor=300",
+                          "test_hooks.lr_spike_step=30", "test_hooks.lr_spike_factor=300",
                           "monitor.window=64", "monitor.divergence.min_history=16",
                           "monitor.divergence.median_ratio=10", "monitor.divergence.patience=5",
                           "checkpoint.every=0", "eval.every=0"});

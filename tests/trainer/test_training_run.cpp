@@ -6,7 +6,7 @@
 
 #include "common/config.h"
 #include "tests/trainer/training_fixture.h"
-#include "trainer/trainer.h"
+#include "trainer/loop/trainer.h"
 
 namespace fs = std::filesystem;
 using namespace sigtrain;

@@ -9,7 +9,7 @@
 
 #include <gtest/gtest.h>
 
-#include "trainer/trainer.h"
+#include "trainer/loop/trainer.h"
 
 namespace sigtrain::fixture {
 

@@ -1,0 +1,47 @@
+#pragma once
+// The run folder's record files: metrics.jsonl (one JSON object per logged step or evaluation, flushed per line)
+// and summary.json (written atomically at the end). Torch-free.
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json_fwd.hpp>
+
+namespace sigtrain::trainer {
+
+class MetricsWriter {
+ public:
+  // Opens `path` for appending. With `truncate_after_step` >= 0 (a resume), records of later steps are dropped
+  // first, so the file reads as one consistent run.
+  MetricsWriter(const std::string& path, int64_t truncate_after_step);
+  ~MetricsWriter();
+  MetricsWriter(const MetricsWriter&) = delete;
+  MetricsWriter& operator=(const MetricsWriter&) = delete;
+
+  void write(const nlohmann::json& record);  // one line, flushed
+
+ private:
+  std::string path_;
+  std::FILE* file_ = nullptr;
+};
+
+struct RunSummary {
+  std::string status = "running";  // completed | failed | diverged
+  std::string reason;              // for failed / diverged
+  int64_t last_step = 0;
+  int64_t diverged_step = -1;
+  // Losses that were never measured (a run that failed before its first logged step or evaluation) stay empty and
+  // are written as null, never as a number.
+  std::optional<double> final_train_loss;
+  std::optional<double> final_val_loss;
+  std::optional<double> best_val_loss;
+  double wall_time_s = 0;
+  double tokens_per_s = 0;
+  int64_t tokens_seen = 0;
+  std::string param_checksum;     // to compare runs (1 rank vs 2 ranks, resume)
+};
+
+void write_summary(const std::string& path, const RunSummary& summary, const nlohmann::json& extra);
+
+}  // namespace sigtrain::trainer

@@ -1,0 +1,282 @@
+// The training loop. Read train_step() first: it is the whole optimizer step in order.
+#include "trainer/loop/training_run.h"
+
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+
+#include "common/log.h"
+#include "data/lm_sampler.h"
+#include "trainer/optim/grad_norm.h"
+#include "trainer/optim/lr_schedule.h"
+#include "trainer/optim/optimizer.h"
+
+namespace sigtrain::trainer {
+namespace fs = std::filesystem;
+
+const std::vector<std::string> kLoopResumeMustMatch = {"model", "attention", "train.seed",
+                                                       "train.global_batch_tokens", "train.micro_batch_size"};
+
+TrainingRun::TrainingRun(RunConfig cfg, const Runtime& runtime, DistributedContext& dist, const std::string& run_dir,
+                         const std::optional<std::string>& resume_dir)
+    : cfg_(std::move(cfg)), rt_(runtime), dist_(dist), run_dir_(run_dir), rank_(dist.rank()),
+      world_(dist.world_size()), hooks_(cfg_.test_hooks) {
+  if (cfg_.train.threads > 0) torch::set_num_threads(static_cast<int>(cfg_.train.threads));
+  if (cfg_.train.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
+  torch::manual_seed(cfg_.train.seed);
+  plan_ = plan_batches(cfg_, world_);
+
+  // Rank 0 prepares the data (e.g. tokenises and caches the corpus) before the other ranks open the cache.
+  const TaskDefinition& definition = task_definition(cfg_.task);
+  dist_.rank0_first([&] { task_ = definition.make(cfg_); });
+  log::info("data: " + task_->describe());
+  if (rank_ == 0) task_->write_run_files(run_dir_);  // e.g. the single-cell gene vocabulary
+
+  model_ = task_->build_model(cfg_.model, cfg_.attention);
+  model_->to(rt_.device);
+  OptimizerGroups groups;
+  const auto param_infos = model_->param_info();
+  optimizer_ = make_adamw(param_infos, cfg_.optim, &groups);
+  fused_adamw_ = use_fused_adamw(cfg_.optim, rt_.device);
+  for (const auto& p : param_infos) params_.push_back(p.param);
+  log::info("model: " + std::to_string(model_->num_params(false)) + " parameters (" +
+            std::to_string(model_->num_params(true)) + " without embeddings), attention " +
+            models::to_string(cfg_.attention.kind) + " via " + cfg_.attention.backend + "; AdamW decays " +
+            std::to_string(groups.decayed_params) + " params, not " + std::to_string(groups.undecayed_params));
+  log::info("device " + rt_.device_name + (rt_.bf16_autocast ? ", bf16 autocast" : ", fp32") + "; " +
+            std::to_string(plan_.seqs_per_step) + " seqs x " + std::to_string(plan_.seq_len) +
+            " tokens per step = micro-batch " + std::to_string(plan_.micro_batch) + " x " +
+            std::to_string(plan_.accum_steps) + " accumulation step(s)");
+  log::info(std::string("AdamW step: ") +
+            (fused_adamw_ ? "fused multi-tensor (at::_fused_adamw_, one call per group)"
+                          : "per-parameter (torch::optim::AdamW::step)") +
+            " [optim.fused: " + cfg_.optim.fused + "]");
+  // Data parallelism: gradients become views into flat buckets that are averaged over ranks during backward.
+  if (world_ > 1) {
+    grad_sync_ = std::make_unique<GradSync>(params_, dist_, cfg_.dist.bucket_mb, cfg_.dist.overlap);
+    log::info(dist_.describe() + "; " + grad_sync_->describe());
+  }
+
+  if (resume_dir) {
+    auto ck = load_checkpoint(*resume_dir, *model_, *optimizer_);
+    state_.step = state_.start_step = ck.step;
+    task_->restore(ck.state.at("data"));
+    state_.tokens_seen = ck.state.value("tokens_seen", int64_t{0});
+    // JSON has no infinity: a checkpoint saved before any evaluation stores best_val_loss as null.
+    if (ck.state.contains("best_val_loss") && ck.state["best_val_loss"].is_number())
+      state_.best_val_loss = ck.state["best_val_loss"].get<double>();
+    log::info("resumed from " + *resume_dir + " at step " + std::to_string(state_.step));
+    // Another world size continues the same run: the data position is one global counter, the optimizer state is
+    // replicated, the global batch is unchanged; only the order of the gradient sum changes (float rounding).
+    const int64_t saved_world = ck.state.value("world_size", int64_t{1});
+    if (saved_world != world_)
+      log::info("the checkpoint was written by " + std::to_string(saved_world) + " rank(s); continuing with " +
+                std::to_string(world_) + " (same global batch, " + std::to_string(plan_.accum_steps) +
+                " accumulation step(s) per rank)");
+  }
+  if (world_ > 1) {
+    if (resume_dir)  // each rank read the checkpoint itself: it must be the same one on every rank
+      dist_.check_same_on_all_ranks(
+          "the checkpoint loaded (" + *resume_dir + "; is the run folder on a file system all nodes share?)",
+          {state_.step, static_cast<int64_t>(std::stoull(parameter_digest(*model_), nullptr, 16))},
+          {"step", "parameter_digest"});
+    else
+      grad_sync_->broadcast_parameters();  // rank 0's initialisation on every rank
+    dist_.broadcast_cuda_rng();
+  }
+  // Only rank 0 keeps the run's records; the other ranks' writer goes nowhere.
+  const int64_t resumed_at = resume_dir ? state_.step : -1;
+  metrics_ = std::make_unique<MetricsWriter>(rank_ == 0 ? (fs::path(run_dir_) / "metrics.jsonl").string() : "/dev/null",
+                                             rank_ == 0 ? resumed_at : -1);
+  checkpoints_ = std::make_unique<CheckpointManager>((fs::path(run_dir_) / "checkpoints").string(),
+                                                     cfg_.checkpoint.keep_last);
+  // Stability instruments and policies (trainer/instruments/monitor.h); the one host sync per logged step is there.
+  monitor_ = std::make_unique<Monitor>(cfg_.monitor, *model_,
+                                       rank_ == 0 ? (fs::path(run_dir_) / "metrics.h5").string() : "", resumed_at);
+  progress_ = std::make_unique<ProgressLine>(cfg_.train.steps, rt_.peak ? rt_.peak->bf16_flops : 0.0,
+                                             model_->flops_per_token(plan_.seq_len));
+  model_->train();
+}
+
+TrainingRun::~TrainingRun() = default;
+
+// One optimizer step: accumulate gradients over micro-batches, measure the global grad norm (always), clip if
+// configured, apply the scheduled lr, step AdamW, advance the data position.
+StepResult TrainingRun::train_step() {
+  const int64_t step = state_.step + 1;  // 1-based number of the step being taken
+  StepResult result;
+  result.lr = hooks_.lr(step, lr_at(cfg_.schedule, cfg_.optim.lr_peak, state_.step, cfg_.train.steps));
+  monitor_->begin_step(step);
+  hooks_.at_step_start(rank_, step);
+
+  if (grad_sync_)
+    grad_sync_->zero_grad();  // keeps the gradients' bucket views
+  else
+    optimizer_->zero_grad(/*set_to_none=*/true);
+  torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(rt_.device));
+  for (int64_t micro = 0; micro < plan_.accum_steps; ++micro) {
+    Batch batch = task_->train_batch(plan_.seqs_per_step, rank_, world_, micro, plan_.micro_batch, rt_.device);
+    monitor_->before_forward(micro);
+    torch::Tensor loss;
+    if (grad_sync_) grad_sync_->begin_micro_step(micro + 1 == plan_.accum_steps);  // only the last one communicates
+    {
+      AutocastScope autocast(rt_.bf16_autocast);
+      auto [sum, targets] = task_->loss_sum(*model_, batch);
+      loss = sum / targets.clamp_min(1);
+    }
+    (loss / static_cast<double>(plan_.accum_steps)).backward();
+    loss_sum += loss.detach();
+  }
+  if (grad_sync_) {
+    // Waits for the bucket all-reduces (mostly done during backward): the gradients, and so the grad norm below
+    // and every gradient instrument, are now the global ones, identical on all ranks. The mean loss is summed
+    // over ranks too; a non-finite loss on any rank makes the sum non-finite on all of them, so every decision
+    // taken from (loss, grad norm) -- skip, stop, divergence -- is the same on every rank.
+    grad_sync_->finish();
+    dist_.all_reduce_sum(loss_sum);
+    loss_sum /= static_cast<double>(world_);
+  }
+  hooks_.after_backward(step, params_);
+  monitor_->after_backward();  // per-layer / per-group gradient norms (before clipping)
+  result.grad_norm = global_grad_norm(params_);
+  if (cfg_.optim.clip) clip_gradients(params_, result.grad_norm, *cfg_.optim.clip);
+  set_learning_rate(*optimizer_, result.lr);
+  if (monitor_->allow_update(loss_sum, result.grad_norm)) {  // on_nonfinite: skip_step syncs here; else no-op
+    monitor_->before_update();
+    adamw_step(*optimizer_, fused_adamw_);
+    monitor_->after_update(*optimizer_);
+  }
+  task_->advance(plan_.seqs_per_step);
+  result.loss = loss_sum / static_cast<double>(plan_.accum_steps);
+
+  monitor_->end_step(result.loss, result.grad_norm, result.lr);
+  state_.step = step;
+  state_.tokens_seen += plan_.tokens_per_step();
+  ++state_.window_steps;
+  return result;
+}
+
+void TrainingRun::log_step(const StepResult& step) {
+  monitor_->sync();  // the one host sync: loss, grad norm and every instrument pending since the last one
+  const double loss = monitor_->latest().loss, grad_norm = monitor_->latest().grad_norm;
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - state_.window_start).count();
+  const double tokens_per_s = secs > 0 ? state_.window_steps * plan_.tokens_per_step() / secs : 0.0;
+  state_.last_train_loss = loss;
+  nlohmann::json record = {{"type", "train"},       {"step", state_.step},
+                           {"loss", loss},          {"lr", step.lr},
+                           {"grad_norm", grad_norm}, {"tokens_per_s", tokens_per_s},
+                           {"tokens_seen", state_.tokens_seen}};
+  monitor_->add_scalars(record);
+  metrics_->write(record);
+  if (rank_ == 0)
+    log::progress(progress_->format(state_.step, loss, step.lr, grad_norm, tokens_per_s,
+                                    secs / std::max<int64_t>(1, state_.window_steps), monitor_->latest().grad_norm_z));
+  state_.restart_window();
+}
+
+nlohmann::json TrainingRun::evaluate() {
+  torch::NoGradGuard no_grad;
+  model_->eval();
+  AutocastScope autocast(rt_.bf16_autocast);
+  auto f64 = torch::TensorOptions().device(rt_.device).dtype(torch::kFloat64);
+  torch::Tensor loss_sum = torch::zeros({}, f64), count = torch::zeros({}, f64);
+  // Each rank evaluates its contiguous slice of the fixed set; sums and counts are added over ranks.
+  const data::RankSlice mine = data::rank_slice(task_->val_size(), rank_, world_);
+  for (int64_t first = mine.offset; first < mine.offset + mine.count; first += cfg_.eval.batch_size) {
+    const int64_t n = std::min(cfg_.eval.batch_size, mine.offset + mine.count - first);
+    auto [sum, targets] = task_->loss_sum(*model_, task_->val_batch(first, n, rt_.device));
+    loss_sum += sum.to(torch::kFloat64);
+    count += targets.to(torch::kFloat64);
+  }
+  if (world_ > 1) {
+    torch::Tensor both = torch::stack({loss_sum, count});
+    dist_.all_reduce_sum(both);
+    loss_sum = both[0];
+    count = both[1];
+  }
+  const double val_loss = (loss_sum / count).item<double>();
+  nlohmann::json record = {{"type", "eval"}, {"step", state_.step}, {"val_loss", val_loss}};
+  record.update(task_->evaluate_extra(*model_, rt_.device));
+  metrics_->write(record);
+  log::info("step " + std::to_string(state_.step) + ": " + record.dump());
+  model_->train();
+  state_.last_val_loss = val_loss;
+  state_.best_val_loss = std::min(state_.best_val_loss, val_loss);
+  state_.restart_window();  // evaluation time is not training throughput
+  return record;
+}
+
+void TrainingRun::save_checkpoint() {
+  monitor_->sync();  // a detected divergence never overwrites the last good checkpoint
+  if (monitor_->diverged()) {
+    log::warn("not saving a checkpoint at step " + std::to_string(state_.step) + ": the run diverged at step " +
+              std::to_string(monitor_->diverged_step()));
+    return;
+  }
+  nlohmann::json state = {{"data", task_->state()},
+                          {"tokens_seen", state_.tokens_seen},
+                          {"best_val_loss", state_.best_val_loss},
+                          {"world_size", world_}};
+  // Rank 0 writes everything (parameters and optimizer state are replicated, the data position is global); every
+  // rank passes a barrier before the DONE marker, so DONE means all ranks completed this step.
+  if (rank_ != 0) {
+    dist_.barrier();
+    return;
+  }
+  const std::string where = checkpoints_->save(state_.step, *model_, *optimizer_, state, cfg_.resolved_yaml,
+                                               [&] { dist_.barrier(); });
+  log::info("checkpoint " + where);
+}
+
+void TrainingRun::mark_diverged(RunSummary& summary) const {
+  summary.status = "diverged";
+  summary.diverged_step = monitor_->diverged_step();
+  summary.reason = monitor_->reason();
+}
+
+void TrainingRun::run(RunSummary& summary) {
+  const int64_t steps = cfg_.train.steps;
+  if (state_.step == 0 && cfg_.eval.every > 0) evaluate();
+  while (state_.step < steps) {
+    const StepResult step = train_step();
+    const int64_t done = state_.step;
+    if (done % cfg_.logging.every == 0 || done == steps || done == 1) {  // step 1 always: a line right away
+      log_step(step);
+      if (monitor_->stop_requested()) {
+        mark_diverged(summary);
+        log::error(summary.reason + "; stopping at step " + std::to_string(done) +
+                   " (the last good checkpoint is kept)");
+        break;
+      }
+    }
+    if (cfg_.eval.every > 0 && (due(cfg_.eval.every) || done == steps)) evaluate();
+    if (due(cfg_.checkpoint.every) && done != steps) save_checkpoint();
+  }
+  if (summary.status != "diverged") {
+    if (cfg_.eval.every == 0) evaluate();
+    if (cfg_.checkpoint.save_final && state_.step > state_.start_step) save_checkpoint();
+    summary.status = "completed";
+    monitor_->sync();
+    if (monitor_->diverged()) mark_diverged(summary);  // detected but not stopped (monitor.divergence.stop: false)
+  }
+  summary.last_step = state_.step;
+  summary.final_train_loss = state_.last_train_loss;
+  summary.final_val_loss = state_.last_val_loss;
+  if (std::isfinite(state_.best_val_loss)) summary.best_val_loss = state_.best_val_loss;
+  summary.tokens_seen = state_.tokens_seen;
+  summary.param_checksum = parameter_digest(*model_);
+  summary.tokens_per_s = progress_->mean_tokens_per_s();
+}
+
+nlohmann::json TrainingRun::summary_extra() const {
+  // Float-tolerant parameter summaries next to the bit-exact digest (1 rank vs N ranks agree to rounding).
+  const models::ParamSummary params = model_->parameter_summary();
+  return {{"device", rt_.device_name},      {"params", model_->num_params(false)},
+          {"monitor", monitor_->summary()}, {"world_size", world_},
+          {"param_sum", params.sum},        {"param_l2", params.l2},
+          {"task", cfg_.task}};
+}
+
+}  // namespace sigtrain::trainer

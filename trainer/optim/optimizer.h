@@ -1,0 +1,38 @@
+#pragma once
+// AdamW with two parameter groups: weight-decayed matrices, and the rest (norm gains, biases, embeddings, unless
+// optim.decay_* says otherwise). Group membership comes from the model's ParamInfo, not from name matching.
+#include <torch/optim/adamw.h>
+
+#include <memory>
+#include <vector>
+
+#include "models/model.h"
+#include "trainer/optim/optim_config.h"
+
+namespace sigtrain::trainer {
+
+struct OptimizerGroups {
+  int64_t decayed_params = 0;    // element counts, for the start-of-run summary
+  int64_t undecayed_params = 0;
+};
+
+std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<models::ParamInfo>& params, const OptimConfig& cfg,
+                                                OptimizerGroups* groups_out);
+
+// Sets the learning rate of every group (the schedule is applied by the trainer each step).
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
+
+// Whether the run steps AdamW through the fused multi-tensor op: `optim.fused` true / false, or auto = on CUDA.
+bool use_fused_adamw(const OptimConfig& cfg, const torch::Device& device);
+
+// One AdamW step of `optimizer` through at::_fused_adamw_, one call per parameter group, instead of LibTorch's
+// AdamW::step() (about ten small kernels per parameter). Same math as AdamW::step() (decoupled weight decay
+// p *= 1 - lr*wd, bias-corrected moments; fp32 rounding differs) and the same state: AdamWParamState's
+// exp_avg, exp_avg_sq and step, so checkpoints are unchanged and fused and per-parameter steps can alternate
+// (a run can resume with optim.fused switched). Parameters without a gradient are skipped; amsgrad is refused.
+void fused_adamw_step(torch::optim::AdamW& optimizer);
+
+// The trainer's optimizer step: fused_adamw_step() or LibTorch's per-parameter AdamW::step().
+void adamw_step(torch::optim::AdamW& optimizer, bool fused);
+
+}  // namespace sigtrain::trainer

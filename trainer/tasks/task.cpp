@@ -1,0 +1,30 @@
+#include "trainer/tasks/task.h"
+
+#include <torch/torch.h>
+
+#include "common/config.h"
+
+namespace sigtrain::trainer {
+
+std::pair<torch::Tensor, torch::Tensor> Task::loss_sum(models::Model& model, const Batch& batch) {
+  auto logits = model.forward(batch.inputs);
+  auto flat_targets = batch.targets.view({-1});
+  auto sum = torch::nn::functional::cross_entropy(
+      logits.to(torch::kFloat32).view({-1, logits.size(-1)}), flat_targets,
+      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum).ignore_index(kIgnoreTarget));
+  auto count = (flat_targets != kIgnoreTarget).sum();
+  return {sum, count};
+}
+
+std::shared_ptr<models::Model> Task::build_model(models::ModelConfig model,
+                                                const models::AttentionConfig& attention) const {
+  if (model.vocab_size == 0) model.vocab_size = vocab_size();
+  if (model.vocab_size < vocab_size())
+    throw config::ConfigError("model.vocab_size: " + std::to_string(model.vocab_size) + " is smaller than the " +
+                              "task's " + std::to_string(vocab_size()) + " ids; set 0 to take it from the task");
+  return models::build_model(model, attention);
+}
+
+nlohmann::json Task::evaluate_extra(models::Model&, const torch::Device&) { return nlohmann::json::object(); }
+
+}  // namespace sigtrain::trainer

@@ -1,0 +1,66 @@
+#pragma once
+// A training task: where batches come from, which model trains on them and what the loss is. The loop
+// (trainer/loop/training_run.cpp) is task-agnostic:
+//   batch = task.train_batch(...);  [loss_sum, count] = task.loss_sum(model, batch);  (loss_sum / count).backward()
+// Tasks are registered by name with their config sections (trainer/tasks/task_registry.h): LmTask (next-token
+// prediction on text, the default for decoders), MlmTask (masked tokens for the encoder), CellTask (masked
+// expression on single cells).
+#include <torch/types.h>
+
+#include <nlohmann/json.hpp>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "models/model.h"
+
+namespace sigtrain::trainer {
+
+// Targets use -100 for positions that carry no loss (padding, unmasked tokens).
+inline constexpr int64_t kIgnoreTarget = -100;
+
+struct Batch {
+  models::ModelInputs inputs;
+  torch::Tensor targets;  // int64 [B, T] class ids, or float for regression objectives
+};
+
+class Task {
+ public:
+  virtual ~Task() = default;
+
+  virtual int64_t vocab_size() const = 0;
+  virtual std::string describe() const = 0;
+
+  // The model this task trains. Default: models::build_model with model.vocab_size taken from the task when 0
+  // (ConfigError when a configured vocab_size is smaller than the task's ids).
+  virtual std::shared_ptr<models::Model> build_model(models::ModelConfig model,
+                                                     const models::AttentionConfig& attention) const;
+
+  // Micro-batch `micro` (of `micro_batch` sequences) of this rank's slice of the current global step; the step
+  // starts at the stream position, which advance() moves once per optimizer step (by the global batch).
+  virtual Batch train_batch(int64_t seqs_per_step, int rank, int world, int64_t micro, int64_t micro_batch,
+                            const torch::Device& device) = 0;
+  virtual void advance(int64_t seqs) = 0;
+
+  // The fixed validation set: `val_size()` items, handed out in order.
+  virtual int64_t val_size() const = 0;
+  virtual Batch val_batch(int64_t first, int64_t count, const torch::Device& device) = 0;
+
+  // Sum of per-target losses (float32 0-dim) and the number of targets (0-dim), on the device; no host sync.
+  // Default: token cross-entropy of model.forward(inputs) against integer targets, ignoring kIgnoreTarget.
+  virtual std::pair<torch::Tensor, torch::Tensor> loss_sum(models::Model& model, const Batch& batch);
+
+  // Task-specific evaluation beyond the validation loss (e.g. embedding quality), run after it with the model in
+  // eval mode under no-grad; the returned numbers go into the eval record of metrics.jsonl. Default: none.
+  virtual nlohmann::json evaluate_extra(models::Model& model, const torch::Device& device);
+
+  // Files the task keeps with the run (e.g. the single-cell gene vocabulary), written once by rank 0 into the run
+  // folder before training starts. Default: none.
+  virtual void write_run_files(const std::string& run_dir) { (void)run_dir; }
+
+  // The data position for checkpoints.
+  virtual nlohmann::json state() const = 0;
+  virtual void restore(const nlohmann::json& state) = 0;
+};
+
+}  // namespace sigtrain::trainer
