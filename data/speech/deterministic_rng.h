@@ -1,0 +1,41 @@
+#pragma once
+// The random draws of the speech pipeline (SpecAugment masks, batch shuffles). Only std::mt19937_64's raw output is
+// used - its sequence is fixed by the C++ standard - and bounded draws are our own rejection sampling, because
+// std::uniform_int_distribution / std::shuffle differ between standard libraries (see data/lm_sampler.h). So a run
+// seed gives the same masks and batch order with any compiler.
+#include <cstdint>
+#include <random>
+#include <utility>
+#include <vector>
+
+#include "common/splitmix64.h"
+
+namespace sigtrain::speech {
+
+// A generator for one (run seed, stream, epoch, item) tuple; each argument goes through splitmix64 so nearby
+// values give unrelated streams. `stream` separates users (SpecAugment vs batch order) sharing one run seed.
+inline std::mt19937_64 seeded_rng(uint64_t seed, uint64_t stream, uint64_t epoch, uint64_t item) {
+  const uint64_t s = splitmix64(splitmix64(splitmix64(splitmix64(seed) ^ stream) ^ epoch) ^ item);
+  return std::mt19937_64(s);
+}
+
+inline constexpr uint64_t kStreamSpecAugment = 0x5350454341554701ULL;
+inline constexpr uint64_t kStreamBatchOrder = 0x4241544348455302ULL;
+
+// Uniform in [0, n) (n >= 1) by rejection: the lowest 2^64 mod n raw values are dropped so every residue is equally
+// likely.
+inline uint64_t bounded_draw(std::mt19937_64& rng, uint64_t n) {
+  const uint64_t threshold = (0 - n) % n;
+  while (true) {
+    const uint64_t r = rng();
+    if (r >= threshold) return r % n;
+  }
+}
+
+// Fisher-Yates with bounded_draw.
+template <class T>
+void deterministic_shuffle(std::vector<T>& v, std::mt19937_64& rng) {
+  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[bounded_draw(rng, i)]);
+}
+
+}  // namespace sigtrain::speech
