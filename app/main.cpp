@@ -7,7 +7,9 @@
 #include <iostream>
 
 #include "common/config.h"
+#include "common/exit_status.h"
 #include "common/log.h"
+#include "data/singlecell/format_error.h"
 #include "data/singlecell/inspect_report.h"
 #include "sigtrain/build_info.h"
 #include "trainer/checkpoint/checkpoint.h"
@@ -28,6 +30,38 @@ std::string version_text() {
   return s;
 }
 
+namespace exit_status = sigtrain::exit_status;
+
+// CLI11 reports --help (and its own successful early exits) as a ParseError with exit code 0: print and succeed.
+// Every other parse error -- unknown flag, missing value, a failed check such as a --config file that does not
+// exist -- is bad input, whatever CLI11's own code (105, 106, 109, ...) would have been.
+int parse_error_status(const CLI::App& app, const CLI::ParseError& e) {
+  app.exit(e);  // CLI11's message: the help to stdout, an error (naming the flag) to stderr
+  return e.get_exit_code() == 0 ? exit_status::kOk : exit_status::kBadInput;
+}
+
+// What went wrong, to stderr, and the exit status for it (common/exit_status.h). Called from a catch block.
+int report_current_exception() {
+  try {
+    throw;
+  } catch (const sigtrain::trainer::RunFailed& e) {  // first: a run that started failed, whatever the cause
+    std::cerr << "error: the run failed: " << e.what() << "\n";
+    return exit_status::kRunFailed;
+  } catch (const sigtrain::config::ConfigError& e) {
+    std::cerr << "config error: " << e.what() << "\n";
+  } catch (const sigtrain::trainer::CheckpointError& e) {
+    std::cerr << "checkpoint error: " << e.what() << "\n";
+  } catch (const sigtrain::InputError& e) {
+    std::cerr << "error: " << e.what() << "\n";
+  } catch (const sigtrain::singlecell::FormatError& e) {  // `data inspect` of a malformed file
+    std::cerr << "error: " << e.what() << "\n";
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return exit_status::kRunFailed;
+  }
+  return exit_status::kBadInput;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -44,15 +78,19 @@ int main(int argc, char** argv) {
       ->check(CLI::ExistingFile);
   train->add_option("--set", train_opts.overrides, "Override a key: key.path=value (repeatable, applied last)");
   train->add_option("--run-dir", train_opts.run_dir, "Run folder (default: runs/<name>-<UTC time>)");
+  train->add_flag("--allow-defaults", train_opts.allow_defaults,
+                  "Accept a config file without keys (train on defaults alone)");
   auto* resume_opt = train->add_option("--resume", resume_path,
                                        "Resume from a run or checkpoint folder (no value: the latest of --run-dir)")
                          ->expected(0, 1);
 
   // sigtrain config
   std::vector<std::string> config_files, config_overrides;
+  bool config_allow_defaults = false;
   auto* config = app.add_subcommand("config", "Print the fully resolved config, defaults included");
   config->add_option("--config,-c", config_files, "Config file (repeatable)")->required()->check(CLI::ExistingFile);
   config->add_option("--set", config_overrides, "Override a key: key.path=value (repeatable)");
+  config->add_flag("--allow-defaults", config_allow_defaults, "Accept a config file without keys");
 
   // sigtrain report
   sigtrain::trainer::ReportOptions report_opts;
@@ -98,19 +136,23 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return parse_error_status(app, e);
   }
 
   if (show_version) {
     std::cout << version_text();
-    return 0;
+    return exit_status::kOk;
+  }
+  if (app.get_subcommands().empty()) {
+    std::cerr << app.help() << "sigtrain: a subcommand is required\n";
+    return exit_status::kBadInput;
   }
   try {
     if (*train) {
       if (resume_opt->count() > 0) train_opts.resume = resume_path;
       if (train_opts.config_files.empty() && !train_opts.resume) {
         std::cerr << "sigtrain train: --config FILE is required (or --resume a run)\n";
-        return 2;
+        return exit_status::kBadInput;
       }
       return sigtrain::trainer::run_training(train_opts);
     }
@@ -122,34 +164,27 @@ int main(int argc, char** argv) {
       std::cout << "report files in " << result.out_dir << ":";
       for (const auto& f : result.files) std::cout << " " << std::filesystem::path(f).filename().string();
       std::cout << "\n";
-      return 0;
+      return exit_status::kOk;
     }
     if (*launch) {
       launch_opts.child_args = launch->remaining();
       if (auto err = sigtrain::trainer::check_launch_options(launch_opts); !err.empty()) {
         std::cerr << "sigtrain launch: " << err << "\n";
-        return 2;
+        return exit_status::kBadInput;
       }
       return sigtrain::trainer::launch(launch_opts);
     }
     if (*config) {
-      std::cout << sigtrain::trainer::resolve_config(config_files, config_overrides);
-      return 0;
+      std::cout << sigtrain::trainer::resolve_config(config_files, config_overrides, config_allow_defaults);
+      return exit_status::kOk;
     }
     if (*inspect) {
       std::cout << sigtrain::singlecell::inspect_file(inspect_path, inspect_label, inspect_opts).to_text();
-      return 0;
+      return exit_status::kOk;
     }
-    std::cout << app.help();
-    return 0;
-  } catch (const sigtrain::config::ConfigError& e) {
-    std::cerr << "config error: " << e.what() << "\n";
-    return 2;
-  } catch (const sigtrain::trainer::CheckpointError& e) {
-    std::cerr << "checkpoint error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "error: " << e.what() << "\n";
-    return 1;
+    std::cerr << app.help();  // unreachable while every subcommand is handled above
+    return exit_status::kBadInput;
+  } catch (const std::exception&) {
+    return report_current_exception();
   }
 }

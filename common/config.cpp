@@ -89,22 +89,24 @@ void merge_into(Node& dst, const Node& src) {
   dst = src;
 }
 
+YAML::Node load_yaml_file(const fs::path& path) {
+  try {
+    return YAML::LoadFile(path.string());
+  } catch (const YAML::Exception& e) {
+    throw ConfigError(path.string() + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
+  }
+}
+
 Node load_file_with_bases(const fs::path& path, std::vector<fs::path>& stack) {
   fs::path canonical = fs::weakly_canonical(path);
   if (std::find(stack.begin(), stack.end(), canonical) != stack.end())
     throw ConfigError(path.string() + ": `base:` inheritance forms a cycle");
   if (!fs::exists(path)) {
-    std::string msg = path.string() + ": config file not found";
+    std::string msg = path.string() + ": config file does not exist";
     if (!stack.empty()) msg += " (named in `base:` of " + stack.back().string() + ")";
     throw ConfigError(msg);
   }
-  YAML::Node y;
-  try {
-    y = YAML::LoadFile(path.string());
-  } catch (const YAML::Exception& e) {
-    throw ConfigError(path.string() + ":" + std::to_string(e.mark.line + 1) + ": invalid YAML: " + e.msg);
-  }
-  Node doc = from_yaml(y, path.string());
+  Node doc = from_yaml(load_yaml_file(path), path.string());
   if (doc.kind == Node::Kind::kNull) doc.kind = Node::Kind::kMap;
   if (doc.kind != Node::Kind::kMap)
     throw_at(doc.loc, "", "expected a mapping of sections at the top of the config file");
@@ -304,6 +306,12 @@ bool parse_double(const std::string& s, double* out) {
 }
 
 }  // namespace
+
+bool config_file_is_empty(const std::string& path) {
+  if (!fs::exists(path)) throw ConfigError(path + ": config file does not exist");
+  const YAML::Node y = load_yaml_file(path);
+  return y.IsNull() || (y.IsMap() && y.size() == 0);
+}
 
 ConfigTree ConfigTree::load(const std::vector<std::string>& files, const std::vector<std::string>& overrides) {
   ConfigTree tree;

@@ -115,6 +115,10 @@ class SectionReader {
   const Node* section_;
 };
 
+// Whether a config file holds no keys at all (empty, only comments or whitespace, or `{}`): a run from it would
+// train on defaults alone, which is almost always the wrong file. ConfigError when it does not exist or is not YAML.
+bool config_file_is_empty(const std::string& path);
+
 // Compares two resolved configs (YAML text) at the given dotted key paths (a section or a single key) and returns
 // one line per difference: "model.n_layer: 4 -> 6". Used to refuse resuming a checkpoint under another config.
 std::vector<std::string> config_differences(const std::string& yaml_before, const std::string& yaml_after,

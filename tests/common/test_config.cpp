@@ -6,6 +6,7 @@
 #include <fstream>
 
 using sigtrain::config::ConfigError;
+using sigtrain::config::config_file_is_empty;
 using sigtrain::config::ConfigTree;
 using sigtrain::config::SectionReader;
 
@@ -110,12 +111,26 @@ TEST(Config, BadSetAndMissingBaseAndCycle) {
   EXPECT_NE(error_of([] { ConfigTree::load({}, {"novalue"}); }).find("expected key.path=value"), std::string::npos);
   std::string f = dir.write("a.yaml", "base: missing.yaml\n");
   std::string e = error_of([&] { ConfigTree::load({f}, {}); });
-  EXPECT_NE(e.find("missing.yaml: config file not found (named in `base:` of"), std::string::npos) << e;
+  EXPECT_NE(e.find("missing.yaml: config file does not exist (named in `base:` of"), std::string::npos) << e;
   std::string a = dir.write("x.yaml", "base: y.yaml\n");
   dir.write("y.yaml", "base: x.yaml\n");
   EXPECT_NE(error_of([&] { ConfigTree::load({a}, {}); }).find("cycle"), std::string::npos);
   std::string bad = dir.write("bad.yaml", "model: [1, 2\n");
   EXPECT_NE(error_of([&] { ConfigTree::load({bad}, {}); }).find("invalid YAML"), std::string::npos);
+}
+
+TEST(Config, EmptyFileIsToldApart) {
+  TempDir dir;
+  EXPECT_TRUE(config_file_is_empty(dir.write("empty.yaml", "")));
+  EXPECT_TRUE(config_file_is_empty(dir.write("comments.yaml", "# a comment\n\n  # another\n")));
+  EXPECT_TRUE(config_file_is_empty(dir.write("braces.yaml", "{}\n")));
+  EXPECT_FALSE(config_file_is_empty(dir.write("base_only.yaml", "base: other.yaml\n")));
+  EXPECT_FALSE(config_file_is_empty(dir.write("one_key.yaml", "model:\n  n_layer: 2\n")));
+  const std::string missing = dir.write("x.yaml", "") + ".missing";
+  EXPECT_NE(error_of([&] { config_file_is_empty(missing); }).find(missing + ": config file does not exist"),
+            std::string::npos);
+  const std::string bad = dir.write("bad.yaml", "model: [1, 2\n");
+  EXPECT_NE(error_of([&] { config_file_is_empty(bad); }).find("invalid YAML"), std::string::npos);
 }
 
 TEST(Config, SectionWithWrongShapeAndDuplicateKeys) {

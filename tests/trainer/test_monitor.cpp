@@ -14,6 +14,7 @@
 #include <fstream>
 #include <thread>
 
+#include "common/exit_status.h"
 #include "models/attention.h"
 #include "models/model.h"
 #include "tests/trainer/training_fixture.h"
@@ -301,7 +302,7 @@ TEST(Monitor, ZScoresAndDivergenceRule) {
 TEST(MonitorPolicy, NanGradientStopsAndKeepsLastGoodCheckpoint) {
   auto dir = fixture::fresh_dir("policy_stop");
   auto o = tiny_run(dir, {"test_hooks.nan_grad_step=7", "checkpoint.every=4", "train.steps=20"});
-  EXPECT_EQ(trainer::run_training(o), 3);
+  EXPECT_EQ(trainer::run_training(o), exit_status::kRunFailed);  // diverged
   auto s = fixture::read_json(dir / "run" / "summary.json");
   EXPECT_EQ(s["status"], "diverged");
   EXPECT_EQ(s["diverged_step"], 7);
@@ -331,7 +332,7 @@ TEST(MonitorPolicy, ContinueRunsToTheEndAndReportsDivergence) {
   auto dir = fixture::fresh_dir("policy_continue");
   auto o = tiny_run(dir, {"test_hooks.nan_grad_step=7", "monitor.on_nonfinite=continue",
                           "monitor.divergence.stop=false"});
-  EXPECT_EQ(trainer::run_training(o), 3);
+  EXPECT_EQ(trainer::run_training(o), exit_status::kRunFailed);  // diverged
   auto s = fixture::read_json(dir / "run" / "summary.json");
   EXPECT_EQ(s["status"], "diverged");
   EXPECT_EQ(s["last_step"], 20);
@@ -349,7 +350,7 @@ TEST(MonitorPolicy, LearningRateSpikeIsDetectedAsDivergence) {
                           "monitor.divergence.median_ratio=10", "monitor.divergence.patience=5",
                           "checkpoint.every=0", "eval.every=0"});
   // Measured: lr 0.01 -> 3 at step 30 sends the grad norm from ~0.5 to 30-160 (the loss from 3 to hundreds).
-  EXPECT_EQ(trainer::run_training(o), 3);
+  EXPECT_EQ(trainer::run_training(o), exit_status::kRunFailed);  // diverged
   auto s = fixture::read_json(dir / "run" / "summary.json");
   EXPECT_EQ(s["status"], "diverged") << s.dump();
   EXPECT_GE(s.value("diverged_step", -1), 30);

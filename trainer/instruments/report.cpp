@@ -15,6 +15,7 @@
 
 #include "common/atomic_file.h"
 #include "common/config.h"
+#include "common/exit_status.h"
 #include "trainer/instruments/h5_series_writer.h"
 
 namespace sigtrain::trainer {
@@ -73,11 +74,13 @@ RunData load_run(const std::string& dir) {
   if (r.name.empty()) r.name = fs::path(dir).parent_path().filename().string();
   const fs::path p(dir);
   const bool has_summary = fs::exists(p / "summary.json"), has_metrics = fs::exists(p / "metrics.jsonl");
-  if (!has_summary && !has_metrics) throw std::runtime_error(dir + ": not a run folder (no summary.json or metrics.jsonl)");
-  if (has_summary) {
+  if (!has_summary && !has_metrics)
+    throw InputError(dir + ": not a run folder (it has no summary.json or metrics.jsonl)");
+  if (has_summary) {  // written atomically: unreadable means damaged, and a guessed row would misreport the run
     std::ifstream in(p / "summary.json");
     r.summary = nlohmann::json::parse(in, nullptr, false);
-    if (r.summary.is_discarded()) r.summary = nlohmann::json::object();
+    if (r.summary.is_discarded() || !r.summary.is_object())
+      throw InputError((p / "summary.json").string() + ": not a JSON object (damaged?)");
   }
   if (fs::exists(p / "config.yaml")) {
     try {
@@ -140,8 +143,12 @@ RunData load_run(const std::string& dir) {
   return r;
 }
 
+// What the table shows for a number that was never measured (a run that failed early, no evaluation, no steps):
+// never a placeholder such as 0, inf or nan that reads like a measurement.
+const std::string kMissing = "\u2013";  // "–"
+
 std::string num(double v, const char* f = "%.4f") {
-  if (!std::isfinite(v)) return std::isnan(v) ? "nan" : (v > 0 ? "inf" : "-inf");
+  if (!std::isfinite(v)) return kMissing;
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
   return buf;
@@ -149,6 +156,32 @@ std::string num(double v, const char* f = "%.4f") {
 
 double json_num(const nlohmann::json& j, const char* key) {
   return j.contains(key) && j[key].is_number() ? j[key].get<double>() : NAN;
+}
+
+// Characters on screen of UTF-8 text (kMissing is one character in three bytes): the columns stay aligned.
+size_t display_width(const std::string& text) {
+  return static_cast<size_t>(std::count_if(text.begin(), text.end(), [](char c) { return (c & 0xC0) != 0x80; }));
+}
+
+// summary.json's `reason` of a failed or diverged run; empty for the others.
+std::string failure_reason(const nlohmann::json& summary) {
+  const std::string status = summary.value("status", std::string());
+  if (status != "failed" && status != "diverged") return "";
+  const auto it = summary.find("reason");
+  const std::string reason = it != summary.end() && it->is_string() ? it->get<std::string>() : "";
+  return reason.empty() ? "no reason recorded" : reason;
+}
+
+// A Markdown list item holds one line: line breaks of a multi-line reason become "; ".
+std::string one_line(const std::string& text) {
+  std::string out;
+  for (char c : text) {
+    if (c == '\n')
+      out += "; ";
+    else
+      out += c;
+  }
+  return out;
 }
 
 nlohmann::json nan_to_null(const std::vector<double>& v) {
@@ -195,7 +228,7 @@ double early_median_grad_norm(const std::vector<long long>& steps, const std::ve
 }
 
 ReportResult make_report(const ReportOptions& o) {
-  if (o.run_dirs.empty()) throw std::runtime_error("report: no run folders given");
+  if (o.run_dirs.empty()) throw InputError("report: no run folders given");
   std::vector<RunData> runs;
   for (const auto& d : o.run_dirs) runs.push_back(load_run(d));
   ReportResult res;
@@ -242,14 +275,16 @@ ReportResult make_report(const ReportOptions& o) {
       tps = n ? sum / n : NAN;
     }
     const std::string status = s.value("status", std::string(r.steps.empty() ? "?" : "incomplete"));
-    const long long last_step = s.contains("last_step") ? s["last_step"].get<long long>()
-                                                        : (r.steps.empty() ? 0 : r.steps.back());
-    const std::string div = s.contains("diverged_step") ? std::to_string(s["diverged_step"].get<long long>()) : "-";
-    cols.push_back({r.name, r.attention_kind + " (" + r.attention_backend + ")", status, std::to_string(last_step),
+    const double last_step = s.contains("last_step") ? json_num(s, "last_step")
+                                                     : (r.steps.empty() ? NAN : static_cast<double>(r.steps.back()));
+    const std::string max_g_text =
+        std::isfinite(max_g) ? num(max_g, "%.4g") + " (" + std::to_string(max_g_step) + ")" : kMissing;
+    const std::string ratio_text = std::isfinite(max_g / early) ? num(max_g / early, "%.3g") + "x" : kMissing;
+    cols.push_back({r.name, r.attention_kind + " (" + r.attention_backend + ")", status, num(last_step, "%.0f"),
                     num(r.loss.empty() ? NAN : r.loss.back()), num(best_train),
-                    num(json_num(s, "final_val_loss")), num(json_num(s, "best_val_loss")),
-                    num(max_g, "%.4g") + " (" + std::to_string(max_g_step) + ")", num(early, "%.4g"),
-                    num(max_g / early, "%.3g") + "x", std::to_string(nonfinite), div, num(tps, "%.0f")});
+                    num(json_num(s, "final_val_loss")), num(json_num(s, "best_val_loss")), max_g_text,
+                    num(early, "%.4g"), ratio_text, std::to_string(nonfinite), num(json_num(s, "diverged_step"), "%.0f"),
+                    num(tps, "%.0f")});
     jruns.push_back({{"name", r.name},
                      {"dir", r.dir},
                      {"attention", r.attention_kind},
@@ -272,7 +307,7 @@ ReportResult make_report(const ReportOptions& o) {
   std::vector<size_t> width(cols.size() + 1, 0);
   for (const auto& l : labels) width[0] = std::max(width[0], l.size());
   for (size_t c = 0; c < cols.size(); ++c)
-    for (const auto& v : cols[c]) width[c + 1] = std::max(width[c + 1], v.size());
+    for (const auto& v : cols[c]) width[c + 1] = std::max(width[c + 1], display_width(v));
   std::ostringstream table, md;
   md << "|";
   for (size_t c = 0; c <= cols.size(); ++c) md << " " << (c == 0 ? std::string("") : cols[c - 1][0]) << " |";
@@ -282,16 +317,23 @@ ReportResult make_report(const ReportOptions& o) {
   for (size_t row = 0; row < labels.size(); ++row) {
     table << labels[row] << std::string(width[0] - labels[row].size() + 2, ' ');
     for (size_t c = 0; c < cols.size(); ++c)
-      table << std::string(width[c + 1] - cols[c][row].size(), ' ') << cols[c][row] << (c + 1 < cols.size() ? "  " : "");
+      table << std::string(width[c + 1] - display_width(cols[c][row]), ' ') << cols[c][row] << (c + 1 < cols.size() ? "  " : "");
     table << "\n";
     if (row == 0) continue;
     md << "| " << labels[row] << " |";
     for (size_t c = 0; c < cols.size(); ++c) md << " " << cols[c][row] << " |";
     md << "\n";
   }
-  for (const auto& r : runs)
-    if (r.summary.contains("reason") && !r.summary["reason"].get<std::string>().empty())
-      table << r.name << ": " << r.summary["reason"].get<std::string>() << "\n";
+  // Why a failed or diverged run stopped, under the table (a reason can be long and span lines).
+  bool any_reason = false;
+  for (const auto& r : runs) {
+    const std::string reason = failure_reason(r.summary);
+    if (reason.empty()) continue;
+    table << r.name << " (" << r.summary.value("status", std::string("?")) << "): " << reason << "\n";
+    md << (any_reason ? "" : "\n") << "- **" << r.name << "** (" << r.summary.value("status", std::string("?"))
+       << "): " << one_line(reason) << "\n";
+    any_reason = true;
+  }
   md << "\nEarly median: the median global gradient norm over the first 10 % of a run's steps (at least its first "
         "10 steps).\n";
   res.table = table.str();

@@ -1,5 +1,6 @@
 #include "trainer/loop/run_files.h"
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -36,21 +37,29 @@ void MetricsWriter::write(const nlohmann::json& record) {
   std::fflush(file_);
 }
 
+void record_progress(RunSummary& s, const TrainState& state) {
+  s.last_step = state.step;
+  s.tokens_seen = state.tokens_seen;
+  s.final_train_loss = state.last_train_loss;
+  s.final_val_loss = state.last_val_loss;
+  if (std::isfinite(state.best_val_loss)) s.best_val_loss = state.best_val_loss;  // infinity = never evaluated
+}
+
 void write_summary(const std::string& path, const RunSummary& s, const nlohmann::json& extra) {
   nlohmann::json j = extra;
   j["status"] = s.status;
   if (!s.reason.empty()) j["reason"] = s.reason;
   j["last_step"] = s.last_step;
   if (s.diverged_step >= 0) j["diverged_step"] = s.diverged_step;
-  // (JSON has no NaN or infinity: nlohmann writes a non-finite number as null too.)
-  auto loss = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
-  j["final_train_loss"] = loss(s.final_train_loss);
-  j["final_val_loss"] = loss(s.final_val_loss);
-  j["best_val_loss"] = loss(s.best_val_loss);
+  // Unmeasured numbers are null, never 0. (JSON has no NaN or infinity: nlohmann writes a non-finite number as null.)
+  auto measured = [](const std::optional<double>& v) { return v ? nlohmann::json(*v) : nlohmann::json(nullptr); };
+  j["final_train_loss"] = measured(s.final_train_loss);
+  j["final_val_loss"] = measured(s.final_val_loss);
+  j["best_val_loss"] = measured(s.best_val_loss);
   j["wall_time_s"] = s.wall_time_s;
-  j["tokens_per_s"] = s.tokens_per_s;
+  j["tokens_per_s"] = measured(s.tokens_per_s);
   j["tokens_seen"] = s.tokens_seen;
-  j["param_checksum"] = s.param_checksum;
+  j["param_checksum"] = s.param_checksum.empty() ? nlohmann::json(nullptr) : nlohmann::json(s.param_checksum);
   write_file_atomic(path, j.dump(2) + "\n");
 }
 

@@ -8,6 +8,8 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "trainer/loop/train_state.h"
+
 namespace sigtrain::trainer {
 
 class MetricsWriter {
@@ -37,10 +39,14 @@ struct RunSummary {
   std::optional<double> final_val_loss;
   std::optional<double> best_val_loss;
   double wall_time_s = 0;
-  double tokens_per_s = 0;
+  std::optional<double> tokens_per_s;  // null when no step was timed
   int64_t tokens_seen = 0;
-  std::string param_checksum;     // to compare runs (1 rank vs 2 ranks, resume)
+  std::string param_checksum;     // to compare runs (1 rank vs 2 ranks, resume); null when not taken (a failure)
 };
+
+// What a run that stopped with an error had reached: its step, tokens and the losses measured so far (a failed
+// summary tells as much as is known and nothing more).
+void record_progress(RunSummary& summary, const TrainState& state);
 
 void write_summary(const std::string& path, const RunSummary& summary, const nlohmann::json& extra);
 

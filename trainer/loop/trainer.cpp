@@ -11,12 +11,14 @@
 #include <sstream>
 
 #include "common/atomic_file.h"
+#include "common/config.h"
+#include "common/exit_status.h"
 #include "common/log.h"
 #include "sigtrain/build_info.h"
 #include "trainer/checkpoint/checkpoint.h"
 #include "trainer/distributed/distributed.h"
-#include "trainer/loop/batch_plan.h"
 #include "trainer/loop/progress.h"
+#include "trainer/loop/run_checks.h"
 #include "trainer/loop/run_config.h"
 #include "trainer/loop/run_files.h"
 #include "trainer/loop/runtime.h"
@@ -60,11 +62,25 @@ void check_resumable(const CheckpointContents& checkpoint, const std::string& ch
   throw CheckpointError(msg);
 }
 
+// The run's config from its files and overrides. A file without keys is refused unless `allow_defaults`: training
+// a 12-layer model on defaults alone is almost never what an empty (or wrongly saved) file meant.
+RunConfig load_config(const std::vector<std::string>& files, const std::vector<std::string>& overrides,
+                      bool allow_defaults) {
+  if (!allow_defaults)
+    for (const auto& f : files)
+      if (config::config_file_is_empty(f))
+        throw config::ConfigError(f + ": the config file is empty (no keys, only comments or whitespace); the run "
+                                  "would use defaults for everything. Give a config with keys, or pass "
+                                  "--allow-defaults to mean it");
+  return load_run_config(files, overrides);
+}
+
 }  // namespace
 
-std::string resolve_config(const std::vector<std::string>& files, const std::vector<std::string>& overrides) {
-  const RunConfig cfg = load_run_config(files, overrides);
-  plan_batches(cfg, 1);  // the batch arithmetic is part of the config (one rank; more must divide it too)
+std::string resolve_config(const std::vector<std::string>& files, const std::vector<std::string>& overrides,
+                           bool allow_defaults) {
+  const RunConfig cfg = load_config(files, overrides, allow_defaults);
+  check_runnable(cfg, /*world_size=*/1, /*local_rank=*/0);  // as `train` would (more ranks must divide it too)
   return cfg.resolved_yaml;
 }
 
@@ -79,24 +95,24 @@ int run_training(const TrainOptions& opts) {
   if (opts.config_files.empty() && !peeked)
     throw config::ConfigError("no config: pass --config FILE (or --resume a run)");
   // Resuming without --config continues with the checkpoint's own resolved config (plus any --set).
-  RunConfig cfg = load_run_config(
+  RunConfig cfg = load_config(
       opts.config_files.empty() ? std::vector<std::string>{*resume_dir + "/config.yaml"} : opts.config_files,
-      opts.overrides);
+      opts.overrides, opts.allow_defaults);
   if (peeked) {
     check_resumable(*peeked, *resume_dir, cfg);
     if (peeked->step >= cfg.train.steps) {  // nothing to do: the folder stays exactly as it is
       log::init(cfg.logging.level);           // (console only: no log file of the run is touched either)
-      log::info("run " + fs::path(*resume_dir).parent_path().parent_path().string() + " is complete: its last " +
+      // A warning, so that it shows at every logging.level: the command trained nothing.
+      log::warn("run " + fs::path(*resume_dir).parent_path().parent_path().string() + " is complete: its last " +
                 "checkpoint is at step " + std::to_string(peeked->step) + " of train.steps = " +
                 std::to_string(cfg.train.steps) + " (pass --set train.steps=N with a larger N to continue)");
-      return 0;
+      return exit_status::kOk;
     }
   }
 
   // --- 2. This process's rank and device; everything that can be checked before the run folder exists -----------
   const DistEnv dist_env = read_dist_env();
-  const Runtime rt = select_runtime(cfg.train, dist_env.local_rank);
-  plan_batches(cfg, dist_env.world_size);
+  const Runtime rt = check_runnable(cfg, dist_env.world_size, dist_env.local_rank);
   DistributedContext dist(cfg.dist, dist_env, rt.device);
   const int rank = dist.rank(), world = dist.world_size();
 
@@ -119,24 +135,29 @@ int run_training(const TrainOptions& opts) {
   RunSummary summary;
   const std::string summary_path = (fs::path(run_dir) / "summary.json").string();
   nlohmann::json summary_extra = {{"run_dir", run_dir}, {"config", cfg.name}, {"task", cfg.task}};
+  std::unique_ptr<TrainingRun> run;  // outlives the try: a failure records how far the run got
   try {
-    TrainingRun run(std::move(cfg), rt, dist, run_dir, resume_dir);
-    run.run(summary);
+    run = std::make_unique<TrainingRun>(std::move(cfg), rt, dist, run_dir, resume_dir);
+    run->run(summary);
     summary.wall_time_s = std::chrono::duration<double>(Clock::now() - wall_start).count();
-    summary_extra.update(run.summary_extra());
+    summary_extra.update(run->summary_extra());
     if (rank == 0) write_summary(summary_path, summary, summary_extra);
     auto loss_text = [](const std::optional<double>& v) { return v ? format_fixed(*v, 4) : std::string("-"); };
     log::info("done: " + summary.status + " at step " + std::to_string(summary.last_step) + ", train loss " +
               loss_text(summary.final_train_loss) + ", validation loss " + loss_text(summary.final_val_loss) + " (" +
               format_fixed(summary.wall_time_s, 1) + " s)");
-    return summary.status == "diverged" ? 3 : 0;
+    return summary.status == "diverged" ? exit_status::kRunFailed : exit_status::kOk;
   } catch (const std::exception& e) {
     summary.status = "failed";
     summary.reason = e.what();
+    if (run)
+      record_progress(summary, run->state());
+    else if (peeked)
+      summary.last_step = peeked->step;  // failed while setting up the resume: the run stands where it stood
     summary.wall_time_s = std::chrono::duration<double>(Clock::now() - wall_start).count();
     if (rank == 0) write_summary(summary_path, summary, summary_extra);
     if (world > 1) log::error(std::string("rank ") + std::to_string(rank) + " failed: " + e.what());
-    throw;
+    throw RunFailed(e.what());  // whatever its type, the input was accepted: this is a failed run (exit status 1)
   }
 }
 

@@ -1,0 +1,36 @@
+#include "trainer/loop/run_checks.h"
+
+#include <stdexcept>
+#include <string>
+
+#include "common/config.h"
+#include "models/attention.h"
+#include "trainer/loop/batch_plan.h"
+
+namespace sigtrain::trainer {
+namespace {
+
+// The backend's own rule for the device (models/attention.h); parsing checked only what needs no device.
+void check_backend_on_device(const RunConfig& cfg, const Runtime& rt) {
+  const models::AttentionConfig& attention = cfg.attention;
+  models::AttentionBackendPtr backend;
+  try {
+    backend = models::find_attention_backend(attention.backend);
+  } catch (const std::invalid_argument& e) {
+    throw config::ConfigError(std::string("attention.backend: ") + e.what());
+  }
+  if (const std::string why = backend->unavailable_on(rt.device.is_cuda()); !why.empty())
+    throw config::ConfigError("attention.backend: " + attention.backend + " cannot run on " + rt.device.str() +
+                              " (train.device: " + cfg.train.device + "): " + why);
+}
+
+}  // namespace
+
+Runtime check_runnable(const RunConfig& cfg, int world_size, int local_rank) {
+  Runtime rt = select_runtime(cfg.train, local_rank);
+  plan_batches(cfg, world_size);
+  check_backend_on_device(cfg, rt);
+  return rt;
+}
+
+}  // namespace sigtrain::trainer
