@@ -6,7 +6,7 @@
 //   forward(ModelInputs{tokens, {}, lengths})                        trailing padding; under causal masking
 //                                                                     padding never changes valid positions
 //
-// Everything lives in the shared Model (models/model.h, model.cpp); this type fixes the architecture to
+// Everything lives in the shared TokenModel (models/model.h, model.cpp); this type fixes the architecture to
 // `arch: decoder`, i.e. causal self-attention. There is deliberately no causal_lm.cpp (one torch TU fewer).
 #include <stdexcept>
 
@@ -14,9 +14,9 @@
 
 namespace sigtrain::models {
 
-class CausalLM : public Model {
+class CausalLM : public TokenModel {
  public:
-  CausalLM(const ModelConfig& cfg, const AttentionConfig& attn) : Model(checked(cfg), attn) {}
+  CausalLM(const ModelConfig& cfg, const AttentionConfig& attn) : TokenModel(checked(cfg), attn) {}
 
  private:
   static const ModelConfig& checked(const ModelConfig& cfg) {

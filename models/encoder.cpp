@@ -15,7 +15,7 @@ const ModelConfig& checked(const ModelConfig& cfg) {
 }
 }  // namespace
 
-Encoder::Encoder(const ModelConfig& cfg, const AttentionConfig& attn) : Model(checked(cfg), attn) {
+Encoder::Encoder(const ModelConfig& cfg, const AttentionConfig& attn) : TokenModel(checked(cfg), attn) {
   if (cfg_.value_input) {
     auto holder = register_module("value_proj", std::make_shared<torch::nn::Module>());
     // The value input is part of the input embedding (weight decay and the monitor treat it as one).
@@ -27,7 +27,7 @@ Encoder::Encoder(const ModelConfig& cfg, const AttentionConfig& attn) : Model(ch
 }
 
 at::Tensor Encoder::embed(const ModelInputs& in) {
-  at::Tensor x = Model::embed(in);
+  at::Tensor x = TokenModel::embed(in);
   if (value_fc_) {
     TORCH_CHECK(in.values.defined(), "model.value_input is on: the encoder needs per-token values [B, T]");
     TORCH_CHECK(in.values.sizes() == in.tokens.sizes(), "values must have the shape of tokens [B, T]");

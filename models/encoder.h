@@ -19,7 +19,7 @@ namespace sigtrain::models {
 
 enum class Pooling { kCls, kMean };
 
-class Encoder : public Model {
+class Encoder : public TokenModel {
  public:
   Encoder(const ModelConfig& cfg, const AttentionConfig& attn);
   at::Tensor pooled(const ModelInputs& in, Pooling pooling);

@@ -8,13 +8,47 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "models/asr_encoder.h"
 #include "models/causal_lm.h"
 #include "models/encoder.h"
+#include "models/vit.h"
 
 namespace sigtrain::models {
 
-Model::Model(const ModelConfig& cfg, const AttentionConfig& attn) : cfg_(cfg), attn_cfg_(attn) {
-  validate(cfg_, attn_cfg_);
+Model::Model(const ModelConfig& cfg, const AttentionConfig& attn) : cfg_(cfg), attn_cfg_(attn) { validate(cfg_, attn_cfg_); }
+
+void Model::add_blocks() {
+  auto blocks = register_module("blocks", std::make_shared<torch::nn::Module>());
+  for (int64_t i = 0; i < cfg_.n_layer; ++i)
+    blocks_.push_back(
+        blocks->register_module(std::to_string(i), std::make_shared<TransformerBlock>(cfg_, attn_cfg_, i)));
+  if (cfg_.norm_placement != NormPlacement::kPost)
+    final_norm_ = register_module("final_norm",
+                                  std::make_shared<Norm>(cfg_.norm, cfg_.d_model, cfg_.norm_eps, cfg_.bias));
+}
+
+AttentionMask Model::make_mask(const ModelInputs& in, const at::Device& device) const {
+  AttentionMask m;
+  m.causal = causal();
+  if (in.lengths.defined()) {
+    m.key_lengths = in.lengths.to(device, at::kInt);
+    m.query_lengths = m.key_lengths;  // self-attention: the same trailing padding on both sides
+  }
+  if (alibi_slopes_.defined()) m.alibi_slopes = alibi_slopes_;
+  return m;
+}
+
+at::Tensor Model::hidden(const ModelInputs& in) {
+  at::Tensor x = embed(in);
+  if (cfg_.dropout > 0.0) x = at::dropout(x, cfg_.dropout, is_training());
+  const AttentionMask mask = make_mask(in, x.device());
+  for (auto& block : blocks_) x = block->forward(x, mask, rope_.get());
+  if (final_norm_) x = final_norm_->forward(x);
+  return x;
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+TokenModel::TokenModel(const ModelConfig& cfg, const AttentionConfig& attn) : Model(cfg, attn) {
   const int64_t d = cfg_.d_model;
   tok_embed_ = register_module("tok_embed", std::make_shared<Embedding>(cfg_.vocab_size, d, cfg_.init_std));
   if (cfg_.positions == PositionKind::kLearned)
@@ -22,19 +56,14 @@ Model::Model(const ModelConfig& cfg, const AttentionConfig& attn) : cfg_(cfg), a
   if (cfg_.positions == PositionKind::kRope)
     rope_ = register_module("rope", std::make_shared<Rope>(cfg_.head_dim(), cfg_.max_seq_len, cfg_.rope_theta));
   if (cfg_.positions == PositionKind::kAlibi) alibi_slopes_ = register_buffer("alibi_slopes", alibi_slopes(cfg_.n_head));
-
-  auto blocks = register_module("blocks", std::make_shared<torch::nn::Module>());
-  for (int64_t i = 0; i < cfg_.n_layer; ++i)
-    blocks_.push_back(
-        blocks->register_module(std::to_string(i), std::make_shared<TransformerBlock>(cfg_, attn_cfg_, i)));
-  if (cfg_.norm_placement != NormPlacement::kPost)
-    final_norm_ = register_module("final_norm", std::make_shared<Norm>(cfg_.norm, d, cfg_.norm_eps, cfg_.bias));
+  add_blocks();
   if (!cfg_.tie_embeddings)
     head_ = register_module(
         "head", std::make_shared<Linear>(d, cfg_.vocab_size, /*bias=*/false, cfg_.init_std, ParamGroup::kHead));
 }
 
-at::Tensor Model::embed(const ModelInputs& in) {
+at::Tensor TokenModel::embed(const ModelInputs& in) {
+  TORCH_CHECK(in.tokens.defined() && in.tokens.dim() == 2, "model input tokens must be int64 [B, T]");
   at::Tensor x = tok_embed_->forward(in.tokens);
   if (pos_embed_) {
     const int64_t T = in.tokens.size(1);
@@ -44,32 +73,9 @@ at::Tensor Model::embed(const ModelInputs& in) {
   return x;
 }
 
-AttentionMask Model::make_mask(const ModelInputs& in) const {
-  AttentionMask m;
-  m.causal = causal();
-  if (in.lengths.defined()) {
-    m.key_lengths = in.lengths.to(in.tokens.device(), at::kInt);
-    m.query_lengths = m.key_lengths;  // self-attention: the same trailing padding on both sides
-  }
-  if (alibi_slopes_.defined()) m.alibi_slopes = alibi_slopes_;
-  return m;
-}
-
-at::Tensor Model::hidden(const ModelInputs& in) {
-  TORCH_CHECK(in.tokens.defined() && in.tokens.dim() == 2, "model input tokens must be int64 [B, T]");
-  at::Tensor x = embed(in);
-  if (cfg_.dropout > 0.0) x = at::dropout(x, cfg_.dropout, is_training());
-  const AttentionMask mask = make_mask(in);
-  for (auto& block : blocks_) x = block->forward(x, mask, rope_.get());
-  if (final_norm_) x = final_norm_->forward(x);
-  return x;
-}
-
-at::Tensor Model::logits(const at::Tensor& h) const {
+at::Tensor TokenModel::logits(const at::Tensor& h) const {
   return at::linear(h, head_ ? head_->weight : tok_embed_->weight);
 }
-
-at::Tensor Model::forward(const ModelInputs& in) { return logits(hidden(in)); }
 
 std::vector<ParamInfo> declared_parameters(const torch::nn::Module& root,
                                            const std::vector<std::shared_ptr<torch::nn::Module>>& blocks) {
@@ -161,8 +167,13 @@ std::vector<at::Tensor> Model::block_output_rms() const {
 
 std::shared_ptr<Model> build_model(const ModelConfig& cfg, const AttentionConfig& attn) {
   validate(cfg, attn);
-  if (cfg.arch == Arch::kDecoder) return std::make_shared<CausalLM>(cfg, attn);
-  return std::make_shared<Encoder>(cfg, attn);
+  switch (cfg.arch) {
+    case Arch::kDecoder: return std::make_shared<CausalLM>(cfg, attn);
+    case Arch::kEncoder: return std::make_shared<Encoder>(cfg, attn);
+    case Arch::kVit: return std::make_shared<VisionTransformer>(cfg, attn);
+    case Arch::kAsr: return std::make_shared<SpeechEncoder>(cfg, attn);
+  }
+  throw std::invalid_argument("model.arch: unknown architecture");
 }
 
 }  // namespace sigtrain::models

@@ -1,5 +1,6 @@
 #pragma once
-// sigtrain's models: one transformer for both the decoder-only LM (causal) and the bidirectional encoder.
+// sigtrain's models: one transformer stack (models/transformer.h) under every domain's model -- the decoder-only
+// LM (causal), the bidirectional encoder (text, single cells) and the vision transformer (models/vit.h).
 //
 // Features (each a config key, docs/models.md):
 //   * attention kind softmax | sigmoid: O = σ(scale·QKᵀ + b + biases) V with b = −log(valid keys) or a constant
@@ -11,8 +12,9 @@
 //   * key padding by per-sequence lengths; masked-token objective and pooled embeddings for the encoder
 //   * attention statistics (max |logit|, row mass, ‖PV‖) per layer for the stability instruments
 //
-// Trainer-facing interface: build_model() returns a Model; forward(tokens) gives logits [B, T, V];
-// param_info() gives every parameter's declared group and its layer; flops_per_token() is the MFU count.
+// Trainer-facing interface: build_model() returns a Model; forward(inputs) gives the head's output (logits
+// [B, T, V] for token models, [B, classes] for the ViT); param_info() gives every parameter's declared group and
+// its layer; flops_per_token() is the MFU count.
 #include <torch/nn/module.h>
 
 #include <memory>
@@ -26,11 +28,15 @@
 
 namespace sigtrain::models {
 
-// One batch. Only `tokens` is required.
+// One batch: `tokens` for token models, `images` for the vision transformer, `features` for the speech encoder.
 struct ModelInputs {
   at::Tensor tokens;   // int64 [B, T]
   at::Tensor values;   // float [B, T] or undefined; encoder with model.value_input only
   at::Tensor lengths;  // int [B] or undefined (no padding); tokens at t >= lengths[b] are trailing padding
+  at::Tensor images;   // float [B, C, H, W]; vision models only
+  // float [B, T, n_mels] log-mel frames; the speech encoder only (models/asr_encoder.h). Its `lengths` count encoder
+  // positions after the 4× subsampling (SpeechModelConfig::positions of each utterance's frames), not frames.
+  at::Tensor features;
 };
 
 // A parameter with what its module declared about it (models/param_group.h) and where it sits.
@@ -55,21 +61,24 @@ struct ParamSummary {
 std::vector<ParamInfo> declared_parameters(const torch::nn::Module& root,
                                            const std::vector<std::shared_ptr<torch::nn::Module>>& blocks);
 
+// The part every model shares: the transformer blocks, the final norm, and everything the trainer reads from a
+// model (parameters and their groups, FLOPs, attention statistics). A model adds its input embedding (embed) and
+// its head (logits) and registers, in its constructor, its own modules around add_blocks().
 class Model : public torch::nn::Module {
  public:
   Model(const ModelConfig& cfg, const AttentionConfig& attn);
   ~Model() override = default;
 
-  // Logits [B, T, vocab_size] in the compute dtype (the trainer may upcast for the loss).
-  at::Tensor forward(const ModelInputs& in);
-  at::Tensor forward(const at::Tensor& tokens) { return forward(ModelInputs{tokens, {}, {}}); }
+  // The head's output for a batch: logits(hidden(in)), in the compute dtype (the task may upcast for the loss).
+  at::Tensor forward(const ModelInputs& in) { return logits(hidden(in)); }
+  at::Tensor forward(const at::Tensor& tokens) { return forward(ModelInputs{tokens, {}, {}, {}}); }
   at::Tensor forward(const at::Tensor& tokens, const at::Tensor& lengths) {
-    return forward(ModelInputs{tokens, {}, lengths});
+    return forward(ModelInputs{tokens, {}, lengths, {}});
   }
   // Final hidden states [B, T, d_model] (after the final norm).
   at::Tensor hidden(const ModelInputs& in);
-  // Hidden → logits through the head (tied: the token embedding matrix).
-  at::Tensor logits(const at::Tensor& hidden) const;
+  // Hidden states → the head's output.
+  virtual at::Tensor logits(const at::Tensor& hidden) const = 0;
 
   const ModelConfig& config() const { return cfg_; }
   const AttentionConfig& attention_config() const { return attn_cfg_; }
@@ -79,11 +88,11 @@ class Model : public torch::nn::Module {
   // was registered outside a ParamModule (its group would be unknown).
   std::vector<ParamInfo> param_info() const;
   ParamSummary parameter_summary() const;
-  // All parameters (tied matrices once); exclude_embeddings drops the token/position embedding tables
-  // (and the value projection) — with tying the shared matrix is dropped too.
+  // All parameters (tied matrices once); exclude_embeddings drops the embedding group (token/position tables, the
+  // value projection, the CLS token).
   int64_t num_params(bool exclude_embeddings = false) const;
-  // Training FLOPs per token, llm.c/PaLM count: 6·N + 12·L·d·T with N = num_params(false), halving the attention
-  // term (12·L·d·T) for the causal model. MFU = flops_per_token · tokens/s / peak.
+  // Training FLOPs per token (position), llm.c/PaLM count: 6·N + 12·L·d·T with N = num_params(false), halving the
+  // attention term (12·L·d·T) for the causal model. MFU = flops_per_token · tokens/s / peak.
   double flops_per_token(int64_t seq_len) const;
 
   // Switch every block's attention backend (e.g. tests comparing math and sdpa on one set of weights).
@@ -99,23 +108,40 @@ class Model : public torch::nn::Module {
   const std::shared_ptr<TransformerBlock>& block(int64_t i) const { return blocks_.at(i); }
 
  protected:
-  // Input embedding [B, T, d] (token + learned position; the encoder adds the value projection).
-  virtual at::Tensor embed(const ModelInputs& in);
-  AttentionMask make_mask(const ModelInputs& in) const;
+  // Input embedding [B, T, d] of the batch.
+  virtual at::Tensor embed(const ModelInputs& in) = 0;
+  // Causality, key padding from in.lengths, ALiBi slopes.
+  AttentionMask make_mask(const ModelInputs& in, const at::Device& device) const;
+  // Registers "blocks.<i>" and (pre / hybrid placement) "final_norm"; called by the derived constructor where
+  // these belong in its parameter order.
+  void add_blocks();
 
   ModelConfig cfg_;
   AttentionConfig attn_cfg_;
-  std::shared_ptr<Embedding> tok_embed_;  // "tok_embed.weight" [V, d]
-  std::shared_ptr<Embedding> pos_embed_;  // "pos_embed.weight" [max_seq_len, d], learned positions only
-  std::shared_ptr<Linear> head_;          // "head.weight" [V, d], untied only (no bias)
   at::Tensor alibi_slopes_;               // buffer "alibi_slopes" [H], ALiBi only
   std::shared_ptr<Rope> rope_;            // buffers "rope.cos", "rope.sin", RoPE only
   std::vector<std::shared_ptr<TransformerBlock>> blocks_;  // "blocks.<i>.…"
   std::shared_ptr<Norm> final_norm_;      // "final_norm.*", pre / hybrid only (post-norm blocks end in a norm)
 };
 
-// Builds the model for `cfg.arch` (CausalLM or Encoder, both Models). Throws std::invalid_argument when
-// vocab_size is still 0 or the configs are inconsistent (see validate()).
+// Token models (the decoder LM and the encoder): token embedding (+ learned positions | RoPE | ALiBi | none),
+// the blocks, and a head over the vocabulary (optionally tied to the embedding).
+class TokenModel : public Model {
+ public:
+  TokenModel(const ModelConfig& cfg, const AttentionConfig& attn);
+  at::Tensor logits(const at::Tensor& hidden) const override;
+
+ protected:
+  // Token + learned position embedding (the encoder adds the value projection).
+  at::Tensor embed(const ModelInputs& in) override;
+
+  std::shared_ptr<Embedding> tok_embed_;  // "tok_embed.weight" [V, d]
+  std::shared_ptr<Embedding> pos_embed_;  // "pos_embed.weight" [max_seq_len, d], learned positions only
+  std::shared_ptr<Linear> head_;          // "head.weight" [V, d], untied only (no bias)
+};
+
+// Builds the model for `cfg.arch` (CausalLM, Encoder or VisionTransformer). Throws std::invalid_argument when
+// vocab_size (token models) or vision.num_classes (ViT) is still 0 or the configs are inconsistent (validate()).
 std::shared_ptr<Model> build_model(const ModelConfig& cfg, const AttentionConfig& attn);
 
 }  // namespace sigtrain::models

@@ -6,7 +6,17 @@
 
 namespace sigtrain::models {
 
-const char* to_string(Arch a) { return a == Arch::kDecoder ? "decoder" : "encoder"; }
+const char* to_string(Arch a) {
+  switch (a) {
+    case Arch::kDecoder: return "decoder";
+    case Arch::kEncoder: return "encoder";
+    case Arch::kVit: return "vit";
+    case Arch::kAsr: return "asr";
+  }
+  return "decoder";
+}
+const char* to_string(VisionPooling p) { return p == VisionPooling::kCls ? "cls" : "mean"; }
+const char* to_string(ConvActivation a) { return a == ConvActivation::kRelu ? "relu" : "gelu"; }
 const char* to_string(NormKind n) { return n == NormKind::kLayerNorm ? "layernorm" : "rmsnorm"; }
 const char* to_string(NormPlacement p) {
   switch (p) {
@@ -22,6 +32,8 @@ const char* to_string(PositionKind p) {
     case PositionKind::kRope: return "rope";
     case PositionKind::kAlibi: return "alibi";
     case PositionKind::kNone: return "none";
+    case PositionKind::kSinCos2d: return "sincos2d";
+    case PositionKind::kSinCos: return "sincos";
   }
   return "?";
 }
@@ -38,7 +50,11 @@ int64_t ModelConfig::ffn_dim() const {
 
 ModelConfig ModelConfig::parse(config::SectionReader& r) {
   ModelConfig c;
-  c.arch = r.get_enum("arch", "decoder", {"decoder", "encoder"}) == "decoder" ? Arch::kDecoder : Arch::kEncoder;
+  const std::string arch = r.get_enum("arch", "decoder", {"decoder", "encoder", "vit", "asr"});
+  c.arch = arch == "decoder"   ? Arch::kDecoder
+           : arch == "encoder" ? Arch::kEncoder
+           : arch == "vit"     ? Arch::kVit
+                               : Arch::kAsr;
   c.vocab_size = r.get_int("vocab_size", 0, 0, int64_t{1} << 31);
   c.n_layer = r.get_int("n_layer", c.n_layer, 1, 1024);
   c.d_model = r.get_int("d_model", c.d_model, 1, 1 << 20);
@@ -61,11 +77,20 @@ ModelConfig ModelConfig::parse(config::SectionReader& r) {
                                              : NormPlacement::kPost;
   c.qk_norm = r.get_bool("qk_norm", c.qk_norm);
   c.layer_scale = r.get_optional_double("layer_scale", std::nullopt, 0.0, 1e6);
-  const std::string pos = r.get_enum("positions", "rope", {"learned", "rope", "alibi", "none"});
-  c.positions = pos == "learned" ? PositionKind::kLearned
-                : pos == "rope"  ? PositionKind::kRope
-                : pos == "alibi" ? PositionKind::kAlibi
-                                 : PositionKind::kNone;
+  const std::string pos = r.get_enum("positions", c.arch == Arch::kVit ? "learned" : "rope",
+                                     {"learned", "rope", "alibi", "none", "sincos2d", "sincos"});
+  c.positions = pos == "learned"  ? PositionKind::kLearned
+                : pos == "rope"   ? PositionKind::kRope
+                : pos == "alibi"  ? PositionKind::kAlibi
+                : pos == "sincos2d" ? PositionKind::kSinCos2d
+                : pos == "sincos"   ? PositionKind::kSinCos
+                                  : PositionKind::kNone;
+  if (c.arch == Arch::kVit && (c.positions == PositionKind::kRope || c.positions == PositionKind::kAlibi))
+    r.fail("positions", "a vision transformer takes learned | sincos2d | none (2-D patch positions)");
+  if (c.arch != Arch::kVit && c.positions == PositionKind::kSinCos2d)
+    r.fail("positions", "sincos2d is the vision transformer's 2-D table (arch: vit); use learned, rope or alibi");
+  if (c.arch != Arch::kAsr && c.positions == PositionKind::kSinCos)
+    r.fail("positions", "sincos is the speech encoder's 1-D table (arch: asr); use learned, rope or alibi");
   c.rope_theta = r.get_double("rope_theta", c.rope_theta, 1.0, 1e12);
   if (c.positions == PositionKind::kRope && c.head_dim() % 2 != 0)
     r.fail("positions", "rope needs an even head dimension (d_model / n_head = " + std::to_string(c.head_dim()) +
@@ -80,6 +105,34 @@ ModelConfig ModelConfig::parse(config::SectionReader& r) {
   c.value_input = r.get_bool("value_input", c.value_input);
   if (c.value_input && c.arch != Arch::kEncoder)
     r.fail("value_input", "value_input: true is supported only with arch: encoder");
+  c.drop_path = r.get_double("drop_path", c.drop_path, 0.0, 1.0);
+  if (c.drop_path >= 1.0) r.fail("drop_path", "expected a rate in [0, 1), got 1");
+  if (c.arch == Arch::kVit) {
+    config::SectionReader v = r.sub("vision");
+    VisionModelConfig& vc = c.vision;
+    vc.image_size = v.get_int("image_size", vc.image_size, 0, 1 << 16);
+    vc.patch_size = v.get_int("patch_size", vc.patch_size, 1, 1 << 12);
+    vc.channels = v.get_int("channels", vc.channels, 0, 64);
+    vc.num_classes = v.get_int("num_classes", vc.num_classes, 0, 1 << 24);
+    vc.pool = v.get_enum("pool", "cls", {"cls", "mean"}) == "cls" ? VisionPooling::kCls : VisionPooling::kMean;
+    if (vc.image_size > 0 && vc.image_size % vc.patch_size != 0)
+      v.fail("image_size", std::to_string(vc.image_size) + " is not a multiple of patch_size " +
+                               std::to_string(vc.patch_size));
+    if (c.positions == PositionKind::kSinCos2d && c.d_model % 4 != 0)
+      r.fail("positions", "sincos2d needs d_model divisible by 4 (sin and cos for each of the two axes)");
+  }
+  if (c.arch == Arch::kAsr) {
+    config::SectionReader s = r.sub("speech");
+    SpeechModelConfig& sc = c.speech;
+    sc.n_mels = s.get_int("n_mels", sc.n_mels, 0, 1024);
+    if (sc.n_mels > 0 && sc.n_mels < 7)
+      s.fail("n_mels", "the two stride-2 convolutions need at least 7 mel bins, got " + std::to_string(sc.n_mels));
+    sc.conv_channels = s.get_int("conv_channels", sc.conv_channels, 1, 1 << 16);
+    const std::string activation = s.get_enum("conv_activation", "relu", {"relu", "gelu"});
+    sc.conv_activation = activation == "relu" ? ConvActivation::kRelu : ConvActivation::kGelu;
+    if (c.positions == PositionKind::kSinCos && c.d_model % 2 != 0)
+      r.fail("positions", "sincos needs an even d_model (a sin and a cos per frequency)");
+  }
   return c;
 }
 
@@ -108,9 +161,21 @@ AttentionConfig AttentionConfig::parse(config::SectionReader& r) {
 }
 
 void validate(const ModelConfig& m, const AttentionConfig& a) {
-  if (m.vocab_size <= 0)
+  if (m.arch == Arch::kVit) {
+    const VisionModelConfig& v = m.vision;
+    if (v.image_size <= 0 || v.channels <= 0 || v.num_classes <= 0)
+      throw std::invalid_argument("model.vision: image_size, channels and num_classes (0 = from the data) must be "
+                                  "filled in before the model is built");
+    if (v.image_size % v.patch_size != 0)
+      throw std::invalid_argument("model.vision.image_size: must be a multiple of patch_size");
+  } else if (m.arch == Arch::kAsr && m.speech.n_mels < 7) {
+    throw std::invalid_argument("model.speech.n_mels: " + std::to_string(m.speech.n_mels) +
+                                " (0 = from the data) must be filled in, and at least 7, before the model is built");
+  }
+  if (m.arch != Arch::kVit && m.vocab_size <= 0) {
     throw std::invalid_argument(
         "model.vocab_size: 0 (take from the data) must be filled in from the tokenizer before the model is built");
+  }
   if (m.d_model % m.n_head != 0) throw std::invalid_argument("model.d_model: must be divisible by model.n_head");
   if (m.n_head % m.kv_heads() != 0) throw std::invalid_argument("model.n_kv_head: must divide model.n_head");
   if (m.positions == PositionKind::kRope && m.head_dim() % 2 != 0)

@@ -14,11 +14,14 @@ class SectionReader;
 
 namespace sigtrain::models {
 
-enum class Arch { kDecoder, kEncoder };
+enum class Arch { kDecoder, kEncoder, kVit, kAsr };
 enum class NormKind { kLayerNorm, kRMSNorm };
 enum class NormPlacement { kPre, kHybrid, kPost };
-enum class PositionKind { kLearned, kRope, kAlibi, kNone };
+// sincos2d: vision only; sincos: the 1-D sinusoidal table (Vaswani et al.), speech (arch: asr) only
+enum class PositionKind { kLearned, kRope, kAlibi, kNone, kSinCos2d, kSinCos };
+enum class VisionPooling { kCls, kMean };
 enum class MlpKind { kGelu, kSwiGLU };
+enum class ConvActivation { kRelu, kGelu };
 
 enum class AttentionKind { kSoftmax, kSigmoid };
 // The sigmoid's additive score bias b: −log(n) with n the valid key count of each sequence, or a constant.
@@ -32,6 +35,39 @@ const char* to_string(PositionKind);
 const char* to_string(MlpKind);
 const char* to_string(AttentionKind);
 const char* to_string(SigmoidApprox);
+const char* to_string(VisionPooling);
+const char* to_string(ConvActivation);
+
+// Sub-section `model.vision` (arch: vit only): the image side of the vision transformer. 0 = from the data.
+struct VisionModelConfig {
+  int64_t image_size = 0;    // pixels per side the model is built for (positions are interpolated for others)
+  int64_t patch_size = 16;
+  int64_t channels = 0;      // input channels (1 grey, 3 RGB)
+  int64_t num_classes = 0;   // classifier outputs
+  VisionPooling pool = VisionPooling::kCls;  // cls: a CLS token's final state | mean: mean over the patch tokens
+
+  int64_t grid() const { return image_size / patch_size; }
+  int64_t num_patches() const { return grid() * grid(); }
+  // Sequence length of one image: the patches, plus the CLS token with pool: cls.
+  int64_t tokens() const { return num_patches() + (pool == VisionPooling::kCls ? 1 : 0); }
+};
+
+// Sub-section `model.speech` (arch: asr only): the speech encoder's convolutional front end (models/asr_encoder.h).
+// Two 3×3 convolutions with stride 2 and no padding, over (time, mel), as ESPnet's Conv2dSubsampling: 4× fewer
+// positions than feature frames. 0 = from the data.
+struct SpeechModelConfig {
+  int64_t n_mels = 0;          // mel bins per feature frame (0 = data.features.n_mels)
+  int64_t conv_channels = 256; // channels of both convolutions
+  ConvActivation conv_activation = ConvActivation::kRelu;
+
+  // Output length of one 3×3 stride-2 convolution without padding: floor((n − 3) / 2) + 1 = floor((n − 1) / 2),
+  // 0 below 3.
+  static int64_t conv_out(int64_t n) { return n < 3 ? 0 : (n - 3) / 2 + 1; }
+  // Encoder positions of an utterance of `frames` feature frames: conv_out(conv_out(frames)), ≈ frames / 4.
+  static int64_t positions(int64_t frames) { return conv_out(conv_out(frames)); }
+  // Input width of the projection to d_model: channels × the mel axis after both convolutions.
+  int64_t projection_in() const { return conv_channels * conv_out(conv_out(n_mels)); }
+};
 
 // Section `model`.
 struct ModelConfig {
@@ -57,12 +93,20 @@ struct ModelConfig {
   bool scaled_init = true;      // residual output projections (attn out, MLP down) use init_std/√(2·n_layer)
   double dropout = 0.0;         // on embeddings and on each residual branch output (not on attention weights)
   bool value_input = false;     // encoder only: a float value per token, added through a small projection
+  double drop_path = 0.0;       // stochastic depth: residual branch of block i dropped per sample with rate
+                                // drop_path · i / (n_layer − 1) during training (timm's linear rule)
+  VisionModelConfig vision;     // arch: vit only
+  SpeechModelConfig speech;     // arch: asr only
 
   int64_t head_dim() const { return d_model / n_head; }
   int64_t kv_heads() const { return n_kv_head > 0 ? n_kv_head : n_head; }
   // d_ff, or the derived width: 4·d for gelu; 8/3·d rounded up to a multiple of 64 for swiglu.
   int64_t ffn_dim() const;
   bool causal() const { return arch == Arch::kDecoder; }
+  // Stochastic-depth rate of block `layer` (0 when drop_path is 0).
+  double drop_path_at(int64_t layer) const {
+    return n_layer > 1 ? drop_path * static_cast<double>(layer) / static_cast<double>(n_layer - 1) : drop_path;
+  }
 
   // Reads section `model` (pass SectionReader(tree, "model")). Throws config::ConfigError naming the key.
   static ModelConfig parse(config::SectionReader& reader);

@@ -10,6 +10,7 @@ const char* to_string(ParamGroup group) {
     case ParamGroup::kNorm: return "norm";
     case ParamGroup::kLayerScale: return "layerscale";
     case ParamGroup::kEmbedding: return "embedding";
+    case ParamGroup::kInput: return "input";
     case ParamGroup::kHead: return "head";
     case ParamGroup::kOther: return "other";
   }

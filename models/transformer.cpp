@@ -109,8 +109,9 @@ at::Tensor MultiHeadAttention::forward(const at::Tensor& x, const AttentionMask&
   at::Tensor k = qkv_all.narrow(2, n_head_, n_kv_head_);
   at::Tensor v = qkv_all.narrow(2, n_head_ + n_kv_head_, n_kv_head_);
   if (q_norm) {  // QK-norm over the head dimension, before RoPE
-    q = q_norm->forward(q);
-    k = k_norm->forward(k);
+    // (under autocast LayerNorm computes and returns float32: back to the dtype of v, which every backend expects)
+    q = q_norm->forward(q).to(v.scalar_type());
+    k = k_norm->forward(k).to(v.scalar_type());
   }
   if (rope) {
     q = rope->apply(q);
@@ -144,7 +145,7 @@ at::Tensor Mlp::forward(const at::Tensor& x) const {
 
 // ---------------------------------------------------------------------------------------------------------------
 TransformerBlock::TransformerBlock(const ModelConfig& cfg, const AttentionConfig& attn_cfg, int64_t layer)
-    : placement_(cfg.norm_placement), dropout_(cfg.dropout) {
+    : placement_(cfg.norm_placement), dropout_(cfg.dropout), drop_path_(cfg.drop_path_at(layer)) {
   const int64_t d = cfg.d_model;
   attn_norm = register_module("attn_norm", std::make_shared<Norm>(cfg.norm, d, cfg.norm_eps, cfg.bias));
   attn = register_module("attn", std::make_shared<MultiHeadAttention>(cfg, attn_cfg, layer));
@@ -158,6 +159,22 @@ TransformerBlock::TransformerBlock(const ModelConfig& cfg, const AttentionConfig
   if (cfg.layer_scale) mlp_scale = register_module("mlp_scale", std::make_shared<LayerScale>(d, *cfg.layer_scale));
 }
 
+at::Tensor TransformerBlock::drop_branch(const at::Tensor& h) const {
+  if (dropout_ > 0.0 && is_training()) return drop_path_branch(at::dropout(h, dropout_, true));
+  return drop_path_branch(h);
+}
+
+at::Tensor TransformerBlock::drop_path_branch(const at::Tensor& h) const {
+  if (drop_path_ <= 0.0 || !is_training()) return h;
+  // Stochastic depth: the whole branch of a sample is dropped with probability drop_path_, kept ones scaled by
+  // 1 / keep so the expectation is unchanged (timm's DropPath).
+  const double keep = 1.0 - drop_path_;
+  std::vector<int64_t> shape(static_cast<size_t>(h.dim()), 1);
+  shape[0] = h.size(0);
+  at::Tensor mask = torch::empty(shape, h.options()).bernoulli_(keep);
+  return h * mask / keep;
+}
+
 at::Tensor TransformerBlock::forward(const at::Tensor& x_in, const AttentionMask& mask, const Rope* rope) {
   at::Tensor x = x_in;
   // Attention sub-layer.
@@ -166,8 +183,7 @@ at::Tensor TransformerBlock::forward(const at::Tensor& x_in, const AttentionMask
                                                       : attn->forward(attn_norm->forward(x), mask, rope);
     if (attn_post_norm) h = attn_post_norm->forward(h);
     if (attn_scale) h = attn_scale->forward(h);
-    if (dropout_ > 0.0) h = at::dropout(h, dropout_, is_training());
-    x = x + h;
+    x = x + drop_branch(h);
     if (placement_ == NormPlacement::kPost) x = attn_norm->forward(x);
   }
   // MLP sub-layer.
@@ -175,8 +191,7 @@ at::Tensor TransformerBlock::forward(const at::Tensor& x_in, const AttentionMask
     at::Tensor h = placement_ == NormPlacement::kPost ? mlp->forward(x) : mlp->forward(mlp_norm->forward(x));
     if (mlp_post_norm) h = mlp_post_norm->forward(h);
     if (mlp_scale) h = mlp_scale->forward(h);
-    if (dropout_ > 0.0) h = at::dropout(h, dropout_, is_training());
-    x = x + h;
+    x = x + drop_branch(h);
     if (placement_ == NormPlacement::kPost) x = mlp_norm->forward(x);
   }
   if (attn->collect_stats()) {

@@ -119,7 +119,7 @@ class Mlp : public torch::nn::Module {
   MlpKind kind;
 };
 
-// One block. With f ∈ {attention, MLP} and optional LayerScale γ:
+// One block. With f ∈ {attention, MLP}, optional LayerScale γ, and dropout + stochastic depth on f's output:
 //   pre:    x = x + γ·f(norm(x))
 //   hybrid: x = x + γ·norm₂(f(norm₁(x)))
 //   post:   x = norm(x + γ·f(x))
@@ -138,8 +138,13 @@ class TransformerBlock : public torch::nn::Module {
   at::Tensor last_output_rms;
 
  private:
+  // A residual branch's output through dropout and stochastic depth (training only).
+  at::Tensor drop_branch(const at::Tensor& h) const;
+  at::Tensor drop_path_branch(const at::Tensor& h) const;
+
   NormPlacement placement_;
   double dropout_;
+  double drop_path_;  // this block's stochastic-depth rate (ModelConfig::drop_path_at)
 };
 
 }  // namespace sigtrain::models

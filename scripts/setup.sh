@@ -2,7 +2,8 @@
 # Idempotent setup for a fresh Debian/Ubuntu machine (run as root, or with sudo available):
 #   1. Debian packages the build needs (only the missing ones are installed),
 #   2. PyPI's torch==2.11.0 (LibTorch with CUDA 13.0) in the project-local .venv,
-#   3. the default corpus into the ignored cache (.cache/sigtrain),
+#   3. the default data into the ignored cache (.cache/sigtrain): the text corpus and Fashion-MNIST (the speech
+#      corpora are built on demand: scripts/speech/build_corpus.sh),
 #   4. configure and build into build/ (Release, Ninja, ccache when present): the `sigtrain` program, or
 #      everything including the test suites with --tests.
 # Usage: scripts/setup.sh [--tests]
@@ -28,6 +29,8 @@ packages=(
   build-essential cmake ninja-build ccache pkg-config git python3 python3-venv python3-matplotlib
   libyaml-cpp-dev libspdlog-dev libfmt-dev libcli11-dev nlohmann-json3-dev
   libhdf5-dev zlib1g-dev libsentencepiece-dev libicu-dev libgtest-dev libgmock-dev
+  libjpeg62-turbo-dev libpng-dev                        # vision: JPEG / PNG decoding (data/vision)
+  libsndfile1-dev libsamplerate0-dev libfftw3-dev       # speech: audio files, resampling, STFT (data/speech)
 )
 missing=()
 for p in "${packages[@]}"; do
@@ -47,9 +50,10 @@ if ! .venv/bin/python3 -c "import torch, sys; sys.exit(torch.__version__.split('
   .venv/bin/python3 -m pip install -q "torch==$TORCH_VERSION"
 fi
 
-# --- 3. Default corpus --------------------------------------------------------------------------------------------
+# --- 3. Default data: the text corpus, Fashion-MNIST (configs/vision) ---------------------------------------------
 if [ "${SIGTRAIN_SKIP_DATA:-0}" != 1 ]; then
   scripts/fetch_data.sh
+  scripts/fetch_vision_data.sh
 fi
 
 # --- 4. Build -----------------------------------------------------------------------------------------------------

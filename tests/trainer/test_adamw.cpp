@@ -1,5 +1,5 @@
-// The fused AdamW step (optim.fused, trainer/optimizer.h) on CPU: same math and state as AdamW::step(), the config
-// key, and bit-exact resume of a fused run.
+// The fused AdamW step (optim.fused, trainer/optim/optimizer.h) on CPU: same math and state as AdamW::step(), the
+// config key, and bit-exact resume of a fused run.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -1,5 +1,5 @@
-// The single-cell masked-expression task (trainer/cell_task.h) on the committed pbmc_small fixture (80 cells x 230
-// genes, 3 Seurat clusters): masking, overfitting a fixed batch, bit-exact resume, the embedding metrics in the
+// The single-cell masked-expression task (trainer/tasks/cell_task.h) on the committed pbmc_small fixture (80 cells x
+// 230 genes, 3 Seurat clusters): masking, overfitting a fixed batch, bit-exact resume, the embedding metrics in the
 // eval record, config checks, and `sigtrain data inspect`.
 #include <torch/torch.h>
 

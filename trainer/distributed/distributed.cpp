@@ -5,7 +5,8 @@
 #include <torch/torch.h>
 
 #ifdef USE_C10D_GLOO
-// Gloo's own headers are not in the LibTorch wheel; trainer/gloo_shim declares the names this header needs.
+// Gloo's own headers are not in the LibTorch wheel; trainer/distributed/gloo_shim declares the names this header
+// needs.
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #endif
 #if defined(SIGTRAIN_TORCH_CUDA) && defined(USE_C10D_NCCL)

@@ -1,7 +1,8 @@
 #pragma once
 // Stability instruments and the non-finite / divergence policies (docs/stability.md).
 //
-// The monitor is called from the training loop at fixed points of a step (trainer.cpp, train_step):
+// The monitor is called from the training loop at fixed points of a step (trainer/loop/training_run.cpp,
+// TrainingRun::train_step):
 //
 //   begin_step(s)                 s = the 1-based step about to run
 //   before_forward(micro)         switches the model's attention statistics on for micro-batch 0 when due

@@ -182,22 +182,26 @@ nlohmann::json TrainingRun::evaluate() {
   AutocastScope autocast(rt_.bf16_autocast);
   auto f64 = torch::TensorOptions().device(rt_.device).dtype(torch::kFloat64);
   torch::Tensor loss_sum = torch::zeros({}, f64), count = torch::zeros({}, f64);
+  torch::Tensor extra = torch::zeros({task_->eval_extra_size()}, f64);  // the task's own counts
   // Each rank evaluates its contiguous slice of the fixed set; sums and counts are added over ranks.
   const data::RankSlice mine = data::rank_slice(task_->val_size(), rank_, world_);
   for (int64_t first = mine.offset; first < mine.offset + mine.count; first += cfg_.eval.batch_size) {
     const int64_t n = std::min(cfg_.eval.batch_size, mine.offset + mine.count - first);
-    auto [sum, targets] = task_->loss_sum(*model_, task_->val_batch(first, n, rt_.device));
-    loss_sum += sum.to(torch::kFloat64);
-    count += targets.to(torch::kFloat64);
+    EvalSums sums = task_->eval_sums(*model_, task_->val_batch(first, n, rt_.device));
+    loss_sum += sums.loss_sum.to(torch::kFloat64);
+    count += sums.count.to(torch::kFloat64);
+    if (sums.extra.defined()) extra += sums.extra.to(torch::kFloat64);
   }
   if (world_ > 1) {
-    torch::Tensor both = torch::stack({loss_sum, count});
-    dist_.all_reduce_sum(both);
-    loss_sum = both[0];
-    count = both[1];
+    torch::Tensor all = torch::cat({loss_sum.reshape({1}), count.reshape({1}), extra});
+    dist_.all_reduce_sum(all);
+    loss_sum = all[0];
+    count = all[1];
+    extra = all.narrow(0, 2, extra.size(0));
   }
   const double val_loss = (loss_sum / count).item<double>();
   nlohmann::json record = {{"type", "eval"}, {"step", state_.step}, {"val_loss", val_loss}};
+  if (extra.size(0) > 0) record.update(task_->eval_record(extra.cpu(), count.item<double>()));
   record.update(task_->evaluate_extra(*model_, rt_.device));
   metrics_->write(record);
   log::info("step " + std::to_string(state_.step) + ": " + record.dump());
@@ -270,13 +274,21 @@ void TrainingRun::run(RunSummary& summary) {
   summary.tokens_per_s = progress_->mean_tokens_per_s();
 }
 
+nlohmann::json TrainingRun::report_metrics() const {
+  nlohmann::json metrics = nlohmann::json::array();
+  for (const auto& m : task_definition(cfg_.task).report_metrics)
+    metrics.push_back({{"key", m.key}, {"label", m.label}, {"higher_is_better", m.higher_is_better}});
+  return metrics;
+}
+
 nlohmann::json TrainingRun::summary_extra() const {
   // Float-tolerant parameter summaries next to the bit-exact digest (1 rank vs N ranks agree to rounding).
   const models::ParamSummary params = model_->parameter_summary();
   return {{"device", rt_.device_name},      {"params", model_->num_params(false)},
           {"monitor", monitor_->summary()}, {"world_size", world_},
           {"param_sum", params.sum},        {"param_l2", params.l2},
-          {"task", cfg_.task}};
+          {"task", cfg_.task},              {"report_metrics", report_metrics()},
+          {"eval", task_->summary()}};
 }
 
 }  // namespace sigtrain::trainer

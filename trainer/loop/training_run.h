@@ -72,6 +72,7 @@ class TrainingRun {
  private:
   void log_step(const StepResult& step);  // the one host sync per logged step; metrics record, progress line
   void mark_diverged(RunSummary& summary) const;
+  nlohmann::json report_metrics() const;  // the task's metrics for `sigtrain report`
   bool due(int64_t every) const { return every > 0 && state_.step % every == 0; }
 
   RunConfig cfg_;

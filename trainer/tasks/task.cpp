@@ -25,6 +25,13 @@ std::shared_ptr<models::Model> Task::build_model(models::ModelConfig model,
   return models::build_model(model, attention);
 }
 
+EvalSums Task::eval_sums(models::Model& model, const Batch& batch) {
+  auto [sum, count] = loss_sum(model, batch);
+  return {sum, count, {}};
+}
+
+nlohmann::json Task::eval_record(const torch::Tensor&, double) { return nlohmann::json::object(); }
+
 nlohmann::json Task::evaluate_extra(models::Model&, const torch::Device&) { return nlohmann::json::object(); }
 
 }  // namespace sigtrain::trainer

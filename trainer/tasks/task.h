@@ -21,7 +21,18 @@ inline constexpr int64_t kIgnoreTarget = -100;
 
 struct Batch {
   models::ModelInputs inputs;
-  torch::Tensor targets;  // int64 [B, T] class ids, or float for regression objectives
+  torch::Tensor targets;  // int64 class ids ([B, T] per token, [B] per image), or float (soft targets, regression)
+  // Per-sequence counts the loss reads on the host, so that computing it costs no device sync: int64 [k, B] on the
+  // CPU, e.g. CTC's positions and target lengths (trainer/tasks/speech_task.h). Undefined for other tasks.
+  torch::Tensor host_lengths;
+};
+
+// One evaluation batch's sums: the loss (as loss_sum) and, optionally, the task's own counts (e.g. correct
+// predictions), a float64 vector that the loop adds over batches and ranks before eval_record() reads it.
+struct EvalSums {
+  torch::Tensor loss_sum;  // 0-dim
+  torch::Tensor count;     // 0-dim
+  torch::Tensor extra;     // 1-D float64, or undefined
 };
 
 class Task {
@@ -50,9 +61,20 @@ class Task {
   // Default: token cross-entropy of model.forward(inputs) against integer targets, ignoring kIgnoreTarget.
   virtual std::pair<torch::Tensor, torch::Tensor> loss_sum(models::Model& model, const Batch& batch);
 
+  // One validation batch (model in eval mode, no-grad). Default: loss_sum() and no extra counts.
+  virtual EvalSums eval_sums(models::Model& model, const Batch& batch);
+  // Length of EvalSums::extra (the same for every batch and rank). Default: 0.
+  virtual int64_t eval_extra_size() const { return 0; }
+  // The eval record's fields from the extra counts summed over the whole set (all ranks) and the target count.
+  // Default: none.
+  virtual nlohmann::json eval_record(const torch::Tensor& extra_total, double count_total);
+
   // Task-specific evaluation beyond the validation loss (e.g. embedding quality), run after it with the model in
   // eval mode under no-grad; the returned numbers go into the eval record of metrics.jsonl. Default: none.
   virtual nlohmann::json evaluate_extra(models::Model& model, const torch::Device& device);
+
+  // Fields for summary.json from the last evaluation (e.g. a per-class accuracy table). Default: none.
+  virtual nlohmann::json summary() const { return nlohmann::json::object(); }
 
   // Files the task keeps with the run (e.g. the single-cell gene vocabulary), written once by rank 0 into the run
   // folder before training starts. Default: none.

@@ -6,7 +6,7 @@
 //   * the evaluation metrics `sigtrain report` shows for its runs.
 // The loop (trainer/loop/) names no task: it asks the registry. Adding a domain = a task file with a
 // TaskDefinition, a data reader, a model file and a configs folder; the definition is added to the list in
-// task_registry.cpp (docs/architecture.md, "Adding a domain"). Torch-free header.
+// builtin_tasks.h (docs/architecture.md, "Adding a domain"). Torch-free header.
 #include <cstdint>
 #include <functional>
 #include <memory>

@@ -8,7 +8,8 @@
 // The Store below mirrors the virtual interface of gloo (pytorch/gloo, gloo/common/store.h and
 // gloo/rendezvous/store.h, 2025-2026) so GlooStore's `override`s compile. sigtrain never creates a GlooStore or
 // touches any Gloo object directly: it only calls ProcessGroupGloo's exported constructor and static device
-// factories, whose layouts do not depend on Gloo's types. Only trainer/distributed.cpp sees this directory.
+// factories, whose layouts do not depend on Gloo's types. Only trainer/distributed/distributed.cpp sees this
+// directory.
 #include <chrono>
 #include <cstdint>
 #include <memory>
