@@ -199,3 +199,54 @@ TEST(ModelsGpu, FusedModelMatchesMathUnderAutocast) {
                 << ", worst grad rel err " << worst << "\n";
     }
 }
+
+// The vision transformer with QK-norm (LayerNorm, which autocast runs in float32) through the fused kernels vs
+// the math backend, bf16 autocast, forward and every gradient.
+TEST(ModelsGpu, FusedVitMatchesMathUnderAutocast) {
+  SKIP_WITHOUT_CUDA();
+  if (!fused_attention_built()) GTEST_SKIP() << "fused attention backend not built";
+  const torch::Device dev(torch::kCUDA);
+  ModelConfig c;
+  c.arch = Arch::kVit;
+  c.n_layer = 2;
+  c.d_model = 128;
+  c.n_head = 2;  // head dim 64
+  c.norm = NormKind::kLayerNorm;
+  c.mlp = MlpKind::kGelu;
+  c.bias = true;
+  c.qk_norm = true;
+  c.positions = PositionKind::kLearned;
+  c.vision.image_size = 28;
+  c.vision.patch_size = 4;
+  c.vision.channels = 1;
+  c.vision.num_classes = 10;
+  AttentionConfig a;
+  a.kind = AttentionKind::kSigmoid;
+  a.backend = "math";
+  a.sigmoid_approx = SigmoidApprox::kExact;
+  torch::manual_seed(0);
+  auto model = build_model(c, a);
+  model->to(dev);
+  ModelInputs in;
+  in.images = torch::randn({8, 1, 28, 28}, torch::TensorOptions().device(dev));
+  auto run = [&](const std::string& backend) {
+    model->set_attention_backend(backend);
+    model->zero_grad();
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+    auto logits = model->forward(in).to(torch::kFloat);
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+    at::autocast::clear_cache();
+    logits.logsumexp(-1).sum().backward();
+    std::vector<torch::Tensor> out{logits.detach()};
+    for (const auto& p : model->parameters()) out.push_back(p.grad().clone());
+    return out;
+  };
+  auto f = run("fused"), m = run("math");
+  EXPECT_LT(rel_err(f[0], m[0]), 2e-2) << "logits";
+  double worst = 0;
+  for (size_t i = 1; i < f.size(); ++i) worst = std::max(worst, rel_err(f[i], m[i]));
+  EXPECT_LT(worst, 5e-2) << "worst gradient";
+  std::cout << "[fused vs math] vit: logits rel err " << rel_err(f[0], m[0]) << ", worst grad rel err " << worst
+            << "\n";
+}

@@ -30,6 +30,7 @@ Runtime check_runnable(const RunConfig& cfg, int world_size, int local_rank) {
   Runtime rt = select_runtime(cfg.train, local_rank);
   plan_batches(cfg, world_size);
   check_backend_on_device(cfg, rt);
+  if (const TaskDefinition& task = task_definition(cfg.task); task.check_inputs) task.check_inputs(cfg);
   return rt;
 }
 

@@ -8,8 +8,9 @@
 namespace sigtrain::trainer {
 
 // Checks, in order: the device (train.device, train.precision) of rank `local_rank`, the batch arithmetic for
-// `world_size` ranks (plan_batches), and that attention.backend computes on that device. Throws config::ConfigError
-// naming the key and what would work; returns the runtime it checked.
+// `world_size` ranks (plan_batches), that attention.backend computes on that device, and that the task's input files
+// exist (TaskDefinition::check_inputs). Throws config::ConfigError naming the key and what would work; returns the
+// runtime it checked.
 Runtime check_runnable(const RunConfig& cfg, int world_size, int local_rank);
 
 }  // namespace sigtrain::trainer

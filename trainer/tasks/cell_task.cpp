@@ -53,6 +53,9 @@ TaskDefinition cell_task_definition() {
     CellTask::check_model(s, model);
     return c;
   };
+  d.check_inputs = [](const RunConfig& cfg) {
+    require_path("singlecell.path", cfg.task_as<CellTaskConfig>().singlecell.data.path, /*folder=*/false);
+  };
   d.make = [](const RunConfig& cfg) -> std::unique_ptr<Task> {
     return std::make_unique<CellTask>(cfg.task_as<CellTaskConfig>().singlecell, cfg.model, cfg.train.seed,
                                       cfg.train.micro_batch_size, cfg.eval.tokens, cfg.eval.batch_size);

@@ -20,6 +20,7 @@ TaskDefinition lm_task_definition() {
     check_text_fits_model(c->data, model);
     return c;
   };
+  d.check_inputs = [](const RunConfig& cfg) { check_corpus_exists(cfg.task_as<LmTaskConfig>().data); };
   d.make = [](const RunConfig& cfg) -> std::unique_ptr<Task> {
     return std::make_unique<LmTask>(cfg.task_as<LmTaskConfig>().data, cfg.train.seed, cfg.eval.tokens);
   };

@@ -27,6 +27,7 @@ TaskDefinition mlm_task_definition() {
     check_text_fits_model(c->data, model);
     return c;
   };
+  d.check_inputs = [](const RunConfig& cfg) { check_corpus_exists(cfg.task_as<MlmTaskConfig>().data); };
   d.make = [](const RunConfig& cfg) -> std::unique_ptr<Task> {
     const auto& c = cfg.task_as<MlmTaskConfig>();
     return std::make_unique<MlmTask>(c.data, c.mlm, cfg.train.seed, cfg.eval.tokens);

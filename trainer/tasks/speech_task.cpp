@@ -130,6 +130,11 @@ TaskDefinition speech_task_definition() {
     c->examples = ctc.get_int("examples", c->examples, 0, 1000);
     return c;
   };
+  d.check_inputs = [](const RunConfig& cfg) {
+    const auto& data = cfg.task_as<SpeechTaskConfig>().data;
+    require_path("data.path", data.path, /*folder=*/false, "scripts/speech/build_corpus.sh builds the corpora");
+    require_path("data.val_path", data.val_path, /*folder=*/false);
+  };
   d.make = [](const RunConfig& cfg) -> std::unique_ptr<Task> {
     return std::make_unique<SpeechTask>(cfg.task_as<SpeechTaskConfig>(), cfg.train.seed, cfg.train.micro_batch_size);
   };

@@ -1,5 +1,6 @@
 #include "trainer/tasks/task_registry.h"
 
+#include <filesystem>
 #include <mutex>
 
 #include "trainer/tasks/builtin_tasks.h"
@@ -48,6 +49,13 @@ const TaskDefinition& task_definition(const std::string& name) {
     if (t.name == name) return t;
   throw config::ConfigError("run.task: unknown task '" + name + "'; registered: auto | " +
                             registered_names(task_definitions()));
+}
+
+void require_path(const std::string& key, const std::string& path, bool folder, const std::string& hint) {
+  namespace fs = std::filesystem;
+  if (folder ? fs::is_directory(path) : fs::exists(path)) return;
+  throw config::ConfigError(key + ": " + path + (fs::exists(path) ? " is not a folder" : " does not exist") +
+                            (hint.empty() ? "" : "; " + hint));
 }
 
 const TaskDefinition& claim_task(const config::ConfigTree& tree, const models::ModelConfig& model) {

@@ -47,6 +47,9 @@ struct TaskDefinition {
   // Parses the task's own sections and checks them against the model (ConfigError naming the key).
   std::function<std::shared_ptr<const TaskConfig>(config::ConfigTree& tree, const models::ModelConfig& model)>
       parse;
+  // Checks that the task's input files exist (cheap: no data is read), before the run folder is created;
+  // config::ConfigError naming the key. Optional.
+  std::function<void(const RunConfig& cfg)> check_inputs;
   // Prepares the data and returns the task (called on rank 0 first, then on the others: see the loop).
   std::function<std::unique_ptr<Task>(const RunConfig& cfg)> make;
   // Config sections or keys a checkpoint must match, beyond the loop's own (model, attention, seed, batch).
@@ -62,5 +65,8 @@ void register_task(TaskDefinition definition);
 const TaskDefinition& task_definition(const std::string& name);
 // run.task: auto resolved by the claims; ConfigError when no task claims the config.
 const TaskDefinition& claim_task(const config::ConfigTree& tree, const models::ModelConfig& model);
+
+// For check_inputs: ConfigError "<key>: <path> does not exist" unless `path` is a file (or, with `folder`, a folder).
+void require_path(const std::string& key, const std::string& path, bool folder, const std::string& hint = "");
 
 }  // namespace sigtrain::trainer

@@ -9,6 +9,14 @@
 
 namespace sigtrain::trainer {
 
+void check_corpus_exists(const data::DataConfig& data) {
+  try {
+    data::resolve_corpus(data);
+  } catch (const std::runtime_error& e) {
+    throw config::ConfigError(e.what());  // (the message names data.corpus and the entry)
+  }
+}
+
 void check_text_fits_model(const data::DataConfig& data, const models::ModelConfig& model) {
   if (model.max_seq_len < data.seq_len)
     throw config::ConfigError("model.max_seq_len: " + std::to_string(model.max_seq_len) +

@@ -16,6 +16,8 @@ namespace sigtrain::trainer {
 
 // The text tasks' check of their windows against the model: model.max_seq_len must hold data.seq_len.
 void check_text_fits_model(const data::DataConfig& data, const models::ModelConfig& model);
+// Every data.corpus entry names an existing file (data::resolve_corpus), as a config::ConfigError.
+void check_corpus_exists(const data::DataConfig& data);
 
 class TextWindows {
  public:

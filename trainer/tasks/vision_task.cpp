@@ -39,6 +39,11 @@ TaskDefinition vision_task_definition() {
     c->tokens_per_image = at_data.tokens();
     return c;
   };
+  d.check_inputs = [](const RunConfig& cfg) {
+    const auto& data = cfg.task_as<VisionTaskConfig>().data;
+    require_path("data.path", data.path, /*folder=*/true,
+                 data.path == vision::kDefaultVisionDataPath ? "run scripts/fetch_vision_data.sh" : "");
+  };
   d.make = [](const RunConfig& cfg) -> std::unique_ptr<Task> {
     return std::make_unique<VisionTask>(cfg.task_as<VisionTaskConfig>(), cfg.train.seed);
   };
