@@ -143,8 +143,11 @@ TEST_F(BadInputs, EmptyConfigIsRefusedUnlessDefaultsAreAllowed) {
   for (const char* cmd : {"config --config empty.yaml", "train --config empty.yaml --run-dir run",
                           "train --config empty.yaml"})
     expect_bad_input(cmd, {f, "empty", "--allow-defaults"});
-  // With the flag it is a config of defaults (12 x 768): `config` prints it and writes nothing.
-  const std::string out = expect_outcome("config --config empty.yaml --allow-defaults", exit_status::kOk, {});
+  // With the flag it is a config of defaults (12 x 768): `config` prints it and writes nothing. (The default
+  // corpus is the built-in kjv, which this test folder's cache does not hold: point it at the fixture.)
+  const std::string corpus = std::string(SIGTRAIN_SOURCE_DIR) + "/tests/fixtures/text/hamlet-act-1.txt";
+  const std::string out = expect_outcome(
+      "config --config empty.yaml --allow-defaults --set data.corpus=[" + corpus + "]", exit_status::kOk, {});
   EXPECT_NE(out.find("n_layer: 12"), std::string::npos) << out;
 }
 
