@@ -3,6 +3,7 @@
 // key. It is not cryptographic; it only has to catch truncation, bit rot and "which inputs made this cache entry".
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -40,5 +41,7 @@ inline uint64_t fnv1a64(const void* bytes, size_t size) {
 
 // 16 lowercase hex digits.
 std::string hex64(uint64_t value);
+// The inverse of hex64 (any case, 1..16 digits, nothing else); nullopt for anything that is not such a number.
+std::optional<uint64_t> parse_hex64(const std::string& text);
 
 }  // namespace sigtrain::data

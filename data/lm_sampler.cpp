@@ -52,16 +52,9 @@ SamplerState SamplerState::from_json(const nlohmann::json& j) {
     const auto& v = field(key);
     if (!v.is_string()) throw std::runtime_error(std::string("sampler state: field '") + key + "' must be a hex string");
     const std::string s = v.get<std::string>();
-    size_t used = 0;
-    uint64_t value = 0;
-    try {
-      value = std::stoull(s, &used, 16);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (s.empty() || used != s.size())
-      throw std::runtime_error(std::string("sampler state: field '") + key + "' is not hex: '" + s + "'");
-    return value;
+    const std::optional<uint64_t> value = parse_hex64(s);
+    if (!value) throw std::runtime_error(std::string("sampler state: field '") + key + "' is not hex: '" + s + "'");
+    return *value;
   };
   SamplerState st;
   st.next_sample = get_int("next_sample");

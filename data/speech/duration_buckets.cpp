@@ -54,17 +54,10 @@ BatcherState BatcherState::from_json(const nlohmann::json& j) {
     return field(key).get<int64_t>();
   };
   auto hex = [&](const char* key) {
-    const std::string s = field(key).is_string() ? field(key).get<std::string>() : "";
-    size_t used = 0;
-    uint64_t v = 0;
-    try {
-      v = std::stoull(s, &used, 16);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (s.empty() || used != s.size())
-      throw std::runtime_error(std::string("speech batcher state: field '") + key + "' must be a hex string");
-    return v;
+    const std::optional<uint64_t> v =
+        data::parse_hex64(field(key).is_string() ? field(key).get<std::string>() : std::string());
+    if (!v) throw std::runtime_error(std::string("speech batcher state: field '") + key + "' must be a hex string");
+    return *v;
   };
   BatcherState s;
   s.next_batch = integer("next_batch");

@@ -24,18 +24,11 @@ int64_t int_field(const nlohmann::json& j, const char* key) {
 
 uint64_t hex_field(const nlohmann::json& j, const char* key) {
   const auto& v = field(j, key);
-  const std::string s = v.is_string() ? v.get<std::string>() : "";
-  size_t used = 0;
-  uint64_t value = 0;
-  try {
-    value = std::stoull(s, &used, 16);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (s.empty() || used != s.size())
+  const std::optional<uint64_t> value = data::parse_hex64(v.is_string() ? v.get<std::string>() : std::string());
+  if (!value)
     throw std::runtime_error(std::string("image loader state: field '") + key + "' must be a hex string, got " +
                              v.dump());
-  return value;
+  return *value;
 }
 
 }  // namespace

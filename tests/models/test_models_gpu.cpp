@@ -152,6 +152,26 @@ TEST(ModelsGpu, ForwardBackwardBf16Autocast) {
     }
 }
 
+namespace {
+
+// The model's outputs (float32) and every parameter's gradient of logsumexp(outputs).sum(), under bf16 autocast,
+// with attention through `backend`.
+std::vector<torch::Tensor> outputs_and_grads(Model& model, const ModelInputs& in, const std::string& backend) {
+  model.set_attention_backend(backend);
+  model.zero_grad();
+  at::autocast::set_autocast_enabled(at::kCUDA, true);
+  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+  auto logits = model.forward(in).to(torch::kFloat);
+  at::autocast::set_autocast_enabled(at::kCUDA, false);
+  at::autocast::clear_cache();
+  logits.logsumexp(-1).sum().backward();
+  std::vector<torch::Tensor> out{logits.detach()};
+  for (const auto& p : model.parameters()) out.push_back(p.grad().clone());
+  return out;
+}
+
+}  // namespace
+
 TEST(ModelsGpu, FusedModelMatchesMathUnderAutocast) {
   SKIP_WITHOUT_CUDA();
   if (!fused_attention_built()) GTEST_SKIP() << "fused attention backend not built";
@@ -176,20 +196,7 @@ TEST(ModelsGpu, FusedModelMatchesMathUnderAutocast) {
       model->to(dev);
       auto lo = torch::TensorOptions().device(dev).dtype(torch::kLong);
       ModelInputs in{torch::randint(0, 100, {3, 150}, lo), {}, torch::tensor({150, 77, 1}, lo)};
-      auto run = [&](const std::string& backend) {
-        model->set_attention_backend(backend);
-        model->zero_grad();
-        at::autocast::set_autocast_enabled(at::kCUDA, true);
-        at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-        auto logits = model->forward(in).to(torch::kFloat);
-        at::autocast::set_autocast_enabled(at::kCUDA, false);
-        at::autocast::clear_cache();
-        logits.logsumexp(-1).sum().backward();
-        std::vector<torch::Tensor> out{logits.detach()};
-        for (const auto& p : model->parameters()) out.push_back(p.grad().clone());
-        return out;
-      };
-      auto f = run("fused"), m = run("math");
+      auto f = outputs_and_grads(*model, in, "fused"), m = outputs_and_grads(*model, in, "math");
       const std::string what = std::string(to_string(pos)) + " " + to_string(arch);
       EXPECT_LT(rel_err(f[0], m[0]), 2e-2) << what << " logits";
       double worst = 0;
@@ -229,20 +236,7 @@ TEST(ModelsGpu, FusedVitMatchesMathUnderAutocast) {
   model->to(dev);
   ModelInputs in;
   in.images = torch::randn({8, 1, 28, 28}, torch::TensorOptions().device(dev));
-  auto run = [&](const std::string& backend) {
-    model->set_attention_backend(backend);
-    model->zero_grad();
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    auto logits = model->forward(in).to(torch::kFloat);
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-    at::autocast::clear_cache();
-    logits.logsumexp(-1).sum().backward();
-    std::vector<torch::Tensor> out{logits.detach()};
-    for (const auto& p : model->parameters()) out.push_back(p.grad().clone());
-    return out;
-  };
-  auto f = run("fused"), m = run("math");
+  auto f = outputs_and_grads(*model, in, "fused"), m = outputs_and_grads(*model, in, "math");
   EXPECT_LT(rel_err(f[0], m[0]), 2e-2) << "logits";
   double worst = 0;
   for (size_t i = 1; i < f.size(); ++i) worst = std::max(worst, rel_err(f[i], m[i]));
