@@ -77,6 +77,27 @@ def main():
     ax.legend(fontsize=8)
     save(fig, out_dir, "loss.png")
 
+    # The tasks' evaluation metrics (top-1 accuracy, WER, ...): one panel per metric, one line per run.
+    keys = []
+    for run in runs:
+        for key in run.get("eval_metrics", {}):
+            if key not in keys:
+                keys.append(key)
+    if keys:
+        fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 4), squeeze=False)
+        for ax, key in zip(axes[0], keys):
+            for i, run in enumerate(runs):
+                metric = run.get("eval_metrics", {}).get(key)
+                if metric and run["val_steps"]:
+                    ax.plot(run["val_steps"], nums(metric["values"]), "o-", color=cycle[i % len(cycle)],
+                            markersize=3, linewidth=1, label=label(run))
+                    ax.set_ylabel(metric["label"])
+            ax.set_xlabel("step")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+        fig.suptitle("Evaluation metrics")
+        save(fig, out_dir, "eval_metrics.png")
+
     # Global gradient norm on a log scale.
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for i, run in enumerate(runs):

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -33,6 +34,7 @@ struct RunData {
   std::vector<double> tokens_per_s;  // per logged step (jsonl)
   std::vector<long long> val_steps;
   std::vector<double> val_loss;
+  std::map<std::string, std::vector<double>> eval_values;  // every other number of the eval records, by key
   nlohmann::json layers = nlohmann::json::object();     // grads/: step, values [n][L]
   nlohmann::json attention = nlohmann::json::object();  // attention/: step, <stat> [n][L]
   nlohmann::json update = nlohmann::json::object();     // update/: step, layers [n][L]
@@ -116,6 +118,12 @@ RunData load_run(const std::string& dir) {
       } else if (type == "eval") {
         r.val_steps.push_back(rec.value("step", 0LL));
         r.val_loss.push_back(num(rec, "val_loss"));
+        for (const auto& [key, value] : rec.items())  // the task's metrics (top1, wer, ...), aligned with val_steps
+          if (value.is_number() && key != "step" && key != "val_loss") {
+            auto& series = r.eval_values[key];
+            series.resize(r.val_steps.size() - 1, NAN);
+            series.push_back(value.get<double>());
+          }
       }
     }
   }
@@ -250,6 +258,22 @@ ReportResult make_report(const ReportOptions& o) {
                                      "non-finite steps",
                                      "diverged at step",
                                      "tokens/s"};
+  // The tasks' own metrics (summary.json report_metrics: top-1, WER, ...): a final and a best row each.
+  struct Metric {
+    std::string key, label;
+    bool higher_is_better = true;
+  };
+  std::vector<Metric> metrics;
+  for (const auto& r : runs)
+    if (r.summary.contains("report_metrics") && r.summary["report_metrics"].is_array())
+      for (const auto& m : r.summary["report_metrics"]) {
+        const std::string key = m.value("key", std::string());
+        if (key.empty() || std::any_of(metrics.begin(), metrics.end(), [&](const Metric& x) { return x.key == key; }))
+          continue;
+        metrics.push_back({key, m.value("label", key), m.value("higher_is_better", true)});
+        labels.push_back("final " + metrics.back().label);
+        labels.push_back("best " + metrics.back().label);
+      }
   std::vector<std::vector<std::string>> cols;
   nlohmann::json jruns = nlohmann::json::array();
   for (const auto& r : runs) {
@@ -285,6 +309,18 @@ ReportResult make_report(const ReportOptions& o) {
                     num(json_num(s, "final_val_loss")), num(json_num(s, "best_val_loss")), max_g_text,
                     num(early, "%.4g"), ratio_text, std::to_string(nonfinite), num(json_num(s, "diverged_step"), "%.0f"),
                     num(tps, "%.0f")});
+    nlohmann::json eval_metrics = nlohmann::json::object();
+    for (const Metric& m : metrics) {
+      const auto it = r.eval_values.find(m.key);
+      std::vector<double> series = it == r.eval_values.end() ? std::vector<double>{} : it->second;
+      series.resize(r.val_steps.size(), NAN);
+      double best = NAN;
+      for (double v : series)
+        if (std::isfinite(v) && (!std::isfinite(best) || (m.higher_is_better ? v > best : v < best))) best = v;
+      cols.back().push_back(num(series.empty() ? NAN : series.back()));
+      cols.back().push_back(num(best));
+      eval_metrics[m.key] = {{"label", m.label}, {"values", nan_to_null(series)}};
+    }
     jruns.push_back({{"name", r.name},
                      {"dir", r.dir},
                      {"attention", r.attention_kind},
@@ -299,6 +335,7 @@ ReportResult make_report(const ReportOptions& o) {
                      {"grad_norm", nan_to_null(r.grad_norm)},
                      {"val_steps", r.val_steps},
                      {"val_loss", nan_to_null(r.val_loss)},
+                     {"eval_metrics", eval_metrics},
                      {"early_median_grad_norm", std::isfinite(early) ? nlohmann::json(early) : nlohmann::json()},
                      {"grad_layers", r.layers},
                      {"attention_stats", r.attention},
