@@ -5,10 +5,12 @@
 #include <torch/torch.h>
 
 #include <filesystem>
+#include <cstdio>
 #include <fstream>
 
 #include "tests/trainer/training_fixture.h"
 #include "trainer/loop/run_config.h"
+#include "trainer/instruments/report.h"
 #include "trainer/loop/trainer.h"
 #include "trainer/tasks/vision_task.h"
 
@@ -78,6 +80,21 @@ TEST(VisionTask, TrainsAndRecordsAccuracy) {
   EXPECT_LT(evals[1]["val_loss"].get<double>(), evals[0]["val_loss"].get<double>() - 0.3);
   EXPECT_GT(evals[1]["top1"].get<double>(), 0.3);
   EXPECT_TRUE(fs::exists(dir / "run" / "classes.json"));
+
+  // The report shows the task's metrics beside the losses: the last evaluation's top-1 as "final top-1 acc".
+  trainer::ReportOptions report;
+  report.run_dirs = {(dir / "run").string()};
+  report.out_dir = (dir / "report").string();
+  report.plots = false;
+  const auto result = trainer::make_report(report);
+  char final_top1[32];
+  std::snprintf(final_top1, sizeof final_top1, "%.4f", evals[1]["top1"].get<double>());
+  const auto row = result.table.find("final top-1 acc");
+  ASSERT_NE(row, std::string::npos) << result.table;
+  EXPECT_NE(result.table.substr(row, result.table.find('\n', row) - row).find(final_top1), std::string::npos)
+      << result.table;
+  const auto json = fixture::read_json(dir / "report" / "report.json");
+  EXPECT_EQ(json["runs"][0]["eval_metrics"]["top1"]["values"].size(), 2u);
 }
 
 TEST(VisionTask, ResumeIsBitExact) {
