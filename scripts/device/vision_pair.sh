@@ -32,6 +32,7 @@ for seed in $SEEDS; do
 done
 python3 - "${runs[@]}" <<'PY'
 import json, os, sys
+arms = {}
 print(f"{'run':14} {'status':10} {'steps':>6} {'top-1':>7} {'best':>7} {'top-5':>7} {'val loss':>9} {'img/s':>8} {'wall s':>7}")
 for d in sys.argv[1:]:
     try:
@@ -46,5 +47,14 @@ for d in sys.argv[1:]:
     f = lambda v: f"{v:.4f}" if isinstance(v, (int, float)) else "-"
     print(f"{os.path.basename(d):14} {s['status']:10} {s['last_step']:>6} {f(last.get('top1')):>7} {f(best):>7} "
           f"{f(last.get('top5')):>7} {f(last.get('val_loss')):>9} {ips:>8.0f} {s.get('wall_time_s', 0):>7.1f}")
+    arm = os.path.basename(d).split("-s")[0]
+    if "top1" in last:
+        arms.setdefault(arm, []).append((last["top1"], last.get("val_loss", float("nan"))))
+# Per arm over seeds: mean, and the spread as (max - min) / 2.
+for arm, vals in arms.items():
+    t = [v[0] for v in vals]
+    l = [v[1] for v in vals]
+    print(f"{arm}: final top-1 {sum(t) / len(t):.4f} ± {(max(t) - min(t)) / 2:.4f}, "
+          f"val loss {sum(l) / len(l):.4f} ± {(max(l) - min(l)) / 2:.4f} over {len(vals)} seed(s)")
 PY
 "$BIN" report "${runs[@]}" --out "$OUTDIR/report" > "$OUTDIR/report.txt" 2>&1 || tail -3 "$OUTDIR/report.txt"
