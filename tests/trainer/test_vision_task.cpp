@@ -109,6 +109,17 @@ TEST(VisionTask, ResumeIsBitExact) {
   EXPECT_EQ(a["eval"], b["eval"]);
 }
 
+TEST(VisionTask, HeadWiderThanTheDataEvaluates) {
+  // model.vision.num_classes above the data's 10 classes (as a 1000-class preset on a smaller set): the per-class
+  // counts stay the data's.
+  const auto dir = fixture::fresh_dir("vision_wide_head");
+  ASSERT_EQ(train_vit(dir, "run", {"model.vision.num_classes=16", "train.steps=2", "eval.every=2",
+                                   "checkpoint.every=0"}),
+            0);
+  const auto summary = fixture::read_json(dir / "run" / "summary.json");
+  EXPECT_EQ(summary["eval"]["per_class_accuracy"].size(), 10u);
+}
+
 TEST(VisionTask, LossWithSmoothingAndSoftTargets) {
   torch::manual_seed(0);
   auto logits = torch::randn({4, 3}, torch::kFloat64);

@@ -139,11 +139,11 @@ std::pair<torch::Tensor, torch::Tensor> VisionTask::loss_sum(models::Model& mode
 EvalSums VisionTask::eval_sums(models::Model& model, const Batch& batch) {
   const torch::Tensor logits = model.forward(batch.inputs).to(torch::kFloat32);
   const torch::Tensor labels = batch.targets;  // eval batches carry class ids
-  const int64_t K = logits.size(-1);
+  const int64_t K = num_classes();             // the data's classes (the head may be wider: model.vision.num_classes)
   EvalSums s;
   s.loss_sum = cross_entropy_sum(logits, labels, 0.0);
   s.count = torch::full({}, static_cast<double>(logits.size(0)), logits.options());
-  const torch::Tensor top = std::get<1>(logits.topk(std::min<int64_t>(5, K), -1));  // [B, k] ids, best first
+  const torch::Tensor top = std::get<1>(logits.topk(std::min<int64_t>(5, logits.size(-1)), -1));  // [B, k], best first
   const torch::Tensor hit1 = top.select(1, 0) == labels;
   const torch::Tensor hit5 = (top == labels.unsqueeze(1)).any(1);
   const auto f64 = logits.options().dtype(torch::kFloat64);
