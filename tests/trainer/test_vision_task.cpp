@@ -10,6 +10,7 @@
 
 #include "tests/trainer/training_fixture.h"
 #include "trainer/loop/run_config.h"
+#include "trainer/instruments/h5_series_writer.h"
 #include "trainer/instruments/report.h"
 #include "trainer/loop/trainer.h"
 #include "trainer/tasks/vision_task.h"
@@ -93,6 +94,13 @@ TEST(VisionTask, TrainsAndRecordsAccuracy) {
   ASSERT_NE(row, std::string::npos) << result.table;
   EXPECT_NE(result.table.substr(row, result.table.find('\n', row) - row).find(final_top1), std::string::npos)
       << result.table;
+  // The evaluations are series of metrics.h5 too, beside the training series.
+  trainer::H5Series top1, steps;
+  ASSERT_TRUE(trainer::h5_read_series((dir / "run" / "metrics.h5").string(), "eval/top1", &top1));
+  ASSERT_TRUE(trainer::h5_read_series((dir / "run" / "metrics.h5").string(), "eval/step", &steps));
+  ASSERT_EQ(top1.rows(), 2);
+  EXPECT_EQ(steps.values[1], 40);
+  EXPECT_NEAR(top1.values[1], evals[1]["top1"].get<double>(), 1e-6);
   const auto json = fixture::read_json(dir / "report" / "report.json");
   EXPECT_EQ(json["runs"][0]["eval_metrics"]["top1"]["values"].size(), 2u);
 }

@@ -410,6 +410,16 @@ void Monitor::sync() {
   }
 }
 
+void Monitor::record_evaluation(int64_t step, const std::vector<std::pair<std::string, double>>& values) {
+  if (!h5_) return;
+  h5_->append_i64("eval/step", &step, 1);
+  for (const auto& [name, value] : values) {
+    const float v = static_cast<float>(value);
+    h5_->append_f32("eval/" + name, &v, 1);
+  }
+  h5_->flush();
+}
+
 void Monitor::add_scalars(nlohmann::json& record) {
   record["loss_z"] = latest_.loss_z;
   record["grad_norm_z"] = latest_.grad_norm_z;

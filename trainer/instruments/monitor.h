@@ -55,6 +55,9 @@ class Monitor {
 
   // One device→host copy of everything pending; then the host-side bookkeeping. Cheap when nothing is pending.
   void sync();
+  // An evaluation's numbers (validation loss and the task's metrics, always the same names in the same order) as
+  // rows of the `eval` group of metrics.h5 (eval/step, eval/<name>), beside the training series.
+  void record_evaluation(int64_t step, const std::vector<std::pair<std::string, double>>& values);
 
   // --- results (host values, valid after sync) --------------------------------------------------------------------
   struct Latest {

@@ -204,6 +204,10 @@ nlohmann::json TrainingRun::evaluate() {
   if (extra.size(0) > 0) record.update(task_->eval_record(extra.cpu(), count.item<double>()));
   record.update(task_->evaluate_extra(*model_, rt_.device));
   metrics_->write(record);
+  std::vector<std::pair<std::string, double>> series = {{"val_loss", val_loss}};
+  for (const auto& m : task_definition(cfg_.task).report_metrics)
+    series.emplace_back(m.key, record.contains(m.key) && record[m.key].is_number() ? record[m.key].get<double>() : NAN);
+  monitor_->record_evaluation(state_.step, series);
   log::info("step " + std::to_string(state_.step) + ": " + record.dump());
   model_->train();
   state_.last_val_loss = val_loss;
