@@ -2,24 +2,14 @@
 
 #include <nlohmann/json.hpp>
 
-#include <random>
 #include <stdexcept>
 #include <string>
 
 #include "data/fnv1a.h"
-#include "common/splitmix64.h"
+#include "data/shuffle.h"
 
 namespace sigtrain::data {
 namespace {
-
-// Uniform in [0, n) by rejection: drop the lowest 2^64 mod n raw values so every residue is equally likely.
-uint64_t bounded(std::mt19937_64& rng, uint64_t n) {
-  const uint64_t threshold = (0 - n) % n;
-  while (true) {
-    const uint64_t r = rng();
-    if (r >= threshold) return r % n;
-  }
-}
 
 void check_fits(const TokenShard& shard, int64_t seq_len, const char* what) {
   if (seq_len < 1) throw std::runtime_error(std::string(what) + ": seq_len must be >= 1, got " + std::to_string(seq_len));
@@ -89,13 +79,7 @@ LmSampler::LmSampler(const TokenShard& shard, int64_t seq_len, uint64_t seed)
 
 const std::vector<uint32_t>& LmSampler::permutation(int64_t epoch) const {
   if (epoch == cached_epoch_) return perm_;
-  perm_.resize(static_cast<size_t>(windows_));
-  for (size_t i = 0; i < perm_.size(); ++i) perm_[i] = static_cast<uint32_t>(i);
-  std::mt19937_64 rng(splitmix64(splitmix64(seed_) ^ static_cast<uint64_t>(epoch)));
-  for (size_t i = perm_.size(); i > 1; --i) {
-    const size_t j = static_cast<size_t>(bounded(rng, i));
-    std::swap(perm_[i - 1], perm_[j]);
-  }
+  perm_ = epoch_permutation(windows_, seed_, epoch);
   cached_epoch_ = epoch;
   return perm_;
 }

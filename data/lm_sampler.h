@@ -6,8 +6,8 @@
 // first T tokens and targets the last T (inputs shifted by one); every token is a target once per epoch. Sample k
 // is window perm_e[k mod N] of epoch e = k / N, where perm_e is a Fisher-Yates shuffle driven by std::mt19937_64
 // seeded from (seed, e). mt19937_64's output is fixed by the C++ standard and the shuffle and the bounded draw are
-// our own code (not std::shuffle / std::uniform_int_distribution), so the order is the same with any compiler and
-// standard library.
+// our own code (data/shuffle.h; not std::shuffle / std::uniform_int_distribution), so the order is the same with
+// any compiler and standard library.
 //
 // Data parallelism: a global step consumes G consecutive sample indices [s, s+G). Rank r of W takes the contiguous
 // slice rank_slice(G, r, W) of them, so the W slices concatenated are exactly the 1-rank batch. The position is a

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/splitmix64.h"
+#include "data/shuffle.h"
 
 namespace sigtrain::speech {
 
@@ -22,20 +23,8 @@ inline std::mt19937_64 seeded_rng(uint64_t seed, uint64_t stream, uint64_t epoch
 inline constexpr uint64_t kStreamSpecAugment = 0x5350454341554701ULL;
 inline constexpr uint64_t kStreamBatchOrder = 0x4241544348455302ULL;
 
-// Uniform in [0, n) (n >= 1) by rejection: the lowest 2^64 mod n raw values are dropped so every residue is equally
-// likely.
-inline uint64_t bounded_draw(std::mt19937_64& rng, uint64_t n) {
-  const uint64_t threshold = (0 - n) % n;
-  while (true) {
-    const uint64_t r = rng();
-    if (r >= threshold) return r % n;
-  }
-}
-
-// Fisher-Yates with bounded_draw.
-template <class T>
-void deterministic_shuffle(std::vector<T>& v, std::mt19937_64& rng) {
-  for (size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[bounded_draw(rng, i)]);
-}
+// The bounded draw and the shuffle are the data library's (data/shuffle.h).
+using data::bounded_draw;
+using data::deterministic_shuffle;
 
 }  // namespace sigtrain::speech

@@ -1,23 +1,11 @@
 #include "data/vision/epoch_permutation.h"
 
-#include <random>
 #include <stdexcept>
 #include <string>
-
-#include "common/splitmix64.h"
-#include "data/vision/sample_rng.h"
 
 namespace sigtrain::vision {
 namespace {
 constexpr size_t kCachedEpochs = 3;
-}
-
-std::vector<uint32_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch) {
-  std::vector<uint32_t> perm(static_cast<size_t>(n));
-  for (size_t i = 0; i < perm.size(); ++i) perm[i] = static_cast<uint32_t>(i);
-  SampleRng rng(splitmix64(splitmix64(seed) ^ static_cast<uint64_t>(epoch)));
-  for (size_t i = perm.size(); i > 1; --i) std::swap(perm[i - 1], perm[static_cast<size_t>(rng.below(i))]);
-  return perm;
 }
 
 EpochPermutations::EpochPermutations(int64_t n, uint64_t seed) : n_(n), seed_(seed) {

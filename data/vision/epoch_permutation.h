@@ -1,15 +1,16 @@
 #pragma once
-// The order of one epoch: perm_e for epoch e over n images, our own Fisher-Yates shuffle driven by
-// std::mt19937_64 seeded with splitmix64(splitmix64(seed) ^ e) and the rejection-sampled bounded draw, the same
-// construction as data::LmSampler (docs/data.md §5), so it is identical on every platform.
+// The order of one epoch: perm_e for epoch e over n images is data::epoch_permutation (data/shuffle.h), the same
+// construction as data::LmSampler's (docs/data.md §5), so it is identical on every platform.
 #include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
 
+#include "data/shuffle.h"
+
 namespace sigtrain::vision {
 
-std::vector<uint32_t> epoch_permutation(int64_t n, uint64_t seed, int64_t epoch);
+using data::epoch_permutation;
 
 // Thread-safe cache of the most recent epochs' permutations (loader threads straddle an epoch boundary).
 class EpochPermutations {

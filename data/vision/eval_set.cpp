@@ -21,15 +21,8 @@ VisionBatch ImageEvalSet::eval_batch(int64_t first, int64_t count) const {
     throw std::out_of_range("eval set: items [" + std::to_string(first) + ", " + std::to_string(first + count) +
                             ") outside [0, " + std::to_string(size()) + ")");
   const auto& o = options_;
-  VisionBatch b;
-  b.first_sample = first;
-  b.count = count;
-  b.channels = o.channels;
-  b.height = o.output_size;
-  b.width = o.output_size;
-  const size_t per = static_cast<size_t>(o.channels) * static_cast<size_t>(o.output_size) *
-                     static_cast<size_t>(o.output_size);
-  b.pixels.resize(per * static_cast<size_t>(count));
+  VisionBatch b = sized_batch(first, count, o.channels, o.output_size);
+  const size_t per = pixels_per_image(o.channels, o.output_size);
   // Thread t handles items t, t + T, ...; each keeps the error of its first failing item, the lowest index wins.
   const int threads = static_cast<int>(std::min<int64_t>(workers_, std::max<int64_t>(count, 1)));
   std::vector<std::exception_ptr> errors(static_cast<size_t>(count));

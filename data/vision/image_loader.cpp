@@ -42,15 +42,8 @@ ImageLoader::~ImageLoader() = default;
 VisionBatch ImageLoader::make_batch(int64_t first_sample, int64_t count) const {
   const auto& t = options_.transform;
   const int64_t n = source_->size();
-  VisionBatch b;
-  b.first_sample = first_sample;
-  b.count = count;
-  b.channels = t.channels;
-  b.height = t.output_size;
-  b.width = t.output_size;
-  const size_t per = static_cast<size_t>(t.channels) * static_cast<size_t>(t.output_size) *
-                     static_cast<size_t>(t.output_size);
-  b.pixels.resize(per * static_cast<size_t>(count));
+  VisionBatch b = sized_batch(first_sample, count, t.channels, t.output_size);
+  const size_t per = pixels_per_image(t.channels, t.output_size);
   for (int64_t i = 0; i < count; ++i) {
     const int64_t k = first_sample + i;
     const int64_t image = permutations_.image_of(k);

@@ -1,5 +1,7 @@
 #include "data/vision/sample_rng.h"
 
+#include "data/shuffle.h"
+
 #include <cmath>
 #include <numbers>
 #include <stdexcept>
@@ -17,11 +19,7 @@ uint64_t stream_seed(uint64_t run_seed, int64_t epoch, int64_t index, RngStream 
 
 uint64_t SampleRng::below(uint64_t n) {
   if (n == 0) throw std::invalid_argument("SampleRng::below: n must be >= 1");
-  const uint64_t threshold = (0 - n) % n;  // drop the lowest 2^64 mod n raw values
-  while (true) {
-    const uint64_t r = engine_();
-    if (r >= threshold) return r % n;
-  }
+  return data::bounded_draw(engine_, n);
 }
 
 double SampleRng::normal() {

@@ -1,5 +1,6 @@
 #pragma once
 // One batch of images as the trainer consumes it: plain buffers it wraps in tensors.
+#include <cstddef>
 #include <cstdint>
 #include <vector>
 
@@ -33,5 +34,21 @@ struct VisionBatch {
   int64_t micro_index = 0;
   bool last_in_step = true;
 };
+
+// A batch of `count` square images of `channels` x `size` x `size` floats starting at `first_sample`, pixels
+// allocated (zero), labels and indices empty; image i's pixels start at pixels.data() + i * pixels_per_image(...).
+inline size_t pixels_per_image(int channels, int size) {
+  return static_cast<size_t>(channels) * static_cast<size_t>(size) * static_cast<size_t>(size);
+}
+inline VisionBatch sized_batch(int64_t first_sample, int64_t count, int channels, int size) {
+  VisionBatch b;
+  b.first_sample = first_sample;
+  b.count = count;
+  b.channels = channels;
+  b.height = size;
+  b.width = size;
+  b.pixels.resize(pixels_per_image(channels, size) * static_cast<size_t>(count));
+  return b;
+}
 
 }  // namespace sigtrain::vision

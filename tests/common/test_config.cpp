@@ -1,4 +1,5 @@
 #include "common/config.h"
+#include "tests/error_of.h"
 
 #include <gtest/gtest.h>
 
@@ -32,14 +33,7 @@ class TempDir {
   std::filesystem::path path_;
 };
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const ConfigError& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+std::string error_of(const std::function<void()>& f) { return sigtrain::testing::error_of<ConfigError>(f); }
 
 }  // namespace
 

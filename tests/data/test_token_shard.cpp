@@ -7,20 +7,14 @@
 
 #include "data/token_shard.h"
 #include "temp_dir.h"
+#include "tests/error_of.h"
 
 namespace sigtrain::data {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "<no error>";
-}
+using sigtrain::testing::error_of;
 
 std::vector<int32_t> ramp(int n, int32_t vocab) {
   std::vector<int32_t> v(n);

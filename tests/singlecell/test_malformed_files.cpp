@@ -10,6 +10,7 @@
 #include "data/singlecell/open_cell_matrix.h"
 #include "fixture_path.h"
 #include "h5_writer.h"
+#include "tests/error_of.h"
 
 namespace sc = sigtrain::singlecell;
 namespace fs = std::filesystem;
@@ -51,14 +52,7 @@ std::string write_h5ad(const std::string& name, const std::function<void(sc_test
   return path;
 }
 
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const sc::FormatError& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+std::string error_of(const std::function<void()>& f) { return sigtrain::testing::error_of<sc::FormatError>(f); }
 
 }  // namespace
 

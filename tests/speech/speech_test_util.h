@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/error_of.h"
+
 #ifndef SIGTRAIN_SPEECH_FIXTURES
 #define SIGTRAIN_SPEECH_FIXTURES "tests/fixtures/speech"
 #endif
@@ -52,14 +54,6 @@ inline void write_wav(const std::string& path, const std::vector<float>& interle
   sf_close(f);
 }
 
-template <class E = std::exception>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using sigtrain::testing::error_of;
 
 }  // namespace speech_test

@@ -10,6 +10,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/error_of.h"
+
 #ifndef SIGTRAIN_VISION_FIXTURES
 #define SIGTRAIN_VISION_FIXTURES "tests/fixtures/vision"
 #endif
@@ -45,15 +47,6 @@ inline const nlohmann::json& expected() {
   return j;
 }
 
-// The message of the exception of type E that f throws, or "(no error)".
-template <class E = std::exception>
-std::string error_of(const std::function<void()>& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  return "(no error)";
-}
+using sigtrain::testing::error_of;
 
 }  // namespace vision_test
