@@ -95,8 +95,12 @@ int main(int argc, char** argv) {
   // sigtrain report
   sigtrain::trainer::ReportOptions report_opts;
   bool report_no_plots = false;
+  std::vector<std::string> report_arms;
   auto* report = app.add_subcommand("report", "Compare runs: side-by-side table and PNG plots (docs/stability.md)");
-  report->add_option("run_dirs", report_opts.run_dirs, "Run folders")->required()->check(CLI::ExistingDirectory);
+  report->add_option("run_dirs", report_opts.run_dirs, "Run folders (each its own arm)")
+      ->check(CLI::ExistingDirectory);
+  report->add_option("--arm", report_arms,
+                     "NAME=RUN[,RUN...]: the runs of one arm (seeds), shown as mean ± std (repeatable)");
   report->add_option("--out", report_opts.out_dir, "Output folder (default: the first run folder)");
   report->add_flag("--no-plots", report_no_plots, "Only the table, report.md and report.json");
 
@@ -158,8 +162,10 @@ int main(int argc, char** argv) {
     }
     if (*report) {
       report_opts.plots = !report_no_plots;
+      for (const auto& spec : report_arms) report_opts.arms.push_back(sigtrain::trainer::parse_arm_spec(spec));
       auto result = sigtrain::trainer::make_report(report_opts);
       std::cout << result.table;
+      for (const auto& w : result.warnings) std::cerr << "warning: " << w << "\n";
       if (!result.plot_error.empty()) std::cerr << "warning: " << result.plot_error << "\n";
       std::cout << "report files in " << result.out_dir << ":";
       for (const auto& f : result.files) std::cout << " " << std::filesystem::path(f).filename().string();

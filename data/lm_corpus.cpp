@@ -5,6 +5,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <stdexcept>
@@ -152,6 +153,8 @@ const std::vector<BuiltinCorpus>& builtin_corpora() {
       {"sherlock", "sherlock-holmes.txt", "Adventures of Sherlock Holmes, Debian golang-github-pierrec-lz4-dev"},
       {"tom_sawyer", "tom-sawyer.txt", "Tom Sawyer, Debian golang-github-pierrec-lz4-dev"},
       {"opticks", "opticks.txt", "Newton's Opticks, Debian golang-github-andybalholm-brotli-dev"},
+      {"gutenberg", "gutenberg", "public-domain English from Debian packages, one file per work (~31 MB)",
+       "scripts/lm/build_gutenberg_corpus.sh"},
   };
   return kAll;
 }
@@ -191,10 +194,18 @@ std::vector<fs::path> resolve_corpus(const DataConfig& config) {
       if (entry == b.name) builtin = &b;
     if (builtin != nullptr) {
       const fs::path p = fs::path(config.cache_dir) / "corpora" / builtin->file;
-      if (!fs::is_regular_file(p))
+      std::vector<fs::path> works;
+      if (fs::is_directory(p)) {
+        for (const auto& e : fs::directory_iterator(p))
+          if (e.is_regular_file() && e.path().extension() == ".txt") works.push_back(e.path());
+        std::sort(works.begin(), works.end());
+      } else if (fs::is_regular_file(p)) {
+        works.push_back(p);
+      }
+      if (works.empty())
         throw std::runtime_error("data.corpus: built-in corpus '" + entry + "' is not in the cache (" + p.string() +
-                                 "); run scripts/fetch_data.sh");
-      files.push_back(p);
+                                 "); run " + builtin->fetch);
+      files.insert(files.end(), works.begin(), works.end());
     } else if (has_glob_chars(entry)) {
       glob_t g{};
       const int rc = ::glob(entry.c_str(), 0, nullptr, &g);  // matches come back sorted

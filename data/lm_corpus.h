@@ -43,11 +43,13 @@ struct DataConfig {
 };
 
 // The names `corpus` accepts besides paths, and the file under <cache_dir>/corpora/ each stands for
-// (scripts/fetch_data.sh writes them).
+// (scripts/fetch_data.sh writes them). A name whose `file` is a folder stands for every `*.txt` in it, sorted
+// (one document per work: each gets its own validation tail).
 struct BuiltinCorpus {
   const char* name;
   const char* file;
   const char* description;
+  const char* fetch = "scripts/fetch_data.sh";  // what writes it into the cache
 };
 const std::vector<BuiltinCorpus>& builtin_corpora();
 

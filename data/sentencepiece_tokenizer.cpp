@@ -142,6 +142,27 @@ std::string SentencePieceTokenizer::decode(std::span<const int32_t> ids) const {
   return out;
 }
 
+void SentencePieceTokenizer::check_id(int32_t id) const {
+  if (id < 0 || id >= vocab_size_)
+    throw std::out_of_range(name() + ": no piece " + std::to_string(id) + " (vocab size " +
+                            std::to_string(vocab_size_) + ")");
+}
+
+std::string SentencePieceTokenizer::piece(int32_t id) const {
+  check_id(id);
+  return sp_->IdToPiece(id);
+}
+
+bool SentencePieceTokenizer::is_byte(int32_t id) const {
+  check_id(id);
+  return sp_->IsByte(id);
+}
+
+bool SentencePieceTokenizer::is_special(int32_t id) const {
+  check_id(id);
+  return sp_->IsUnknown(id) || sp_->IsControl(id);
+}
+
 std::string SentencePieceTokenizer::name() const {
   return "sentencepiece-" + model_type_ + "-" + std::to_string(vocab_size_);
 }

@@ -51,6 +51,14 @@ class SentencePieceTokenizer final : public Tokenizer {
   const std::string& model_bytes() const { return model_bytes_; }
   const std::string& model_type() const { return model_type_; }
 
+  // One piece of the model, for vocabularies built on top of it (the speech CTC vocabulary,
+  // data/speech/sentencepiece_vocab.h): its text ("▁the", "<0x41>"), whether it is a
+  // byte-fallback piece, and whether it is special (<unk> or a control piece such as <|endoftext|>).
+  // `id` in [0, vocab_size()), else std::out_of_range.
+  std::string piece(int32_t id) const;
+  bool is_byte(int32_t id) const;
+  bool is_special(int32_t id) const;
+
  private:
   SentencePieceTokenizer() = default;
   std::unique_ptr<sentencepiece::SentencePieceProcessor> sp_;
@@ -59,6 +67,7 @@ class SentencePieceTokenizer final : public Tokenizer {
   int32_t vocab_size_ = 0;
   int32_t eot_id_ = -1;
   int32_t newline_id_ = -1;
+  void check_id(int32_t id) const;
 };
 
 }  // namespace sigtrain::data

@@ -17,11 +17,9 @@
 #include <cstdint>
 #include <string>
 
-struct CUstream_st;
+#include "stream.h"
 
 namespace sigtrain::kernels {
-
-using Stream = CUstream_st*;  // == cudaStream_t
 
 enum class DType : int { kBF16 = 0, kFP16 = 1 };
 enum class SigmoidMode : int { kTanhApprox = 0, kExact = 1 };

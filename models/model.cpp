@@ -145,6 +145,11 @@ double Model::flops_per_token(int64_t seq_len) const {
   return 6.0 * N + attn;
 }
 
+void Model::set_fused_ops(const FusedOps& ops) {
+  for (const auto& m : modules(/*include_self=*/false))
+    if (auto norm = std::dynamic_pointer_cast<Norm>(m)) norm->fused = ops.norm;
+}
+
 void Model::set_attention_backend(const std::string& name) {
   for (auto& b : blocks_) b->attn->set_backend(name);
 }

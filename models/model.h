@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "models/attention.h"
+#include "models/fused_ops.h"
 #include "models/model_config.h"
 #include "models/param_group.h"
 #include "models/transformer.h"
@@ -97,6 +98,9 @@ class Model : public torch::nn::Module {
 
   // Switch every block's attention backend (e.g. tests comparing math and sdpa on one set of weights).
   void set_attention_backend(const std::string& name);
+
+  // The fused kernels the model's modules use (fused_ops section, resolved for the device): the norms.
+  void set_fused_ops(const FusedOps& ops);
 
   // Stability instruments (off by default): per-layer attention statistics on the first `sample_batch`
   // sequences of each forward, computed through the math path; block-output RMS.

@@ -2,9 +2,12 @@
 // GQA, GELU / SwiGLU MLP, and the transformer block with pre / hybrid / post norm placement.
 #include "models/transformer.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <cmath>
+
+#include "models/norm_fused.h"
 
 namespace sigtrain::models {
 
@@ -43,6 +46,15 @@ Norm::Norm(NormKind k, int64_t d, double e, bool use_bias) : ParamModule(ParamGr
 }
 
 at::Tensor Norm::forward(const at::Tensor& x) const {
+  if (fused && fused_norm_applicable(x, weight)) {
+    // Under autocast, what LibTorch's path returns (fp32 LayerNorm) every consumer casts to the autocast dtype: the
+    // fused kernel writes that dtype directly. A bf16 input (QK-norm) stays bf16.
+    const at::ScalarType out = x.scalar_type() == at::kFloat && at::autocast::is_autocast_enabled(at::kCUDA)
+                                   ? at::autocast::get_autocast_dtype(at::kCUDA)
+                                   : x.scalar_type();
+    return fused_norm(x, weight, kind == NormKind::kLayerNorm ? bias : at::Tensor(), eps, kind == NormKind::kRMSNorm,
+                      out);
+  }
   if (kind == NormKind::kLayerNorm) return at::layer_norm(x, {dim}, weight, bias, eps);  // fp32 under autocast
   // rms_norm's fused kernels need the weight in the input's dtype (bf16 q/k under autocast for QK-norm); the cast
   // is differentiable, so the fp32 master weight still gets its gradient.
@@ -105,9 +117,10 @@ void MultiHeadAttention::set_backend(const std::string& name) {
 at::Tensor MultiHeadAttention::forward(const at::Tensor& x, const AttentionMask& mask, const Rope* rope) {
   const int64_t B = x.size(0), T = x.size(1);
   at::Tensor qkv_all = qkv->forward(x).view({B, T, n_head_ + 2 * n_kv_head_, head_dim_});
-  at::Tensor q = qkv_all.narrow(2, 0, n_head_);
-  at::Tensor k = qkv_all.narrow(2, n_head_, n_kv_head_);
-  at::Tensor v = qkv_all.narrow(2, n_head_ + n_kv_head_, n_kv_head_);
+  // One split, not three narrows: its backward writes d(qkv) with one concatenation, where three narrows' would
+  // each fill a zero tensor of the full size, copy their slice in and add the three up (docs/benchmarks.md).
+  const auto parts = qkv_all.split_with_sizes({n_head_, n_kv_head_, n_kv_head_}, 2);
+  at::Tensor q = parts[0], k = parts[1], v = parts[2];
   if (q_norm) {  // QK-norm over the head dimension, before RoPE
     // (under autocast LayerNorm computes and returns float32: back to the dtype of v, which every backend expects)
     q = q_norm->forward(q).to(v.scalar_type());

@@ -56,10 +56,13 @@ class Embedding : public ParamModule {
 class Norm : public ParamModule {
  public:
   Norm(NormKind kind, int64_t dim, double eps, bool bias);
+  // With `fused` on, CUDA inputs that fit (contiguous rows, dim ≤ 2048, a multiple of 4) go through the fused
+  // kernel (models/norm_fused.h), which under autocast writes the autocast dtype directly; else LibTorch's op.
   at::Tensor forward(const at::Tensor& x) const;
   NormKind kind;
   int64_t dim;
   double eps;
+  bool fused = false;  // fused_ops.norm (Model::set_fused_ops)
   at::Tensor weight, bias;
 };
 

@@ -6,6 +6,10 @@
 Needs matplotlib (Debian: python3-matplotlib; numpy comes with it). Exit code 3 = matplotlib missing.
 Writes loss.png, grad_norm.png, grad_norm_layers.png (when per-layer norms were logged) and attention.png (when
 attention statistics were logged), printing "wrote PATH" for each.
+
+When an arm has several runs (`sigtrain report --arm NAME=RUN,RUN`), loss.png, grad_norm.png and eval_metrics.png
+draw one line per arm -- the mean over its runs at each step -- with the min-max range over the runs shaded; the
+per-layer heatmaps and attention panels stay one per run.
 """
 import json
 import math
@@ -48,15 +52,95 @@ def save(fig, out_dir, name):
     print(f"wrote {path}")
 
 
+def band(ax, curve, color, label, positive_only=False, marker=None):
+    """The mean over an arm's runs as a line, the min-max range over them shaded."""
+    steps = curve["step"]
+    pick = positive if positive_only else nums
+    mean, lo, hi = pick(curve["mean"]), pick(curve["min"]), pick(curve["max"])
+    ax.plot(steps, mean, marker or "-", color=color, linewidth=1, markersize=3, label=label)
+    ax.fill_between(steps, lo, hi, color=color, alpha=0.2, linewidth=0)
+
+
+def arm_label(arm):
+    return f"{arm['name']} (mean of {arm['n_runs']})" if arm["n_runs"] > 1 else arm["name"]
+
+
+def plot_arms(arms, runs, out_dir, cycle):
+    """loss.png, grad_norm.png, eval_metrics.png with one mean line and min-max band per arm."""
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i, arm in enumerate(arms):
+        c = cycle[i % len(cycle)]
+        band(ax, arm["curves"]["loss"], c, f"{arm_label(arm)} train")
+        if arm["curves"]["val_loss"]["step"]:
+            band(ax, arm["curves"]["val_loss"], c, f"{arm_label(arm)} val", marker="o--")
+        for run in runs:
+            if run.get("arm") == arm["name"]:
+                mark_divergence(ax, run, c)
+    finite = [v for arm in arms for v in nums(arm["curves"]["loss"]["max"]) if math.isfinite(v) and v > 0]
+    if finite and max(finite) > 20 * min(finite):
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title("Loss: mean of each arm, min-max shaded (dotted: divergence)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    save(fig, out_dir, "loss.png")
+
+    keys = []
+    for arm in arms:
+        for key in arm["curves"].get("eval_metrics", {}):
+            if key not in keys:
+                keys.append(key)
+    if keys:
+        fig, axes = plt.subplots(1, len(keys), figsize=(4.5 * len(keys), 4), squeeze=False)
+        for ax, key in zip(axes[0], keys):
+            for i, arm in enumerate(arms):
+                curve = arm["curves"].get("eval_metrics", {}).get(key)
+                if curve and curve["step"]:
+                    band(ax, curve, cycle[i % len(cycle)], arm_label(arm), marker="o-")
+                    ax.set_ylabel(curve.get("label", key))
+            ax.set_xlabel("step")
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=8)
+        fig.suptitle("Evaluation metrics (mean, shaded min-max over runs)")
+        save(fig, out_dir, "eval_metrics.png")
+
+    fig, ax = plt.subplots(figsize=(8, 4.5))
+    for i, arm in enumerate(arms):
+        c = cycle[i % len(cycle)]
+        band(ax, arm["curves"]["grad_norm"], c, arm_label(arm), positive_only=True)
+        if arm.get("early_median_grad_norm"):
+            ax.axhline(arm["early_median_grad_norm"], color=c, linestyle="--", linewidth=0.6, alpha=0.6)
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("global gradient norm (before clipping)")
+    ax.set_title("Global grad norm: mean, min-max shaded (dashed: early median)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    save(fig, out_dir, "grad_norm.png")
+
+
 def main():
     if len(sys.argv) != 3:
         print(__doc__)
         return 2
     with open(sys.argv[1]) as f:
-        runs = json.load(f)["runs"]
+        report = json.load(f)
+    runs = report["runs"]
+    arms = report.get("arms", [])
     out_dir = sys.argv[2]
     os.makedirs(out_dir, exist_ok=True)
     cycle = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    if any(arm["n_runs"] > 1 for arm in arms):
+        plot_arms(arms, runs, out_dir, cycle)
+    else:
+        plot_runs(runs, out_dir, cycle)
+    plot_layers(runs, out_dir)
+    return 0
+
+
+def plot_runs(runs, out_dir, cycle):
+    """loss.png, eval_metrics.png, grad_norm.png with one line per run."""
 
     # Loss: training loss per step, validation loss as markers; dotted line = detected divergence.
     fig, ax = plt.subplots(figsize=(8, 4.5))
@@ -114,6 +198,9 @@ def main():
     ax.legend(fontsize=8)
     save(fig, out_dir, "grad_norm.png")
 
+
+def plot_layers(runs, out_dir):
+    """Per-layer heatmaps and attention statistics, one panel per run."""
     # Per-layer gradient-norm heatmaps, one panel per run, one colour scale for all.
     layered = [r for r in runs if r["grad_layers"].get("layers")]
     if layered:
@@ -174,7 +261,6 @@ def main():
                 if row == 0 and col == 0 and n_layer <= 16:
                     ax.legend(fontsize=6, ncol=2)
         save(fig, out_dir, "attention.png")
-    return 0
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include "common/atomic_file.h"
+#include "data/fnv1a.h"
 #include "data/speech/speech_error.h"
 #include "data/speech/utf8.h"
 
@@ -15,31 +16,6 @@ namespace {
 constexpr const char* kKind = "char_ctc";
 
 }  // namespace
-
-UnknownCharPolicy parse_unknown_char_policy(const std::string& name) {
-  if (name == "drop") return UnknownCharPolicy::kDrop;
-  if (name == "error") return UnknownCharPolicy::kError;
-  throw std::invalid_argument("unknown policy '" + name + "' for unknown characters (expected drop or error)");
-}
-
-void UnknownCharReport::add(const std::string& ch) {
-  ++count;
-  auto it = examples.find(ch);
-  if (it != examples.end()) ++it->second;
-  else if (examples.size() < kMaxExamples) examples.emplace(ch, 1);
-}
-
-std::string UnknownCharReport::str() const {
-  if (count == 0) return "";
-  std::string s = std::to_string(count) + " unknown character" + (count == 1 ? "" : "s") + " in " +
-                  std::to_string(texts) + " transcript" + (texts == 1 ? "" : "s") + ":";
-  const char* sep = " ";
-  for (const auto& [ch, n] : examples) {
-    s += sep + ("'" + ch + "' x" + std::to_string(n));
-    sep = ", ";
-  }
-  return s;
-}
 
 CharVocab::CharVocab(std::vector<std::string> symbols) : symbols_(std::move(symbols)) {
   for (size_t i = 0; i < symbols_.size(); ++i) {
@@ -67,6 +43,14 @@ CharVocab CharVocab::build(const std::vector<std::string>& texts) {
   return CharVocab(std::move(s));
 }
 
+std::string CharVocab::kind() const { return kKind; }
+
+std::string CharVocab::identity() const {
+  data::Fnv1a64 h;
+  for (const auto& s : symbols_) h.update_field(s);
+  return std::string(kKind) + "/" + data::hex64(h.digest());
+}
+
 int32_t CharVocab::id(const std::string& ch) const {
   const auto it = ids_.find(ch);
   return it == ids_.end() ? -1 : it->second;
@@ -83,9 +67,7 @@ std::vector<int32_t> CharVocab::encode(const std::string& text, UnknownCharPolic
       continue;
     }
     // The blank's symbol never occurs as one character, so i == kBlank cannot happen; i < 0 is unknown.
-    if (policy == UnknownCharPolicy::kError)
-      throw std::runtime_error((context.empty() ? "" : context + ": ") + "character '" + ch +
-                               "' is not in the vocabulary (set vocabulary.unknown: drop to drop such characters)");
+    if (policy == UnknownCharPolicy::kError) throw_unknown_char(ch, context);
     any_unknown = true;
     if (report != nullptr) report->add(ch);
   }

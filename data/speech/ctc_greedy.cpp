@@ -24,8 +24,8 @@ std::vector<int32_t> argmax_ids(const float* logits, int64_t frames, int64_t voc
   return ids;
 }
 
-std::string ctc_greedy_text(const std::vector<int32_t>& frame_ids, const CharVocab& vocab) {
-  return vocab.decode(ctc_collapse(frame_ids, CharVocab::kBlank));
+std::string ctc_greedy_text(const std::vector<int32_t>& frame_ids, const CtcVocab& vocab) {
+  return vocab.decode(ctc_collapse(frame_ids, CtcVocab::kBlank));
 }
 
 }  // namespace sigtrain::speech

@@ -2,9 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <set>
 
+#include "data/speech/char_vocab.h"
 #include "data/speech/librispeech_corpus.h"
 #include "data/speech/manifest_corpus.h"
+#include "data/speech/utf8.h"
 
 namespace sigtrain::speech {
 namespace {
@@ -64,11 +67,23 @@ SpeechDataConfig parse_speech_data_config(config::SectionReader& r) {
   parse_spec_augment(r.sub("specaugment"), c.pipeline.spec_augment);
 
   config::SectionReader vocab = r.sub("vocabulary");
-  c.vocab_kind = vocab.get_enum("kind", c.vocab_kind, {"fixed", "build"});
+  c.vocab_kind = vocab.get_enum("kind", c.vocab_kind, {"fixed", "build", "sentencepiece"});
   c.vocab_path = vocab.get_path("path", "");
   c.pipeline.text.letter_case = parse_letter_case(vocab.get_enum("case", "lower", {"lower", "upper"}));
   c.pipeline.text.strip_punctuation = vocab.get_bool("strip_punctuation", true);
   c.pipeline.unknown_chars = parse_unknown_char_policy(vocab.get_enum("unknown", "drop", {"drop", "error"}));
+  if (c.vocab_kind == "sentencepiece") {
+    c.sentencepiece.vocab_size = vocab.get_int("vocab_size", c.sentencepiece.vocab_size, 2, 1 << 20);
+    c.sentencepiece.model_type = vocab.get_enum("model_type", c.sentencepiece.model_type, {"unigram", "bpe"});
+    c.vocab_cache_dir = vocab.get_string("cache_dir", c.vocab_cache_dir);
+    if (c.vocab_cache_dir.empty()) vocab.fail("cache_dir", "expected a directory path, got an empty string");
+  } else {
+    for (const char* key : {"vocab_size", "model_type", "cache_dir"})
+      if (vocab.has(key))
+        vocab.fail(key, "only used with vocabulary.kind: sentencepiece (kind " + c.vocab_kind +
+                            " is one id per character)");
+  }
+  c.section = r.path();
 
   c.bucket_boundaries_s = r.get_double_list("buckets", c.bucket_boundaries_s);
   for (size_t i = 0; i < c.bucket_boundaries_s.size(); ++i) {
@@ -93,12 +108,26 @@ Corpus read_speech_corpus(const SpeechDataConfig& c, bool validation) {
   return corpus;
 }
 
-CharVocab make_vocab(const SpeechDataConfig& c, const Corpus& train) {
-  if (!c.vocab_path.empty()) return CharVocab::load(c.vocab_path);
-  if (c.vocab_kind == "fixed") return CharVocab::english(c.pipeline.text.letter_case);
+std::shared_ptr<const CtcVocab> make_vocab(const SpeechDataConfig& c, const Corpus& train) {
+  if (!c.vocab_path.empty()) return load_ctc_vocab(c.vocab_path);
+  if (c.vocab_kind == "fixed") return std::make_shared<CharVocab>(CharVocab::english(c.pipeline.text.letter_case));
   std::vector<std::string> texts;
   for (const auto& u : train) texts.push_back(normalize_text(u.text, c.pipeline.text));
-  return CharVocab::build(texts);
+  if (c.vocab_kind == "build") return std::make_shared<CharVocab>(CharVocab::build(texts));
+  try {
+    return std::make_shared<SentencePieceVocab>(SentencePieceVocab::prepare(texts, c.sentencepiece, c.vocab_cache_dir));
+  } catch (const std::exception& e) {
+    // SentencePiece's own message counts the model's pieces (CTC ids + 257); say what it means for vocab_size.
+    std::set<std::string> alphabet = {" "};
+    for (const auto& t : texts)
+      for (auto& ch : utf8_chars(t)) alphabet.insert(std::move(ch));
+    throw config::ConfigError(c.section + ".vocabulary: cannot build a SentencePiece " + c.sentencepiece.model_type +
+                              " vocabulary of vocab_size " + std::to_string(c.sentencepiece.vocab_size) +
+                              " (CTC ids, blank included) from " + std::to_string(texts.size()) +
+                              " training transcripts of " + std::to_string(alphabet.size()) +
+                              " distinct characters (space included), which need about vocab_size >= " +
+                              std::to_string(alphabet.size() + 1) + ": " + e.what());
+  }
 }
 
 DurationBucketOptions bucket_options(const SpeechDataConfig& c, uint64_t seed, bool shuffle) {

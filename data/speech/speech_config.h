@@ -36,11 +36,16 @@
 //     time_mask_max: 40            # T: frames per time mask, at most
 //     time_mask_max_fraction: 1.0  # p: time masks <= p x frames as well (1 = no cap)
 //   vocabulary:
-//     kind: fixed                  # fixed (blank, space, ', a-z) | build (from the training transcripts)
-//     path: ""                     # load a saved vocabulary instead (e.g. the run's vocab.json)
+//     kind: fixed                  # fixed (blank, space, ', a-z) | build (characters of the training transcripts)
+//                                  # | sentencepiece (subword pieces trained on them, sentencepiece_vocab.h)
+//     path: ""                     # load a saved vocabulary instead (e.g. the run's vocab.json; either kind)
 //     case: lower                  # lower | upper: the case transcripts are folded to
 //     strip_punctuation: true      # all ASCII punctuation but the apostrophe becomes a space
 //     unknown: drop                # drop | error: characters outside the vocabulary
+//     vocab_size: 256              # sentencepiece only: CTC ids wanted, blank included (a soft limit)
+//     model_type: unigram          # sentencepiece only: unigram | bpe
+//     cache_dir: .cache/sigtrain   # sentencepiece only: models are cached in <cache_dir>/speech/vocab/ (relative to
+//                                  # the working directory, as data.cache_dir of the LM)
 //   buckets: [2, 4, 8, 16]         # duration bucket upper bounds in seconds (inclusive); [] = one bucket
 //   max_frames_per_batch: 20000    # padded feature frames per batch (batch size x longest)
 //   max_utterances_per_batch: 0    # 0 = no limit
@@ -52,7 +57,9 @@
 #include <vector>
 
 #include "common/config.h"
+#include "data/speech/ctc_vocab.h"
 #include "data/speech/duration_buckets.h"
+#include "data/speech/sentencepiece_vocab.h"
 #include "data/speech/speech_dataset.h"
 #include "data/speech/utterance.h"
 
@@ -66,8 +73,11 @@ struct SpeechDataConfig {
   SpeechPipelineOptions pipeline;  // features (incl. sample rate), resampling, normalisation mode, SpecAugment, text
   std::string stats_path;
   int64_t stats_max_utterances = 2000;
-  std::string vocab_kind = "fixed";
+  std::string vocab_kind = "fixed";  // fixed | build | sentencepiece
   std::string vocab_path;
+  SentencePieceVocabOptions sentencepiece;  // kind: sentencepiece
+  std::string vocab_cache_dir = ".cache/sigtrain";
+  std::string section = "data";  // where the keys were read (parse_speech_data_config), for errors
   std::vector<double> bucket_boundaries_s = {2, 4, 8, 16};
   int64_t max_frames_per_batch = 20000;
   int64_t max_utterances_per_batch = 0;
@@ -82,8 +92,9 @@ SpeechDataConfig parse_speech_data_config(config::SectionReader& section);
 // The training (validation = false) or validation corpus; max_duration_s applies to training only.
 Corpus read_speech_corpus(const SpeechDataConfig& config, bool validation);
 
-// The vocabulary the config asks for: loaded from vocab_path, fixed, or built from `train` (normalised first).
-CharVocab make_vocab(const SpeechDataConfig& config, const Corpus& train);
+// The vocabulary the config asks for: loaded from vocab_path, fixed, or built from `train` (normalised first): its
+// characters, or a SentencePiece model trained on it (cached; ConfigError naming <section>.vocabulary when that fails).
+std::shared_ptr<const CtcVocab> make_vocab(const SpeechDataConfig& config, const Corpus& train);
 
 // Bucket boundaries converted from seconds to frames at the feature geometry; `seed` is the run seed.
 DurationBucketOptions bucket_options(const SpeechDataConfig& config, uint64_t seed, bool shuffle);

@@ -8,20 +8,21 @@
 
 namespace sigtrain::speech {
 
-SpeechDataset::SpeechDataset(Corpus corpus, CharVocab vocab, SpeechPipelineOptions options,
+SpeechDataset::SpeechDataset(Corpus corpus, std::shared_ptr<const CtcVocab> vocab, SpeechPipelineOptions options,
                              std::optional<FeatureStats> global_stats)
     : corpus_(std::move(corpus)),
       vocab_(std::move(vocab)),
       options_(std::move(options)),
       global_stats_(std::move(global_stats)),
       extractor_(std::make_unique<LogMelExtractor>(options_.features)) {
+  if (!vocab_) throw std::invalid_argument("SpeechDataset: no vocabulary");
   if (options_.normalization == NormalizationMode::kGlobal &&
       (!global_stats_ || global_stats_->n_mels() != options_.features.n_mels))
     throw std::invalid_argument("SpeechDataset: global normalisation needs feature stats with n_mels = " +
                                 std::to_string(options_.features.n_mels) + " (compute_feature_stats or a saved file)");
   targets_.reserve(corpus_.size());
   for (const auto& u : corpus_)
-    targets_.push_back(vocab_.encode(normalize_text(u.text, options_.text), options_.unknown_chars, &unknown_,
+    targets_.push_back(vocab_->encode(normalize_text(u.text, options_.text), options_.unknown_chars, &unknown_,
                                      "utterance '" + u.id + "' (" + u.source + ")"));
 }
 

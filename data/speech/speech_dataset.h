@@ -13,7 +13,7 @@
 #include <string>
 #include <vector>
 
-#include "data/speech/char_vocab.h"
+#include "data/speech/char_vocab.h"  // the default vocabulary; ctc_vocab.h the interface
 #include "data/speech/duration_buckets.h"
 #include "data/speech/feature_normalizer.h"
 #include "data/speech/log_mel.h"
@@ -58,12 +58,17 @@ class SpeechDataset {
  public:
   // Encodes every transcript (normalised with options.text). With UnknownCharPolicy::kError the first unknown
   // character throws, naming the utterance and its file:line. kGlobal normalisation needs `global_stats`.
-  SpeechDataset(Corpus corpus, CharVocab vocab, SpeechPipelineOptions options,
+  // The vocabulary is shared (a SentencePiece model is not copied), or cloned from `vocab`.
+  SpeechDataset(Corpus corpus, std::shared_ptr<const CtcVocab> vocab, SpeechPipelineOptions options,
                 std::optional<FeatureStats> global_stats = std::nullopt);
+  SpeechDataset(Corpus corpus, const CtcVocab& vocab, SpeechPipelineOptions options,
+                std::optional<FeatureStats> global_stats = std::nullopt)
+      : SpeechDataset(std::move(corpus), vocab.clone(), std::move(options), std::move(global_stats)) {}
 
   const Corpus& corpus() const { return corpus_; }
   int64_t size() const { return static_cast<int64_t>(corpus_.size()); }
-  const CharVocab& vocab() const { return vocab_; }
+  const CtcVocab& vocab() const { return *vocab_; }
+  const std::shared_ptr<const CtcVocab>& shared_vocab() const { return vocab_; }
   const SpeechPipelineOptions& options() const { return options_; }
   const LogMelExtractor& extractor() const { return *extractor_; }
   const UnknownCharReport& unknown_chars() const { return unknown_; }
@@ -81,7 +86,7 @@ class SpeechDataset {
 
  private:
   Corpus corpus_;
-  CharVocab vocab_;
+  std::shared_ptr<const CtcVocab> vocab_;
   SpeechPipelineOptions options_;
   std::optional<FeatureStats> global_stats_;
   std::unique_ptr<LogMelExtractor> extractor_;

@@ -1,76 +1,35 @@
 #!/usr/bin/env bash
-# Softmax vs sigmoid attention on single cells (issue 6, point 8; docs/singlecell.md §Training): trains
-# configs/singlecell/pbmc68k_softmax.yaml and pbmc68k_sigmoid.yaml (pbmc68k_reduced, 700 cells, 10 cell types) on
-# one GPU for each seed, interleaved (softmax s1, sigmoid s1, softmax s2, ...), then prints a comparison table
-# from the run folders. Needs a built tree (scripts/device/build.sh -> build/sigtrain).
+# Softmax vs sigmoid attention on single cells (issue 6, point 8; docs/singlecell.md §Training) on the GPU machine:
+# the training and the report are scripts/reproduce/singlecell_pair.sh (configs/singlecell/pbmc68k_softmax.yaml and
+# pbmc68k_sigmoid.yaml for each seed, interleaved: softmax s1, sigmoid s1, softmax s2, ...; resumable; `sigtrain
+# report --arm` of the pair into $OUT/singlecell/report); this wrapper maps its knobs and prints a table of the last
+# evaluation records (pair_table.md). Needs a built tree (scripts/device/build.sh -> build/sigtrain).
 #
 #   scripts/device/singlecell_pair.sh                 # seeds 1337 1338 1339, whole budget <= BUDGET_S (170 s)
 #   SEEDS="1337" STEPS=800 BUDGET_S=120 scripts/device/singlecell_pair.sh
-#   BIN=build-cell/sigtrain STEPS=3 EXTRA_SETS="model.n_layer=1 eval.every=0" \
-#     scripts/device/singlecell_pair.sh                 # a CPU dry run (the fused run fails, math is retried)
+#   BIN=build-cell/sigtrain STEPS=3 EXTRA_SETS="model.n_layer=1 eval.every=0 attention.backend=math" \
+#     scripts/device/singlecell_pair.sh                 # a CPU dry run
 #
 # Run folders: ${OUT:-/tmp}/singlecell/<kind>-s<seed>/ (metrics.jsonl, summary.json, config.yaml, gene_vocab.json,
-# singlecell.json; no checkpoints), for `sigtrain report` later; the table also goes to pair_table.md there and a
-# `sigtrain report` of all runs to report/. A failed or timed-out run is reported in the table, never fatal; when
-# the fused sigmoid kernel is unavailable the sigmoid run is retried once with attention.backend=math.
+# singlecell.json, checkpoints), logs beside them. A failed or cut run is reported in the table, never fatal; a run
+# cut by RUN_TIMEOUT_S, or not started once BUDGET_S is spent, continues when the same command runs again.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-BIN=${BIN:-build/sigtrain}
-SEEDS=${SEEDS:-"1337 1338 1339"}
-BUDGET_S=${BUDGET_S:-170}       # wall-clock budget for all training runs together: a run is cut at the budget
-                                # (its last eval record is reported) and later runs are skipped
-RUN_TIMEOUT_S=${RUN_TIMEOUT_S:-90}
-STEPS=${STEPS:-}                # empty: the configs' train.steps
-EXTRA_SETS=${EXTRA_SETS:-}      # more key=value overrides for every run (e.g. a CPU dry run)
+export SIGTRAIN_BIN=${BIN:-build/sigtrain}
+export SEEDS=${SEEDS:-"1337 1338 1339"}
+export BUDGET_S=${BUDGET_S:-170}          # no training command starts after this many seconds
+export RUN_TIMEOUT_S=${RUN_TIMEOUT_S:-90} # wall-clock limit of each training command
+export STEPS=${STEPS:-}                   # empty: the configs' train.steps
+export EXTRA_SETS=${EXTRA_SETS:-}         # more key=value overrides for every run (e.g. a CPU dry run)
 OUTDIR=${OUT:-/tmp}/singlecell
-mkdir -p "$OUTDIR"
-if [[ ! -x "$BIN" ]]; then
-  echo "singlecell_pair: $BIN not found (build first: scripts/device/build.sh)"
-  exit 1
-fi
-
+export REPRO_DIR=$OUTDIR
 start=$(date +%s)
+scripts/reproduce/singlecell_pair.sh
+echo "training and report took $(( $(date +%s) - start )) s"
 runs=()
-run_one() {  # name config extra-sets...
-  local name=$1 config=$2
-  shift 2
-  local dir="$OUTDIR/$name"
-  rm -rf "$dir" "$dir.log"
-  local sets=(--set checkpoint.save_final=false --set checkpoint.every=0)
-  [[ -n "$STEPS" ]] && sets+=(--set train.steps="$STEPS")
-  for kv in $EXTRA_SETS; do sets+=(--set "$kv"); done
-  for kv in "$@"; do sets+=(--set "$kv"); done
-  local t0=$(date +%s) rc
-  # Never past the budget: each run gets at most what is left of it (and at least 20 s), capped at RUN_TIMEOUT_S.
-  local left=$(( BUDGET_S - (t0 - start) )) limit=$RUN_TIMEOUT_S
-  (( left < limit )) && limit=$left
-  (( limit < 20 )) && limit=20
-  timeout "$limit" "$BIN" train --config "$config" --run-dir "$dir" "${sets[@]}" > "$dir.log" 2>&1
-  rc=$?
-  echo "$name: exit $rc after $(( $(date +%s) - t0 )) s ($dir.log)"
-  [[ -d "$dir" ]] && cp "$dir.log" "$dir/stdout.log" 2>/dev/null
-  runs+=("$name")
-  return $rc
-}
-
 for seed in $SEEDS; do
-  for kind in softmax sigmoid; do
-    name="$kind-s$seed"
-    if (( $(date +%s) - start > BUDGET_S )); then
-      echo "$name: skipped (time budget of $BUDGET_S s spent)"
-      continue
-    fi
-    if ! run_one "$name" "configs/singlecell/pbmc68k_$kind.yaml" "train.seed=$seed"; then
-      if [[ $kind == sigmoid ]] && grep -q "backend: fused" "$OUTDIR/$name.log" 2>/dev/null &&
-         (( $(date +%s) - start <= BUDGET_S )); then
-        echo "$name: fused kernel unavailable, retrying with attention.backend=math"
-        run_one "$kind-math-s$seed" "configs/singlecell/pbmc68k_$kind.yaml" "train.seed=$seed" \
-          "attention.backend=math" || true
-      fi
-    fi
-  done
+  for kind in softmax sigmoid; do [[ -d "$OUTDIR/$kind-s$seed" ]] && runs+=("$kind-s$seed"); done
 done
-echo "training took $(( $(date +%s) - start )) s"
 
 python3 - "$OUTDIR" "${runs[@]}" <<'EOF' | tee "$OUTDIR/pair_table.md"
 import json, math, os, sys
@@ -149,10 +108,4 @@ print("centred: the same metrics after subtracting the mean embedding of the sco
 print("held-out cells' input vectors (binned expression per gene), the baseline an embedding has to beat.")
 EOF
 
-if ls "$OUTDIR"/*/metrics.jsonl > /dev/null 2>&1; then
-  dirs=()
-  for n in "${runs[@]}"; do [[ -f "$OUTDIR/$n/metrics.jsonl" ]] && dirs+=("$OUTDIR/$n"); done
-  "$BIN" report "${dirs[@]}" --out "$OUTDIR/report" > "$OUTDIR/report.log" 2>&1 ||
-    echo "sigtrain report failed (see $OUTDIR/report.log)"
-fi
 exit 0

@@ -1,35 +1,24 @@
 #!/usr/bin/env bash
-# Softmax vs sigmoid ViT on Fashion-MNIST (issue 12; docs/vision.md): trains configs/vision/fmnist_softmax.yaml
-# and fmnist_sigmoid.yaml for each seed, interleaved, then prints a table and writes `sigtrain report` of all runs.
+# Softmax vs sigmoid ViT on Fashion-MNIST (issue 12; docs/vision.md) on the GPU machine: the training and the
+# report are scripts/reproduce/vision_pair.sh (both arms for each seed, resumable, `sigtrain report --arm` of the
+# pair into $OUT/vision/report); this wrapper maps its knobs and prints a table of each run's last evaluation.
 #   SEEDS="1337 1338" scripts/device/vision_pair.sh
 #   BIN=build/sigtrain SEEDS=1337 STEPS=20 EXTRA_SETS="train.device=cpu attention.backend=math" \
 #     scripts/device/vision_pair.sh        # a CPU dry run
-# Run folders: ${OUT:-/tmp}/vision/<kind>-s<seed>/ (no checkpoints). Needs data: scripts/fetch_vision_data.sh.
+# Run folders: ${OUT:-/tmp}/vision/<kind>-s<seed>/ (checkpoints every 1000 steps: a run cut by RUN_TIMEOUT_S
+# resumes when the same command runs again on the same folder). Needs data: scripts/fetch_vision_data.sh.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
-BIN=${BIN:-build/sigtrain}
-SEEDS=${SEEDS:-"1337 1338"}
-RUN_TIMEOUT_S=${RUN_TIMEOUT_S:-240}
-STEPS=${STEPS:-}
-EXTRA_SETS=${EXTRA_SETS:-}
-OUTDIR=${OUT:-/tmp}/vision
-mkdir -p "$OUTDIR"
+export SIGTRAIN_BIN=${BIN:-build/sigtrain}
+export SEEDS=${SEEDS:-"1337 1338"}
+export RUN_TIMEOUT_S=${RUN_TIMEOUT_S:-240}
+export STEPS=${STEPS:-}
+export EXTRA_SETS=${EXTRA_SETS:-}
+export REPRO_DIR=${OUT:-/tmp}/vision
+scripts/reproduce/vision_pair.sh
+rc=$?
 runs=()
-for seed in $SEEDS; do
-  for kind in softmax sigmoid; do
-    name="$kind-s$seed"
-    dir="$OUTDIR/$name"
-    rm -rf "$dir"
-    sets=(--set train.seed="$seed" --set checkpoint.every=0 --set checkpoint.save_final=false)
-    [[ -n "$STEPS" ]] && sets+=(--set train.steps="$STEPS")
-    for kv in $EXTRA_SETS; do sets+=(--set "$kv"); done
-    t0=$(date +%s)
-    timeout "$RUN_TIMEOUT_S" "$BIN" train --config "configs/vision/fmnist_$kind.yaml" --run-dir "$dir" "${sets[@]}" \
-      > "$OUTDIR/$name.log" 2>&1
-    echo "$name: exit $? after $(( $(date +%s) - t0 )) s"
-    runs+=("$dir")
-  done
-done
+for seed in $SEEDS; do for kind in softmax sigmoid; do runs+=("$REPRO_DIR/$kind-s$seed"); done; done
 python3 - "${runs[@]}" <<'PY'
 import json, os, sys
 arms = {}
@@ -57,4 +46,4 @@ for arm, vals in arms.items():
     print(f"{arm}: final top-1 {sum(t) / len(t):.4f} ± {(max(t) - min(t)) / 2:.4f}, "
           f"val loss {sum(l) / len(l):.4f} ± {(max(l) - min(l)) / 2:.4f} over {len(vals)} seed(s)")
 PY
-"$BIN" report "${runs[@]}" --out "$OUTDIR/report" > "$OUTDIR/report.txt" 2>&1 || tail -3 "$OUTDIR/report.txt"
+exit $rc

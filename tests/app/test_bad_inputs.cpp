@@ -158,6 +158,20 @@ TEST_F(BadInputs, FusedAttentionOnCpuIsRefusedBeforeTheRunFolder) {
     expect_bad_input(cmd, {"attention.backend", "fused", "math"});
 }
 
+TEST_F(BadInputs, FusedOpSwitchedOnWhereItCannotRunIsRefusedBeforeTheRunFolder) {
+  for (const char* cmd : {"config --config tiny.yaml --set fused_ops.cross_entropy=on",
+                          "train --config tiny.yaml --run-dir new_run --set fused_ops.cross_entropy=on"})
+    expect_bad_input(cmd, {"fused_ops.cross_entropy", "CUDA", "auto or off"});
+  expect_bad_input("train --config tiny.yaml --run-dir new_run --set fused_ops.cross_entropy=yes",
+                   {"fused_ops.cross_entropy", "yes", "auto", "off"});
+}
+
+TEST_F(BadInputs, ProfileKeysOutOfRangeAreNamed) {
+  expect_bad_input("train --config tiny.yaml --run-dir new_run --set profile.start_step=3 --set profile.steps=0",
+                   {"profile.steps", "0"});
+  expect_bad_input("train --config tiny.yaml --run-dir new_run --set profile.start_step=-1", {"profile.start_step"});
+}
+
 TEST_F(BadInputs, BatchThatDoesNotDivideIsRefusedBeforeTheRunFolder) {
   config_with("batch.yaml", "global_batch_tokens: 512", "global_batch_tokens: 500");
   for (const char* cmd : {"config --config batch.yaml", "train --config batch.yaml --run-dir run",
@@ -271,7 +285,23 @@ TEST_F(BadInputs, TooShortCorpusFailsTheRunWithATruthfulSummary) {
 TEST_F(BadInputs, ReportOfAMissingFolderSaysDoesNotExist) {
   expect_bad_input("report no_such_run --no-plots", {"no_such_run", "does not exist"});
   expect_bad_input("report run no_such_run --no-plots", {"no_such_run", "does not exist"});
-  expect_bad_input("report", {"run_dirs"});
+  expect_bad_input("report", {"no run folders given", "--arm NAME=RUN"});
+}
+
+// `--arm NAME=RUN[,RUN...]` (several runs per arm): each malformed value names the flag and what was expected, and
+// nothing is written (no report folder appears).
+TEST_F(BadInputs, ReportArmSyntaxErrorsNameTheFlagAndTheExpectedForm) {
+  const std::string form = "expected NAME=RUN[,RUN...]";
+  expect_bad_input("report --arm softmax= --out report --no-plots", {"--arm 'softmax='", "no run folders", form});
+  expect_bad_input("report --arm softmax --out report --no-plots", {"--arm 'softmax'", "no '='", form});
+  expect_bad_input("report --arm =run --out report --no-plots", {"--arm '=run'", "no arm name", form});
+  expect_bad_input("report --arm a=run,,run --out report --no-plots", {"--arm 'a=run,,run'", "empty run folder"});
+  expect_bad_input("report --arm a=run,no_such_run --out report --no-plots",
+                   {"--arm a", "'no_such_run'", "does not exist"});
+  expect_bad_input("report --arm a=run --arm a=run --out report --no-plots", {"--arm", "'a'", "given twice"});
+  expect_bad_input("report --arm a=run --arm b=./run --out report --no-plots",
+                   {"'./run'", "listed twice", "arm 'a'", "arm 'b'"});
+  expect_bad_input("report --arm", {"--arm"});
 }
 
 TEST_F(BadInputs, ReportOfAFolderWithoutRunFilesIsRefused) {

@@ -1,6 +1,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <optional>
 
 #include "common/config.h"
@@ -203,6 +205,29 @@ TEST(PrepareLmData, CorpusErrorsNameTheEntry) {
   } catch (const std::runtime_error& e) {
     EXPECT_THAT(e.what(), HasSubstr("matches no file"));
   }
+}
+
+// A built-in name for a folder (gutenberg: scripts/lm/build_gutenberg_corpus.sh) stands for its *.txt files in
+// name order; missing, it names the script that builds it.
+TEST(PrepareLmData, BuiltinFolderIsItsTextFilesInOrder) {
+  testing::TempDir cache;
+  DataConfig c;
+  c.cache_dir = cache.path().string();
+  c.corpus = {"gutenberg"};
+  try {
+    resolve_corpus(c);
+    FAIL();
+  } catch (const std::runtime_error& e) {
+    EXPECT_THAT(e.what(), HasSubstr("'gutenberg' is not in the cache"));
+    EXPECT_THAT(e.what(), HasSubstr("scripts/lm/build_gutenberg_corpus.sh"));
+  }
+  const auto dir = cache.path() / "corpora" / "gutenberg";
+  std::filesystem::create_directories(dir);
+  for (const char* name : {"02-b.txt", "01-a.txt", "MANIFEST.tsv"}) std::ofstream(dir / name) << "text\n";
+  const auto files = resolve_corpus(c);
+  ASSERT_EQ(files.size(), 2u);
+  EXPECT_EQ(files[0], dir / "01-a.txt");
+  EXPECT_EQ(files[1], dir / "02-b.txt");
 }
 
 }  // namespace

@@ -88,11 +88,12 @@ TEST(SpeechConfig, VocabularyFromConfig) {
   auto c = parse("speech:\n  format: manifest\n  path: " + fixture("manifest.jsonl") + "\n  vocabulary: {kind: build}\n");
   const auto train = sp::read_speech_corpus(c, false);
   const auto built = sp::make_vocab(c, train);
-  EXPECT_EQ(built.id("'"), 2);
-  EXPECT_EQ(built.id("x"), -1);  // no x in the five transcripts
-  EXPECT_GT(built.id("y"), 2);
+  EXPECT_EQ(built->kind(), "char_ctc");
+  EXPECT_EQ(built->id("'"), 2);
+  EXPECT_EQ(built->id("x"), -1);  // no x in the five transcripts
+  EXPECT_GT(built->id("y"), 2);
   c.vocab_kind = "fixed";
-  EXPECT_EQ(sp::make_vocab(c, train).size(), 29);
+  EXPECT_EQ(sp::make_vocab(c, train)->size(), 29);
 }
 
 TEST(SpeechConfig, RejectsBadValues) {

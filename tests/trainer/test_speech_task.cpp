@@ -1,6 +1,7 @@
 // The speech (CTC) task end to end on CPU, on the five committed recordings of tests/fixtures/speech: the run
-// folder's files, learning (a tiny model overfits them: CER falls), WER/CER in the eval record, bit-exact resume with
-// the prefetching loader and gradient accumulation, and config errors that name the key.
+// folder's files, learning (a tiny model overfits them: CER falls), WER/CER in the eval record with greedy and beam
+// decoding, the SentencePiece vocabulary, bit-exact resume with the prefetching loader and gradient accumulation,
+// and config errors that name the key.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -12,7 +13,9 @@
 
 #include "common/config.h"
 #include "data/speech/char_vocab.h"
+#include "data/speech/sentencepiece_vocab.h"
 #include "models/asr_encoder.h"
+#include "tests/error_of.h"
 #include "tests/trainer/training_fixture.h"
 #include "trainer/loop/run_config.h"
 #include "trainer/loop/trainer.h"
@@ -124,7 +127,7 @@ TEST(SpeechTask, GreedyScoringOnAKnownCase) {
   const trainer::Batch batch = trainer::SpeechTask::to_batch(sb, torch::kCPU);
   EXPECT_EQ(batch.host_lengths[trainer::kPositionsRow][0].item<int64_t>(), 12);
   EXPECT_EQ(batch.host_lengths[trainer::kScoredTargetsRow][0].item<int64_t>(), 7);
-  const trainer::GreedyScore s = trainer::SpeechTask::score_greedy(logits, batch, vocab);
+  const trainer::DecodeScore s = trainer::SpeechTask::score_greedy(logits, batch, vocab);
   ASSERT_EQ(s.pairs.size(), 1u);
   EXPECT_EQ(s.pairs[0].first, "the hat");
   EXPECT_EQ(s.pairs[0].second, "the cat");
@@ -138,6 +141,104 @@ TEST(SpeechTask, GreedyScoringOnAKnownCase) {
   EXPECT_DOUBLE_EQ(r["wer"].get<double>(), 0.25);
   EXPECT_DOUBLE_EQ(r["cer"].get<double>(), 0.1);
   EXPECT_EQ(task.summary()["cer"], r["cer"]);
+}
+
+TEST(SpeechTask, BeamScoringOnAKnownCase) {
+  // Two positions of P(blank, a, b) = (0.4, 0.35, 0.25): greedy decodes "" (P = 0.16), beam search "a" (P = 0.4025,
+  // the sum of a a, a _, _ a). Reference "a": the beam is right, greedy deletes the word and its character.
+  const speech::CharVocab vocab = speech::CharVocab::english(speech::LetterCase::kLower);
+  const int32_t a = vocab.id("a"), b = vocab.id("b");
+  torch::Tensor logits = torch::full({1, 2, vocab.size()}, -50.0);
+  for (int64_t t = 0; t < 2; ++t) {
+    logits[0][t][speech::CtcVocab::kBlank] = std::log(0.4);
+    logits[0][t][a] = std::log(0.35);
+    logits[0][t][b] = std::log(0.25);
+  }
+  speech::SpeechBatch sb;
+  sb.batch_size = 1;
+  sb.max_frames = 11;
+  sb.n_mels = 1;
+  sb.features.assign(11, 0.0f);
+  sb.frame_lengths = {11};  // 11 frames → 2 positions
+  ASSERT_EQ(models::SpeechModelConfig::positions(11), 2);
+  sb.targets = {a};
+  sb.target_lengths = {1};
+  const trainer::Batch batch = trainer::SpeechTask::to_batch(sb, torch::kCPU);
+  EXPECT_EQ(trainer::SpeechTask::score_greedy(logits, batch, vocab).pairs[0].second, "");
+  speech::CtcBeamOptions o;
+  o.beam_width = 4;
+  const trainer::DecodeScore s = trainer::SpeechTask::score_beam(logits, batch, vocab, o, 2);
+  ASSERT_EQ(s.pairs.size(), 1u);
+  EXPECT_EQ(s.pairs[0].first, "a");
+  EXPECT_EQ(s.pairs[0].second, "a");
+  // beam: 0 of 1 words, 0 of 1 characters, 1 utterance; greedy: 1 word error, 1 character error.
+  ASSERT_EQ(static_cast<int64_t>(s.counts.size()), trainer::SpeechTask::kBeamExtraCounts);
+  EXPECT_EQ(s.counts, (std::vector<double>{0, 1, 0, 1, 1, 1, 1}));
+}
+
+TEST(SpeechTask, SmokeConfigDecodesWithBeamSearch) {
+  // configs/speech/smoke_cpu.yaml as shipped (ctc.decode: beam), 100 of its 150 steps: the eval record reports the
+  // beam's WER/CER beside greedy's, and the five utterances are learnt.
+  auto dir = fixture::fresh_dir("speech_smoke_beam");
+  trainer::TrainOptions opts;
+  opts.config_files = {std::string(SIGTRAIN_SOURCE_DIR) + "/configs/speech/smoke_cpu.yaml"};
+  opts.overrides = {"train.steps=100", "train.threads=1", "logging.level=warn"};  // 1 thread: CI shares 2 cores
+  opts.run_dir = (dir / "run").string();
+  ASSERT_EQ(trainer::run_training(opts), 0);
+  const auto evals = eval_records(dir / "run");
+  ASSERT_EQ(evals.size(), 3u);  // steps 0, 50, 100
+  for (const auto& r : evals) {
+    EXPECT_EQ(r["decode"], "beam");
+    EXPECT_EQ(r["beam_width"], 8);
+    for (const char* k : {"wer", "cer", "greedy_wer", "greedy_cer"}) ASSERT_TRUE(r[k].is_number()) << k << r.dump();
+    EXPECT_EQ(r["words"], 28);
+  }
+  const auto& last = evals.back();
+  EXPECT_LT(last["cer"].get<double>(), 0.5) << last.dump();
+  EXPECT_LT(last["wer"].get<double>(), evals.front()["wer"].get<double>() + 1e-9) << last.dump();
+  EXPECT_LT(last["val_loss"].get<double>(), evals.front()["val_loss"].get<double>());
+  EXPECT_TRUE(fixture::read_json(dir / "run" / "summary.json")["eval"].contains("greedy_cer"));
+}
+
+TEST(SpeechTask, SentencePieceVocabulary) {
+  // CTC targets as SentencePiece pieces trained on the five transcripts (cached in the test's folder): the run folder
+  // holds the model with vocab.json, the references decode back to the transcripts (same word count as with
+  // characters), a second task reuses the cache entry, and a checkpoint of another vocabulary is refused.
+  auto dir = fixture::fresh_dir("speech_sentencepiece");
+  const std::vector<std::string> sp_keys = {"data.vocabulary.kind=sentencepiece", "data.vocabulary.vocab_size=48",
+                                            "data.vocabulary.model_type=bpe",
+                                            "data.vocabulary.cache_dir=" + (dir / "cache").string()};
+  std::vector<std::string> overrides = sp_keys;
+  for (const char* o : {"train.steps=4", "eval.every=4", "checkpoint.every=0", "ctc.decode=beam", "ctc.beam_width=4"})
+    overrides.emplace_back(o);
+  ASSERT_EQ(train_speech(dir, "run", overrides), 0);
+  ASSERT_TRUE(fs::exists(dir / "run" / "vocab.model"));
+  const auto vocab = speech::load_ctc_vocab((dir / "run" / "vocab.json").string());
+  EXPECT_EQ(vocab->kind(), "sentencepiece_ctc");
+  EXPECT_LE(vocab->size(), 48);
+  const auto info = fixture::read_json(dir / "run" / "speech.json");
+  EXPECT_EQ(info["vocab_kind"], "sentencepiece_ctc");
+  EXPECT_EQ(info["vocab_size"], vocab->size());
+  EXPECT_EQ(info["vocab_identity"], vocab->identity());
+  const auto evals = eval_records(dir / "run");
+  ASSERT_EQ(evals.size(), 2u);
+  EXPECT_EQ(evals.back()["words"], 1 + 2 + 9 + 8 + 8);
+  EXPECT_EQ(evals.back()["examples"][0]["ref"], "seven");
+  EXPECT_TRUE(evals.back()["wer"].is_number());
+  // The model's vocab_size came from the vocabulary.
+  EXPECT_EQ(fixture::read_json(dir / "run" / "summary.json")["task"], "speech");
+
+  trainer::RunConfig cfg = trainer::load_run_config({write_speech_config(dir)}, sp_keys);
+  trainer::SpeechTask task(cfg.task_as<trainer::SpeechTaskConfig>(), 1, 2);
+  EXPECT_EQ(task.train_set().vocab().identity(), vocab->identity());  // the cached model
+  nlohmann::json state = task.state();
+  EXPECT_EQ(state["vocab_identity"], vocab->identity());
+  state["vocab_identity"] = "sentencepiece_ctc/another";
+  using sigtrain::testing::error_of;
+  EXPECT_NE(error_of([&] { task.restore(state); }).find("another CTC vocabulary"), std::string::npos);
+  trainer::RunConfig chars_cfg = trainer::load_run_config({write_speech_config(dir)}, {});
+  trainer::SpeechTask chars(chars_cfg.task_as<trainer::SpeechTaskConfig>(), 1, 2);
+  EXPECT_NE(error_of([&] { chars.restore(task.state()); }).find("another CTC vocabulary"), std::string::npos);
 }
 
 TEST(SpeechTask, TinyModelOverfitsTheFixtures) {
@@ -188,6 +289,13 @@ TEST(SpeechTask, ConfigErrorsNameTheKey) {
        "train.global_batch_tokens: 500 is not a multiple of the encoder positions of a data.max_duration_s "
        "utterance = 98"},
       {{"ctc.exampels=1"}, "ctc.exampels: unknown key (did you mean `ctc.examples`?)"},
+      {{"ctc.decode=viterbi"}, "ctc.decode: expected one of greedy | beam, got 'viterbi'"},
+      {{"ctc.decode=beam", "ctc.beam_width=0"}, "ctc.beam_width: expected an integer in [1, 4096], got 0"},
+      {{"ctc.beam_width=5000"}, "ctc.beam_width: expected an integer in [1, 4096], got 5000"},  // checked when greedy too
+      {{"ctc.decode=beam", "ctc.beam_prune=-1"}, "ctc.beam_prune: expected a number"},
+      {{"data.vocabulary.vocab_size=100"}, "data.vocabulary.vocab_size: only used with vocabulary.kind: sentencepiece"},
+      {{"data.vocabulary.kind=sentencepiece", "data.vocabulary.model_type=word"},
+       "data.vocabulary.model_type: expected one of unigram | bpe, got 'word'"},
       {{"model.arch=encoder", "model.positions=rope", "run.task=speech"},
        "model.arch: the speech task trains the speech encoder"},
   };

@@ -38,7 +38,39 @@ struct RunData {
   nlohmann::json layers = nlohmann::json::object();     // grads/: step, values [n][L]
   nlohmann::json attention = nlohmann::json::object();  // attention/: step, <stat> [n][L]
   nlohmann::json update = nlohmann::json::object();     // update/: step, layers [n][L]
+  bool has_config = false;
+  std::string seed = "?";                                // train.seed of config.yaml
+  std::map<std::string, std::string> config;            // config.yaml flattened: dotted key -> value as text
 };
+
+// A sequence or a scalar as one line of text ("[0.9, 0.95]"), for comparing two runs' configs.
+std::string node_text(const config::Node& n) {
+  switch (n.kind) {
+    case config::Node::Kind::kScalar:
+      return n.scalar;
+    case config::Node::Kind::kSequence: {
+      std::string t = "[";
+      for (size_t i = 0; i < n.items.size(); ++i) t += (i ? ", " : "") + node_text(n.items[i]);
+      return t + "]";
+    }
+    case config::Node::Kind::kMap: {
+      std::string t = "{";
+      for (size_t i = 0; i < n.entries.size(); ++i)
+        t += (i ? ", " : "") + n.entries[i].first + ": " + node_text(n.entries[i].second);
+      return t + "}";
+    }
+    default:
+      return "~";
+  }
+}
+
+void flatten_config(const config::Node& n, const std::string& prefix, std::map<std::string, std::string>* out) {
+  if (n.kind == config::Node::Kind::kMap) {
+    for (const auto& [key, child] : n.entries) flatten_config(child, prefix.empty() ? key : prefix + "." + key, out);
+  } else {
+    (*out)[prefix] = node_text(n);
+  }
+}
 
 std::string config_scalar(const config::Node& root, const std::string& section, const std::string& key) {
   const config::Node* s = root.find(section);
@@ -95,6 +127,9 @@ RunData load_run(const std::string& dir) {
       r.arch = config_scalar(tree.root(), "model", "arch");
       const std::string T = config_scalar(tree.root(), "data", "seq_len");
       r.seq_len = T == "?" ? 0 : std::atoll(T.c_str());
+      r.seed = config_scalar(tree.root(), "train", "seed");
+      flatten_config(tree.root(), "", &r.config);
+      r.has_config = true;
     } catch (const std::exception&) {
     }
   }
@@ -235,29 +270,202 @@ double early_median_grad_norm(const std::vector<long long>& steps, const std::ve
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
+bool report_ignores_config_key(const std::string& key) {
+  for (const char* prefix : {"logging.", "checkpoint."})
+    if (key.rfind(prefix, 0) == 0) return true;
+  return key == "train.seed" || key == "run.name" || key == "train.threads";
+}
+
+ReportArm parse_arm_spec(const std::string& spec) {
+  const std::string expected = "expected NAME=RUN[,RUN...], e.g. --arm softmax=runs/softmax-s1,runs/softmax-s2";
+  const size_t eq = spec.find('=');
+  if (eq == std::string::npos) throw InputError("--arm '" + spec + "': no '=' in it; " + expected);
+  ReportArm arm;
+  arm.name = spec.substr(0, eq);
+  if (arm.name.empty()) throw InputError("--arm '" + spec + "': no arm name before '='; " + expected);
+  const std::string list = spec.substr(eq + 1);
+  if (list.empty()) throw InputError("--arm '" + spec + "': no run folders after '='; " + expected);
+  size_t begin = 0;
+  while (true) {
+    const size_t comma = list.find(',', begin);
+    const std::string dir = list.substr(begin, comma == std::string::npos ? std::string::npos : comma - begin);
+    if (dir.empty())
+      throw InputError("--arm '" + spec + "': an empty run folder in the list (two commas, or one at an end); " +
+                       expected);
+    arm.run_dirs.push_back(dir);
+    if (comma == std::string::npos) break;
+    begin = comma + 1;
+  }
+  return arm;
+}
+
+namespace {
+
+// Mean, sample standard deviation (n - 1; NaN below 2 values), min and max of the finite values.
+struct Stats {
+  size_t n = 0;
+  double mean = NAN, std = NAN, min = NAN, max = NAN;
+};
+
+Stats stats_of(const std::vector<double>& values) {
+  Stats s;
+  double sum = 0;
+  for (double v : values)
+    if (std::isfinite(v)) {
+      sum += v;
+      s.min = s.n == 0 ? v : std::min(s.min, v);
+      s.max = s.n == 0 ? v : std::max(s.max, v);
+      ++s.n;
+    }
+  if (s.n == 0) return s;
+  s.mean = sum / static_cast<double>(s.n);
+  if (s.n >= 2) {
+    double ss = 0;
+    for (double v : values)
+      if (std::isfinite(v)) ss += (v - s.mean) * (v - s.mean);
+    s.std = std::sqrt(ss / static_cast<double>(s.n - 1));
+  }
+  return s;
+}
+
+nlohmann::json finite_or_null(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(); }
+
+nlohmann::json stats_json(const Stats& s) {
+  return {{"n", s.n}, {"mean", finite_or_null(s.mean)}, {"std", finite_or_null(s.std)},
+          {"min", finite_or_null(s.min)}, {"max", finite_or_null(s.max)}};
+}
+
+// One curve per run (steps, values) -> at every step any run has: n, mean, std, min, max over the runs with a
+// finite value there.
+nlohmann::json aggregate_curves(const std::vector<std::pair<const std::vector<long long>*, std::vector<double>>>& runs) {
+  std::map<long long, std::vector<double>> at;
+  for (const auto& [steps, values] : runs)
+    for (size_t i = 0; i < steps->size() && i < values.size(); ++i) at[(*steps)[i]].push_back(values[i]);
+  nlohmann::json out = {{"step", nlohmann::json::array()}, {"n", nlohmann::json::array()},
+                        {"mean", nlohmann::json::array()}, {"std", nlohmann::json::array()},
+                        {"min", nlohmann::json::array()}, {"max", nlohmann::json::array()}};
+  for (const auto& [step, values] : at) {
+    const Stats s = stats_of(values);
+    out["step"].push_back(step);
+    out["n"].push_back(s.n);
+    out["mean"].push_back(finite_or_null(s.mean));
+    out["std"].push_back(finite_or_null(s.std));
+    out["min"].push_back(finite_or_null(s.min));
+    out["max"].push_back(finite_or_null(s.max));
+  }
+  return out;
+}
+
+// A row of the table: its label, its key in report.json, how its number is printed (empty: a text row).
+struct Row {
+  std::string label, key, format, suffix;
+};
+
+struct LoadedArm {
+  std::string name;
+  std::vector<size_t> runs;  // indices into the runs of the report
+};
+
+}  // namespace
+
 ReportResult make_report(const ReportOptions& o) {
-  if (o.run_dirs.empty()) throw InputError("report: no run folders given");
+  // --- the arms: --arm ones first, then each positional run folder as an arm of its own -----------------------
+  std::vector<ReportArm> arms = o.arms;
+  for (size_t i = 0; i < arms.size(); ++i) {
+    if (arms[i].name.empty()) throw InputError("--arm: an arm without a name; expected NAME=RUN[,RUN...]");
+    if (arms[i].run_dirs.empty())
+      throw InputError("--arm " + arms[i].name + ": no run folders; expected NAME=RUN[,RUN...]");
+    for (size_t j = 0; j < i; ++j)
+      if (arms[j].name == arms[i].name)
+        throw InputError("--arm: the arm name '" + arms[i].name +
+                         "' is given twice; give each --arm its own name (list all of an arm's runs in one "
+                         "--arm NAME=RUN,RUN,...)");
+    for (const auto& d : arms[i].run_dirs)
+      if (!fs::is_directory(d))
+        throw InputError("--arm " + arms[i].name + ": run folder '" + d + "' does not exist" +
+                         (fs::exists(d) ? " as a folder" : "") + "; expected NAME=RUN[,RUN...] of run folders");
+  }
+  for (const auto& d : o.run_dirs) {
+    if (!fs::is_directory(d)) throw InputError("report: run folder '" + d + "' does not exist");
+    ReportArm a;
+    a.name = fs::path(d).filename().string();
+    if (a.name.empty()) a.name = fs::path(d).parent_path().filename().string();
+    a.run_dirs = {d};
+    arms.push_back(std::move(a));
+  }
+  if (arms.empty()) throw InputError("report: no run folders given (RUN_DIR ... or --arm NAME=RUN[,RUN...])");
+  {  // a run counted twice would weigh double in its arm's statistics
+    std::map<std::string, std::string> seen;  // canonical path -> arm
+    for (const auto& a : arms)
+      for (const auto& d : a.run_dirs) {
+        const std::string key = fs::weakly_canonical(fs::absolute(d)).string();
+        const auto [it, fresh] = seen.emplace(key, a.name);
+        if (!fresh)
+          throw InputError("report: run folder '" + d + "' is listed twice (arm '" + it->second + "' and arm '" +
+                           a.name + "'); each run belongs to one arm once");
+      }
+  }
   std::vector<RunData> runs;
-  for (const auto& d : o.run_dirs) runs.push_back(load_run(d));
+  std::vector<LoadedArm> loaded;
+  for (const auto& a : arms) {
+    LoadedArm la{a.name, {}};
+    for (const auto& d : a.run_dirs) {
+      la.runs.push_back(runs.size());
+      runs.push_back(load_run(d));
+    }
+    loaded.push_back(std::move(la));
+  }
+  const bool multi = std::any_of(loaded.begin(), loaded.end(), [](const LoadedArm& a) { return a.runs.size() > 1; });
   ReportResult res;
-  res.out_dir = o.out_dir.empty() ? o.run_dirs.front() : o.out_dir;
+  res.out_dir = o.out_dir.empty() ? arms.front().run_dirs.front() : o.out_dir;
   fs::create_directories(res.out_dir);
 
-  // --- the table -------------------------------------------------------------------------------------------------
-  std::vector<std::string> labels = {"run",
-                                     "attention",
-                                     "status",
-                                     "steps",
-                                     "final train loss",
-                                     "best train loss",
-                                     "final val loss",
-                                     "best val loss",
-                                     "max grad norm (step)",
-                                     "early median grad norm",
-                                     "max / early median",
-                                     "non-finite steps",
-                                     "diverged at step",
-                                     "tokens/s"};
+  // --- runs of one arm must differ only in the seed (and bookkeeping): a warning names each other difference ---
+  for (const auto& a : loaded) {
+    if (a.runs.size() < 2) continue;
+    const RunData& first = runs[a.runs.front()];
+    for (size_t k = 0; k < a.runs.size(); ++k) {
+      const RunData& r = runs[a.runs[k]];
+      if (!r.has_config) {
+        res.warnings.push_back("arm " + a.name + ": " + r.dir + " has no readable config.yaml; its config was not "
+                               "compared with the other runs of the arm");
+        continue;
+      }
+      if (k == 0 || !first.has_config) continue;
+      std::vector<std::string> diffs;
+      std::map<std::string, std::string> keys = first.config;
+      keys.insert(r.config.begin(), r.config.end());
+      for (const auto& [key, unused] : keys) {
+        if (report_ignores_config_key(key)) continue;
+        const auto x = first.config.find(key), y = r.config.find(key);
+        const std::string vx = x == first.config.end() ? "(absent)" : x->second;
+        const std::string vy = y == r.config.end() ? "(absent)" : y->second;
+        if (vx != vy) diffs.push_back(key + " (" + vx + " vs " + vy + ")");
+      }
+      if (diffs.empty()) continue;
+      std::string text = "arm " + a.name + ": " + r.name + " and " + first.name +
+                         " differ in more than the seed: ";
+      for (size_t i = 0; i < diffs.size() && i < 6; ++i) text += (i ? ", " : "") + diffs[i];
+      if (diffs.size() > 6) text += ", and " + std::to_string(diffs.size() - 6) + " more";
+      res.warnings.push_back(text);
+    }
+  }
+
+  // --- the rows ----------------------------------------------------------------------------------------------------
+  std::vector<Row> rows = {{"run", "", "", ""},
+                           {"attention", "", "", ""},
+                           {"status", "", "", ""},
+                           {"steps", "steps", "%.0f", ""},
+                           {"final train loss", "final_train_loss", "%.4f", ""},
+                           {"best train loss", "best_train_loss", "%.4f", ""},
+                           {"final val loss", "final_val_loss", "%.4f", ""},
+                           {"best val loss", "best_val_loss", "%.4f", ""},
+                           {"max grad norm (step)", "max_grad_norm", "%.4g", ""},
+                           {"early median grad norm", "early_median_grad_norm", "%.4g", ""},
+                           {"max / early median", "max_over_early_median", "%.3g", "x"},
+                           {"non-finite steps", "nonfinite_steps", "%.0f", ""},
+                           {"diverged at step", "diverged_step", "%.0f", ""},
+                           {"tokens/s", "tokens_per_s", "%.0f", ""}};
   // The tasks' own metrics (summary.json report_metrics: top-1, WER, ...): a final and a best row each.
   struct Metric {
     std::string key, label;
@@ -271,95 +479,260 @@ ReportResult make_report(const ReportOptions& o) {
         if (key.empty() || std::any_of(metrics.begin(), metrics.end(), [&](const Metric& x) { return x.key == key; }))
           continue;
         metrics.push_back({key, m.value("label", key), m.value("higher_is_better", true)});
-        labels.push_back("final " + metrics.back().label);
-        labels.push_back("best " + metrics.back().label);
+        rows.push_back({"final " + metrics.back().label, "final_" + key, "%.4f", ""});
+        rows.push_back({"best " + metrics.back().label, "best_" + key, "%.4f", ""});
       }
-  std::vector<std::vector<std::string>> cols;
+
+  // Per run: the text of each cell (a single run's column) and the number behind it (NaN for text rows).
+  std::vector<std::vector<std::string>> run_text;
+  std::vector<std::vector<double>> run_value;
+  std::vector<std::string> run_status, run_attention;
   nlohmann::json jruns = nlohmann::json::array();
-  for (const auto& r : runs) {
-    const auto& s = r.summary;
-    double best_train = INFINITY, max_g = -INFINITY;
-    long long max_g_step = 0;
-    int64_t nonfinite = 0;
-    for (size_t i = 0; i < r.loss.size(); ++i) {
-      if (std::isfinite(r.loss[i])) best_train = std::min(best_train, r.loss[i]);
-      if (i < r.grad_norm.size() && std::isfinite(r.grad_norm[i]) && r.grad_norm[i] > max_g) {
-        max_g = r.grad_norm[i];
-        max_g_step = r.steps[i];
+  for (size_t a = 0; a < loaded.size(); ++a)
+    for (size_t ri : loaded[a].runs) {
+      const RunData& r = runs[ri];
+      const auto& s = r.summary;
+      double best_train = INFINITY, max_g = -INFINITY;
+      long long max_g_step = 0;
+      int64_t nonfinite = 0;
+      for (size_t i = 0; i < r.loss.size(); ++i) {
+        if (std::isfinite(r.loss[i])) best_train = std::min(best_train, r.loss[i]);
+        if (i < r.grad_norm.size() && std::isfinite(r.grad_norm[i]) && r.grad_norm[i] > max_g) {
+          max_g = r.grad_norm[i];
+          max_g_step = r.steps[i];
+        }
+        if (!std::isfinite(r.loss[i]) || (i < r.grad_norm.size() && !std::isfinite(r.grad_norm[i]))) ++nonfinite;
       }
-      if (!std::isfinite(r.loss[i]) || (i < r.grad_norm.size() && !std::isfinite(r.grad_norm[i]))) ++nonfinite;
+      const double early = early_median_grad_norm(r.steps, r.grad_norm);
+      double tps = json_num(s, "tokens_per_s");
+      if (!std::isfinite(tps) || tps <= 0) {
+        double sum = 0;
+        int n = 0;
+        for (double t : r.tokens_per_s)
+          if (std::isfinite(t) && t > 0) sum += t, ++n;
+        tps = n ? sum / n : NAN;
+      }
+      const std::string status = s.value("status", std::string(r.steps.empty() ? "?" : "incomplete"));
+      const double last_step = s.contains("last_step") ? json_num(s, "last_step")
+                                                       : (r.steps.empty() ? NAN : static_cast<double>(r.steps.back()));
+      const std::string max_g_text =
+          std::isfinite(max_g) ? num(max_g, "%.4g") + " (" + std::to_string(max_g_step) + ")" : kMissing;
+      const double ratio = max_g / early;
+      const std::string ratio_text = std::isfinite(ratio) ? num(ratio, "%.3g") + "x" : kMissing;
+      const double final_train = r.loss.empty() ? NAN : r.loss.back();
+      const std::string attention = r.attention_kind + " (" + r.attention_backend + ")";
+      std::vector<std::string> text = {r.name, attention, status, num(last_step, "%.0f"), num(final_train),
+                                       num(best_train), num(json_num(s, "final_val_loss")),
+                                       num(json_num(s, "best_val_loss")), max_g_text, num(early, "%.4g"), ratio_text,
+                                       std::to_string(nonfinite), num(json_num(s, "diverged_step"), "%.0f"),
+                                       num(tps, "%.0f")};
+      std::vector<double> value = {NAN, NAN, NAN, last_step, final_train,
+                                   std::isfinite(best_train) ? best_train : NAN, json_num(s, "final_val_loss"),
+                                   json_num(s, "best_val_loss"), std::isfinite(max_g) ? max_g : NAN, early,
+                                   std::isfinite(ratio) ? ratio : NAN, static_cast<double>(nonfinite),
+                                   json_num(s, "diverged_step"), tps};
+      nlohmann::json eval_metrics = nlohmann::json::object();
+      for (const Metric& m : metrics) {
+        const auto it = r.eval_values.find(m.key);
+        std::vector<double> series = it == r.eval_values.end() ? std::vector<double>{} : it->second;
+        series.resize(r.val_steps.size(), NAN);
+        double best = NAN;
+        for (double v : series)
+          if (std::isfinite(v) && (!std::isfinite(best) || (m.higher_is_better ? v > best : v < best))) best = v;
+        const double final_value = series.empty() ? NAN : series.back();
+        text.push_back(num(final_value));
+        text.push_back(num(best));
+        value.push_back(final_value);
+        value.push_back(best);
+        eval_metrics[m.key] = {{"label", m.label}, {"values", nan_to_null(series)}};
+      }
+      run_text.push_back(std::move(text));
+      run_value.push_back(std::move(value));
+      run_status.push_back(status);
+      run_attention.push_back(attention);
+      jruns.push_back({{"name", r.name},
+                       {"dir", r.dir},
+                       {"arm", loaded[a].name},
+                       {"seed", r.seed},
+                       {"attention", r.attention_kind},
+                       {"backend", r.attention_backend},
+                       {"arch", r.arch},
+                       {"seq_len", r.seq_len},
+                       {"status", status},
+                       {"diverged_step", s.contains("diverged_step") ? s["diverged_step"] : nlohmann::json()},
+                       {"reason", s.value("reason", std::string())},
+                       {"steps", r.steps},
+                       {"loss", nan_to_null(r.loss)},
+                       {"grad_norm", nan_to_null(r.grad_norm)},
+                       {"val_steps", r.val_steps},
+                       {"val_loss", nan_to_null(r.val_loss)},
+                       {"eval_metrics", eval_metrics},
+                       {"early_median_grad_norm", std::isfinite(early) ? nlohmann::json(early) : nlohmann::json()},
+                       {"grad_layers", r.layers},
+                       {"attention_stats", r.attention},
+                       {"update_layers", r.update}});
     }
-    const double early = early_median_grad_norm(r.steps, r.grad_norm);
-    double tps = json_num(s, "tokens_per_s");
-    if (!std::isfinite(tps) || tps <= 0) {
-      double sum = 0;
-      int n = 0;
-      for (double t : r.tokens_per_s)
-        if (std::isfinite(t) && t > 0) sum += t, ++n;
-      tps = n ? sum / n : NAN;
-    }
-    const std::string status = s.value("status", std::string(r.steps.empty() ? "?" : "incomplete"));
-    const double last_step = s.contains("last_step") ? json_num(s, "last_step")
-                                                     : (r.steps.empty() ? NAN : static_cast<double>(r.steps.back()));
-    const std::string max_g_text =
-        std::isfinite(max_g) ? num(max_g, "%.4g") + " (" + std::to_string(max_g_step) + ")" : kMissing;
-    const std::string ratio_text = std::isfinite(max_g / early) ? num(max_g / early, "%.3g") + "x" : kMissing;
-    cols.push_back({r.name, r.attention_kind + " (" + r.attention_backend + ")", status, num(last_step, "%.0f"),
-                    num(r.loss.empty() ? NAN : r.loss.back()), num(best_train),
-                    num(json_num(s, "final_val_loss")), num(json_num(s, "best_val_loss")), max_g_text,
-                    num(early, "%.4g"), ratio_text, std::to_string(nonfinite), num(json_num(s, "diverged_step"), "%.0f"),
-                    num(tps, "%.0f")});
-    nlohmann::json eval_metrics = nlohmann::json::object();
-    for (const Metric& m : metrics) {
-      const auto it = r.eval_values.find(m.key);
-      std::vector<double> series = it == r.eval_values.end() ? std::vector<double>{} : it->second;
-      series.resize(r.val_steps.size(), NAN);
-      double best = NAN;
-      for (double v : series)
-        if (std::isfinite(v) && (!std::isfinite(best) || (m.higher_is_better ? v > best : v < best))) best = v;
-      cols.back().push_back(num(series.empty() ? NAN : series.back()));
-      cols.back().push_back(num(best));
-      eval_metrics[m.key] = {{"label", m.label}, {"values", nan_to_null(series)}};
-    }
-    jruns.push_back({{"name", r.name},
-                     {"dir", r.dir},
-                     {"attention", r.attention_kind},
-                     {"backend", r.attention_backend},
-                     {"arch", r.arch},
-                     {"seq_len", r.seq_len},
-                     {"status", status},
-                     {"diverged_step", s.contains("diverged_step") ? s["diverged_step"] : nlohmann::json()},
-                     {"reason", s.value("reason", std::string())},
-                     {"steps", r.steps},
-                     {"loss", nan_to_null(r.loss)},
-                     {"grad_norm", nan_to_null(r.grad_norm)},
-                     {"val_steps", r.val_steps},
-                     {"val_loss", nan_to_null(r.val_loss)},
-                     {"eval_metrics", eval_metrics},
-                     {"early_median_grad_norm", std::isfinite(early) ? nlohmann::json(early) : nlohmann::json()},
-                     {"grad_layers", r.layers},
-                     {"attention_stats", r.attention},
-                     {"update_layers", r.update}});
+
+  // --- per arm: a column (a single run's own text, else mean ± std over the runs), statistics, mean curves ------
+  auto stat_text = [](const Row& row, const Stats& st, size_t n_runs) {
+    if (st.n == 0) return kMissing;
+    std::string t = num(st.mean, row.format.c_str()) + row.suffix;
+    if (st.n >= 2) t += " \u00b1 " + num(st.std, row.format.c_str()) + row.suffix;
+    if (st.n < n_runs) t += " (n=" + std::to_string(st.n) + ")";
+    return t;
+  };
+  auto range_text = [](const Row& row, const Stats& st) {
+    if (st.n == 0) return kMissing;
+    return num(st.min, row.format.c_str()) + row.suffix + " \u2013 " + num(st.max, row.format.c_str()) + row.suffix;
+  };
+  std::vector<std::string> labels;
+  for (const auto& row : rows) labels.push_back(row.label);
+  if (multi) {  // a mean has no step of its own
+    labels[8] = "max grad norm";
+    labels.insert(labels.begin() + 1, "runs (seeds)");
   }
+  std::vector<std::vector<std::string>> cols, range_cols;  // [arm][label]
+  nlohmann::json jarms = nlohmann::json::array();
+  size_t run_index = 0;
+  for (const auto& a : loaded) {
+    const size_t first = run_index, n_runs = a.runs.size();
+    run_index += n_runs;
+    std::vector<std::string> col, range_col;
+    nlohmann::json jstats = nlohmann::json::object();
+    std::string seeds;
+    nlohmann::json jseeds = nlohmann::json::array(), jnames = nlohmann::json::array(),
+                   jdirs = nlohmann::json::array();
+    for (size_t k = 0; k < n_runs; ++k) {
+      const RunData& r = runs[a.runs[k]];
+      seeds += (k ? ", " : "") + r.seed;
+      jseeds.push_back(r.seed);
+      jnames.push_back(r.name);
+      jdirs.push_back(r.dir);
+    }
+    for (size_t row = 0; row < rows.size(); ++row) {
+      std::vector<double> values;
+      for (size_t k = 0; k < n_runs; ++k) values.push_back(run_value[first + k][row]);
+      std::string cell;
+      if (row == 0) {
+        cell = a.name;
+      } else if (n_runs == 1) {
+        cell = run_text[first][row];
+      } else if (row == 1 || row == 2) {  // attention, status: the distinct values (status with counts)
+        std::vector<std::pair<std::string, int>> distinct;
+        for (size_t k = 0; k < n_runs; ++k) {
+          const std::string& v = row == 1 ? run_attention[first + k] : run_status[first + k];
+          auto it = std::find_if(distinct.begin(), distinct.end(), [&](const auto& d) { return d.first == v; });
+          if (it == distinct.end())
+            distinct.push_back({v, 1});
+          else
+            ++it->second;
+        }
+        for (size_t i = 0; i < distinct.size(); ++i)
+          cell += (i ? (row == 1 ? " / " : ", ") : "") +
+                  (row == 2 ? std::to_string(distinct[i].second) + " " : std::string()) + distinct[i].first;
+      } else {
+        cell = stat_text(rows[row], stats_of(values), n_runs);
+      }
+      col.push_back(cell);
+      if (!rows[row].format.empty()) {
+        const Stats st = stats_of(values);
+        range_col.push_back(range_text(rows[row], st));
+        nlohmann::json j = stats_json(st);
+        j["label"] = rows[row].label;
+        j["values"] = nan_to_null(values);
+        jstats[rows[row].key] = j;
+      } else {
+        range_col.push_back(cell);
+      }
+    }
+    if (multi) {
+      const std::string runs_cell =
+          std::to_string(n_runs) + " (seed" + (n_runs > 1 ? "s " : " ") + seeds + ")";
+      col.insert(col.begin() + 1, runs_cell);
+      range_col.insert(range_col.begin() + 1, runs_cell);
+    }
+    cols.push_back(std::move(col));
+    range_cols.push_back(std::move(range_col));
+
+    // Mean curves (every step any run of the arm has; the spread is the min-max band, also std).
+    std::vector<std::pair<const std::vector<long long>*, std::vector<double>>> loss, gnorm, val;
+    for (size_t ri : a.runs) {
+      loss.push_back({&runs[ri].steps, runs[ri].loss});
+      gnorm.push_back({&runs[ri].steps, runs[ri].grad_norm});
+      val.push_back({&runs[ri].val_steps, runs[ri].val_loss});
+    }
+    nlohmann::json curves = {{"loss", aggregate_curves(loss)},
+                             {"grad_norm", aggregate_curves(gnorm)},
+                             {"val_loss", aggregate_curves(val)}};
+    nlohmann::json eval_curves = nlohmann::json::object();
+    for (const Metric& m : metrics) {
+      std::vector<std::pair<const std::vector<long long>*, std::vector<double>>> series;
+      for (size_t ri : a.runs) {
+        const auto it = runs[ri].eval_values.find(m.key);
+        std::vector<double> v = it == runs[ri].eval_values.end() ? std::vector<double>{} : it->second;
+        v.resize(runs[ri].val_steps.size(), NAN);
+        series.push_back({&runs[ri].val_steps, v});
+      }
+      eval_curves[m.key] = aggregate_curves(series);
+      eval_curves[m.key]["label"] = m.label;
+    }
+    curves["eval_metrics"] = eval_curves;
+    std::vector<double> early;
+    for (size_t ri : a.runs) early.push_back(early_median_grad_norm(runs[ri].steps, runs[ri].grad_norm));
+    jarms.push_back({{"name", a.name},
+                     {"n_runs", n_runs},
+                     {"runs", jnames},
+                     {"dirs", jdirs},
+                     {"seeds", jseeds},
+                     {"stats", jstats},
+                     {"early_median_grad_norm", finite_or_null(stats_of(early).mean)},
+                     {"curves", curves}});
+  }
+
+  // --- the text table and report.md --------------------------------------------------------------------------------
   std::vector<size_t> width(cols.size() + 1, 0);
   for (const auto& l : labels) width[0] = std::max(width[0], l.size());
   for (size_t c = 0; c < cols.size(); ++c)
     for (const auto& v : cols[c]) width[c + 1] = std::max(width[c + 1], display_width(v));
   std::ostringstream table, md;
-  md << "|";
-  for (size_t c = 0; c <= cols.size(); ++c) md << " " << (c == 0 ? std::string("") : cols[c - 1][0]) << " |";
-  md << "\n|";
-  for (size_t c = 0; c <= cols.size(); ++c) md << (c == 0 ? "---|" : "---:|");
-  md << "\n";
+  auto md_table = [&](const std::vector<std::vector<std::string>>& columns) {
+    md << "|";
+    for (size_t c = 0; c <= columns.size(); ++c) md << " " << (c == 0 ? std::string("") : columns[c - 1][0]) << " |";
+    md << "\n|";
+    for (size_t c = 0; c <= columns.size(); ++c) md << (c == 0 ? "---|" : "---:|");
+    md << "\n";
+    for (size_t row = 1; row < labels.size(); ++row) {
+      md << "| " << labels[row] << " |";
+      for (size_t c = 0; c < columns.size(); ++c) md << " " << columns[c][row] << " |";
+      md << "\n";
+    }
+  };
   for (size_t row = 0; row < labels.size(); ++row) {
     table << labels[row] << std::string(width[0] - labels[row].size() + 2, ' ');
     for (size_t c = 0; c < cols.size(); ++c)
-      table << std::string(width[c + 1] - display_width(cols[c][row]), ' ') << cols[c][row] << (c + 1 < cols.size() ? "  " : "");
+      table << std::string(width[c + 1] - display_width(cols[c][row]), ' ') << cols[c][row]
+            << (c + 1 < cols.size() ? "  " : "");
     table << "\n";
-    if (row == 0) continue;
-    md << "| " << labels[row] << " |";
-    for (size_t c = 0; c < cols.size(); ++c) md << " " << cols[c][row] << " |";
-    md << "\n";
+  }
+  md_table(cols);
+  if (multi) {
+    table << "mean \u00b1 sample standard deviation over each arm's runs (n = runs with that number when fewer)\n";
+    for (const auto& a : loaded) {
+      if (a.runs.size() < 2) continue;
+      table << a.name << ":";
+      for (size_t ri : a.runs) table << " " << runs[ri].dir;
+      table << "\n";
+    }
+    md << "\nmean \u00b1 sample standard deviation (n \u2212 1) over each arm's runs; (n=k): only k runs have that "
+          "number.\n\nRange over the runs (min \u2013 max):\n\n";
+    md_table(range_cols);
+    md << "\nRuns:\n\n";
+    for (const auto& a : loaded) {
+      md << "- **" << a.name << "**:";
+      for (size_t k = 0; k < a.runs.size(); ++k)
+        md << (k ? "," : "") << " `" << runs[a.runs[k]].dir << "` (seed " << runs[a.runs[k]].seed << ")";
+      md << "\n";
+    }
   }
   // Why a failed or diverged run stopped, under the table (a reason can be long and span lines).
   bool any_reason = false;
@@ -371,6 +744,10 @@ ReportResult make_report(const ReportOptions& o) {
        << "): " << one_line(reason) << "\n";
     any_reason = true;
   }
+  if (!res.warnings.empty()) {
+    md << "\nWarnings:\n\n";
+    for (const auto& w : res.warnings) md << "- " << one_line(w) << "\n";
+  }
   md << "\nEarly median: the median global gradient norm over the first 10 % of a run's steps (at least its first "
         "10 steps).\n";
   res.table = table.str();
@@ -378,7 +755,8 @@ ReportResult make_report(const ReportOptions& o) {
   const std::string md_path = (fs::path(res.out_dir) / "report.md").string();
   const std::string json_path = (fs::path(res.out_dir) / "report.json").string();
   write_file_atomic(md_path, md.str());
-  write_file_atomic(json_path, nlohmann::json({{"runs", jruns}}).dump() + "\n");
+  write_file_atomic(json_path,
+                    nlohmann::json({{"runs", jruns}, {"arms", jarms}, {"warnings", res.warnings}}).dump() + "\n");
   res.files = {md_path, json_path};
 
   // --- plots -----------------------------------------------------------------------------------------------------

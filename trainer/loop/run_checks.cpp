@@ -5,6 +5,7 @@
 
 #include "common/config.h"
 #include "models/attention.h"
+#include "models/fused_ops.h"
 #include "trainer/loop/batch_plan.h"
 
 namespace sigtrain::trainer {
@@ -30,6 +31,7 @@ Runtime check_runnable(const RunConfig& cfg, int world_size, int local_rank) {
   Runtime rt = select_runtime(cfg.train, local_rank);
   plan_batches(cfg, world_size);
   check_backend_on_device(cfg, rt);
+  models::resolve_fused_ops(cfg.fused_ops, rt.device.is_cuda());  // `on` where it cannot run: ConfigError
   if (const TaskDefinition& task = task_definition(cfg.task); task.check_inputs) task.check_inputs(cfg);
   return rt;
 }

@@ -23,6 +23,7 @@ RunConfig RunConfig::parse(config::ConfigTree& tree, const std::string& default_
   const std::string asked = run.get_enum("task", "auto", task_names);
   c.model = parse_section<models::ModelConfig>(tree, "model");
   c.attention = parse_section<models::AttentionConfig>(tree, "attention");
+  c.fused_ops = parse_section<models::FusedOpsConfig>(tree, "fused_ops");
   const TaskDefinition& task = asked == "auto" ? claim_task(tree, c.model) : task_definition(asked);
   c.task = task.name;
   c.task_config = task.parse(tree, c.model);
@@ -33,6 +34,7 @@ RunConfig RunConfig::parse(config::ConfigTree& tree, const std::string& default_
   c.checkpoint = parse_section<CheckpointConfig>(tree, "checkpoint");
   c.logging = parse_section<LoggingConfig>(tree, "logging");
   c.monitor = parse_section<MonitorConfig>(tree, "monitor");
+  c.profile = parse_section<ProfileConfig>(tree, "profile");
   c.dist = parse_section<DistConfig>(tree, "dist");
   c.test_hooks = parse_section<TestHooksConfig>(tree, "test_hooks");
   tree.check_all_consumed();

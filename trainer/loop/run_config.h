@@ -11,7 +11,9 @@
 #include "models/model_config.h"
 #include "trainer/checkpoint/checkpoint_config.h"
 #include "trainer/distributed/dist_config.h"
+#include "models/fused_ops.h"
 #include "trainer/instruments/monitor_config.h"
+#include "trainer/instruments/profile_config.h"
 #include "trainer/loop/train_config.h"
 #include "trainer/optim/lr_schedule.h"
 #include "trainer/optim/optim_config.h"
@@ -26,6 +28,7 @@ struct RunConfig {
   std::shared_ptr<const TaskConfig> task_config;  // the task's own sections
   models::ModelConfig model;
   models::AttentionConfig attention;
+  models::FusedOpsConfig fused_ops;  // own CUDA kernels in place of LibTorch ops (models/fused_ops.h)
   OptimConfig optim;
   ScheduleConfig schedule;
   TrainConfig train;
@@ -33,6 +36,7 @@ struct RunConfig {
   CheckpointConfig checkpoint;
   LoggingConfig logging;
   MonitorConfig monitor;  // stability instruments and policies (trainer/instruments/monitor_config.h)
+  ProfileConfig profile;  // a CUPTI breakdown of a few steps (trainer/instruments/profile_config.h)
   DistConfig dist;
   TestHooksConfig test_hooks;  // fault injection for tests (trainer/testing/test_hooks_config.h); off by default
   std::string resolved_yaml;  // every value above, defaults included

@@ -12,6 +12,7 @@ TrainConfig TrainConfig::parse(config::SectionReader& r) {
   c.precision = r.get_enum("precision", c.precision, {"auto", "fp32", "bf16"});
   c.threads = r.get_int("threads", c.threads, 0, 1024);
   c.deterministic = r.get_bool("deterministic", c.deterministic);
+  c.fill_uninitialized_memory = r.get_bool("fill_uninitialized_memory", c.fill_uninitialized_memory);
   return c;
 }
 

@@ -18,6 +18,7 @@ struct TrainConfig {
   std::string precision = "auto";       // auto (bf16 on CUDA, fp32 on CPU) | fp32 | bf16
   int64_t threads = 0;                  // CPU intra-op threads; 0 = LibTorch's default
   bool deterministic = true;            // deterministic algorithms where LibTorch offers them
+  bool fill_uninitialized_memory = false;  // with deterministic: NaN-fill new tensors (debugging; costs time)
   static TrainConfig parse(config::SectionReader& r);
 };
 

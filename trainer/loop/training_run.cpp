@@ -1,6 +1,7 @@
 // The training loop. Read train_step() first: it is the whole optimizer step in order.
 #include "trainer/loop/training_run.h"
 
+#include <c10/cuda/CUDACachingAllocator.h>
 #include <torch/torch.h>
 
 #include <algorithm>
@@ -24,18 +25,27 @@ TrainingRun::TrainingRun(RunConfig cfg, const Runtime& runtime, DistributedConte
     : cfg_(std::move(cfg)), rt_(runtime), dist_(dist), run_dir_(run_dir), rank_(dist.rank()),
       world_(dist.world_size()), hooks_(cfg_.test_hooks) {
   if (cfg_.train.threads > 0) torch::set_num_threads(static_cast<int>(cfg_.train.threads));
-  if (cfg_.train.deterministic) at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
+  if (cfg_.train.deterministic) {
+    at::globalContext().setDeterministicAlgorithms(true, /*warn_only=*/true);
+    // With deterministic algorithms on, LibTorch by default also fills every new uninitialised tensor with NaN (a
+    // debugging aid: one extra memory pass per op output). Every op overwrites its output, so results do not
+    // depend on it; it only costs time (docs/benchmarks.md, "Training speed"): off unless asked for.
+    at::globalContext().setDeterministicFillUninitializedMemory(cfg_.train.fill_uninitialized_memory);
+  }
   torch::manual_seed(cfg_.train.seed);
   plan_ = plan_batches(cfg_, world_);
 
   // Rank 0 prepares the data (e.g. tokenises and caches the corpus) before the other ranks open the cache.
   const TaskDefinition& definition = task_definition(cfg_.task);
   dist_.rank0_first([&] { task_ = definition.make(cfg_); });
+  const models::FusedOps fused_ops = models::resolve_fused_ops(cfg_.fused_ops, rt_.device.is_cuda());
+  task_->set_fused_ops(fused_ops);
   log::info("data: " + task_->describe());
   if (rank_ == 0) task_->write_run_files(run_dir_);  // e.g. the single-cell gene vocabulary
 
   model_ = task_->build_model(cfg_.model, cfg_.attention);
   model_->to(rt_.device);
+  model_->set_fused_ops(fused_ops);
   OptimizerGroups groups;
   const auto param_infos = model_->param_info();
   optimizer_ = make_adamw(param_infos, cfg_.optim, &groups);
@@ -52,7 +62,9 @@ TrainingRun::TrainingRun(RunConfig cfg, const Runtime& runtime, DistributedConte
   log::info(std::string("AdamW step: ") +
             (fused_adamw_ ? "fused multi-tensor (at::_fused_adamw_, one call per group)"
                           : "per-parameter (torch::optim::AdamW::step)") +
-            " [optim.fused: " + cfg_.optim.fused + "]");
+            " [optim.fused: " + cfg_.optim.fused + "]; cross-entropy: " +
+            (fused_ops.cross_entropy ? "fused kernel" : "LibTorch (fp32 logits)") +
+            "; norms: " + (fused_ops.norm ? "fused kernel" : "LibTorch"));
   // Data parallelism: gradients become views into flat buckets that are averaged over ranks during backward.
   if (world_ > 1) {
     grad_sync_ = std::make_unique<GradSync>(params_, dist_, cfg_.dist.bucket_mb, cfg_.dist.overlap);
@@ -95,6 +107,7 @@ TrainingRun::TrainingRun(RunConfig cfg, const Runtime& runtime, DistributedConte
   // Stability instruments and policies (trainer/instruments/monitor.h); the one host sync per logged step is there.
   monitor_ = std::make_unique<Monitor>(cfg_.monitor, *model_,
                                        rank_ == 0 ? (fs::path(run_dir_) / "metrics.h5").string() : "", resumed_at);
+  profiler_ = std::make_unique<StepProfiler>(cfg_.profile, rank_ == 0 ? run_dir_ : "", rt_.device.is_cuda());
   progress_ = std::make_unique<ProgressLine>(cfg_.train.steps, rt_.peak ? rt_.peak->bf16_flops : 0.0,
                                              model_->flops_per_token(plan_.seq_len));
   model_->train();
@@ -117,18 +130,22 @@ StepResult TrainingRun::train_step() {
     optimizer_->zero_grad(/*set_to_none=*/true);
   torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(rt_.device));
   for (int64_t micro = 0; micro < plan_.accum_steps; ++micro) {
+    std::optional<PhaseScope> phase(std::in_place, "data");  // phases name the step's parts in a profile
     Batch batch = task_->train_batch(plan_.seqs_per_step, rank_, world_, micro, plan_.micro_batch, rt_.device);
     monitor_->before_forward(micro);
     torch::Tensor loss;
     if (grad_sync_) grad_sync_->begin_micro_step(micro + 1 == plan_.accum_steps);  // only the last one communicates
+    phase.emplace("forward");
     {
       AutocastScope autocast(rt_.bf16_autocast);
       auto [sum, targets] = task_->loss_sum(*model_, batch);
       loss = sum / targets.clamp_min(1);
     }
+    phase.emplace("backward");
     (loss / static_cast<double>(plan_.accum_steps)).backward();
     loss_sum += loss.detach();
   }
+  std::optional<PhaseScope> phase(std::in_place, "grad_sync");
   if (grad_sync_) {
     // Waits for the bucket all-reduces (mostly done during backward): the gradients, and so the grad norm below
     // and every gradient instrument, are now the global ones, identical on all ranks. The mean loss is summed
@@ -139,15 +156,18 @@ StepResult TrainingRun::train_step() {
     loss_sum /= static_cast<double>(world_);
   }
   hooks_.after_backward(step, params_);
+  phase.emplace("grad_norm");
   monitor_->after_backward();  // per-layer / per-group gradient norms (before clipping)
   result.grad_norm = global_grad_norm(params_);
   if (cfg_.optim.clip) clip_gradients(params_, result.grad_norm, *cfg_.optim.clip);
+  phase.emplace("optimizer");
   set_learning_rate(*optimizer_, result.lr);
   if (monitor_->allow_update(loss_sum, result.grad_norm)) {  // on_nonfinite: skip_step syncs here; else no-op
     monitor_->before_update();
     adamw_step(*optimizer_, fused_adamw_);
     monitor_->after_update(*optimizer_);
   }
+  phase.reset();
   task_->advance(plan_.seqs_per_step);
   result.loss = loss_sum / static_cast<double>(plan_.accum_steps);
 
@@ -168,6 +188,12 @@ void TrainingRun::log_step(const StepResult& step) {
                            {"loss", loss},          {"lr", step.lr},
                            {"grad_norm", grad_norm}, {"tokens_per_s", tokens_per_s},
                            {"tokens_seen", state_.tokens_seen}};
+  if (rt_.device.is_cuda()) {  // the caching allocator's high-water mark since the start (what PyTorch reports)
+    const auto stats = c10::cuda::CUDACachingAllocator::getDeviceStats(rt_.device.index() < 0 ? 0 : rt_.device.index());
+    record["gpu_mem_peak_gib"] =
+        static_cast<double>(stats.allocated_bytes[static_cast<size_t>(c10::CachingAllocator::StatType::AGGREGATE)].peak) /
+        (1024.0 * 1024.0 * 1024.0);
+  }
   monitor_->add_scalars(record);
   metrics_->write(record);
   if (rank_ == 0)
@@ -248,8 +274,10 @@ void TrainingRun::run(RunSummary& summary) {
   const int64_t steps = cfg_.train.steps;
   if (state_.step == 0 && cfg_.eval.every > 0) evaluate();
   while (state_.step < steps) {
+    profiler_->before_step(state_.step + 1);
     const StepResult step = train_step();
     const int64_t done = state_.step;
+    profiler_->after_step(done);
     if (done % cfg_.logging.every == 0 || done == steps || done == 1) {  // step 1 always: a line right away
       log_step(step);
       if (monitor_->stop_requested()) {

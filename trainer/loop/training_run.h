@@ -22,6 +22,7 @@
 #include "trainer/distributed/distributed.h"
 #include "trainer/distributed/grad_sync.h"
 #include "trainer/instruments/monitor.h"
+#include "trainer/instruments/step_profiler.h"
 #include "trainer/loop/batch_plan.h"
 #include "trainer/loop/progress.h"
 #include "trainer/loop/run_config.h"
@@ -92,6 +93,7 @@ class TrainingRun {
   std::unique_ptr<MetricsWriter> metrics_;
   std::unique_ptr<CheckpointManager> checkpoints_;
   std::unique_ptr<Monitor> monitor_;
+  std::unique_ptr<StepProfiler> profiler_;  // `profile` section: off unless profile.start_step > 0
   std::unique_ptr<ProgressLine> progress_;
 };
 

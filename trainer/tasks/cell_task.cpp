@@ -14,6 +14,7 @@
 #include "data/lm_sampler.h"
 #include "data/singlecell/embedding_metrics.h"
 #include "data/singlecell/gene_vocab.h"
+#include "models/cross_entropy.h"
 #include "models/encoder.h"
 #include "trainer/loop/run_config.h"
 
@@ -252,11 +253,8 @@ std::pair<torch::Tensor, torch::Tensor> CellTask::loss_sum(models::Model& model,
   auto h = model.hidden(batch.inputs);                          // [B, T, d]
   auto w = head->narrow(0, offset, n_bins_);                    // [n_bins, d]
   auto logits = torch::matmul(h, w.to(h.scalar_type()).t());    // [B, T, n_bins]
-  auto flat_targets = batch.targets.view({-1});
-  auto sum = torch::nn::functional::cross_entropy(
-      logits.to(torch::kFloat32).view({-1, n_bins_}), flat_targets,
-      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum).ignore_index(kIgnoreTarget));
-  return {sum, (flat_targets != kIgnoreTarget).sum()};
+  auto sum = models::cross_entropy_sum(logits, batch.targets, kIgnoreTarget, fused_ops_.cross_entropy);
+  return {sum, (batch.targets != kIgnoreTarget).sum()};
 }
 
 torch::Tensor CellTask::cell_embeddings(models::Model& model, const std::vector<int64_t>& cells,

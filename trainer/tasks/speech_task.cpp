@@ -16,6 +16,7 @@
 #include "common/atomic_file.h"
 #include "common/log.h"
 #include "data/speech/asr_metrics.h"
+#include "data/speech/ctc_beam.h"
 #include "data/speech/ctc_greedy.h"
 #include "models/asr_encoder.h"
 #include "trainer/loop/run_config.h"
@@ -128,6 +129,10 @@ TaskDefinition speech_task_definition() {
                                 " after subsampling (positions: " + models::to_string(model.positions) + ")");
     config::SectionReader ctc(tree, "ctc");
     c->examples = ctc.get_int("examples", c->examples, 0, 1000);
+    c->beam = ctc.get_enum("decode", "greedy", {"greedy", "beam"}) == "beam";
+    // Checked with greedy decoding too (unused then), so `--set ctc.decode=greedy` works on a config that sets them.
+    c->beam_options.beam_width = ctc.get_int("beam_width", c->beam_options.beam_width, 1, 4096);
+    c->beam_options.prune_nats = ctc.get_double("beam_prune", c->beam_options.prune_nats, 0.0, 1e6);
     return c;
   };
   d.check_inputs = [](const RunConfig& cfg) {
@@ -152,7 +157,7 @@ SpeechTask::SpeechTask(const SpeechTaskConfig& cfg, uint64_t seed, int64_t micro
     throw config::ConfigError("data.path: " + d.path + " has no training utterances of at most data.max_duration_s = " +
                               std::to_string(d.max_duration_s) + " s");
   if (val.empty()) throw config::ConfigError("data.val_path: " + d.val_path + " has no utterances");
-  speech::CharVocab vocab = speech::make_vocab(d, train);
+  const std::shared_ptr<const speech::CtcVocab> vocab = speech::make_vocab(d, train);
   speech::SpeechPipelineOptions options = d.pipeline;
   options.seed = seed_;  // SpecAugment masks from the run seed
 
@@ -205,7 +210,9 @@ std::string SpeechTask::describe() const {
   os << "CTC on " << d.path << " (" << d.format << "): " << train_->size() << " training utterances ("
      << duration_text(seconds(train_->corpus())) << ", each at most " << d.max_duration_s << " s), " << val_->size()
      << " validation (" << duration_text(seconds(val_->corpus())) << ") from " << d.val_path << "; vocabulary "
-     << vocab_size() << " symbols; " << batcher_->summary() << "; " << cfg_.max_positions
+     << vocab_size() << " symbols (" << train_->vocab().kind() << "); decoding "
+     << (cfg_.beam ? "beam search, width " + std::to_string(cfg_.beam_options.beam_width) : std::string("greedy"))
+     << "; " << batcher_->summary() << "; " << cfg_.max_positions
      << " positions per slot, slot fill " << fixed(100.0 * slot_fill_, 1) << " %";
   if (unalignable_ > 0)
     os << "; " << unalignable_ << " training utterances have fewer encoder positions than labels and score 0";
@@ -310,12 +317,12 @@ std::pair<torch::Tensor, torch::Tensor> SpeechTask::loss_sum(models::Model& mode
   return {sum, torch::full({}, static_cast<double>(scored), sum.options())};
 }
 
-GreedyScore SpeechTask::score_greedy(const torch::Tensor& logits, const Batch& batch, const speech::CharVocab& vocab) {
+DecodeScore SpeechTask::score_greedy(const torch::Tensor& logits, const Batch& batch, const speech::CtcVocab& vocab) {
   const torch::Tensor best = logits.argmax(-1).to(torch::kCPU, torch::kInt32).contiguous();  // [B, T']
   const torch::Tensor targets = batch.targets.to(torch::kCPU, torch::kInt32).contiguous();
   const int64_t B = best.size(0), T = best.size(1);
   auto rows = batch.host_lengths.accessor<int64_t, 2>();
-  GreedyScore s;
+  DecodeScore s;
   int64_t offset = 0;
   for (int64_t i = 0; i < B; ++i) {
     const int32_t* frame = best.data_ptr<int32_t>() + i * T;
@@ -332,6 +339,41 @@ GreedyScore SpeechTask::score_greedy(const torch::Tensor& logits, const Batch& b
   return s;
 }
 
+DecodeScore SpeechTask::score_beam(const torch::Tensor& logits, const Batch& batch, const speech::CtcVocab& vocab,
+                                   const speech::CtcBeamOptions& options, int64_t threads) {
+  const torch::Tensor log_probs =
+      torch::log_softmax(logits.to(torch::kFloat32), -1).to(torch::kCPU).contiguous();  // [B, T', V]
+  const torch::Tensor targets = batch.targets.to(torch::kCPU, torch::kInt32).contiguous();
+  const int64_t B = log_probs.size(0), T = log_probs.size(1), V = log_probs.size(2);
+  auto rows = batch.host_lengths.accessor<int64_t, 2>();
+  // The search per utterance on `threads` threads; the text (SentencePiece's decoder included) on this one.
+  std::vector<std::vector<int32_t>> beam(static_cast<size_t>(B)), greedy(static_cast<size_t>(B));
+  parallel_for(B, std::max<int64_t>(1, threads), [&](int64_t i) {
+    const float* lp = log_probs.data_ptr<float>() + i * T * V;
+    const int64_t p = std::min(T, rows[kPositionsRow][i]);
+    beam[static_cast<size_t>(i)] = speech::ctc_beam_search(lp, p, V, options).front().labels;
+    greedy[static_cast<size_t>(i)] = speech::ctc_collapse(speech::argmax_ids(lp, p, V), speech::CtcVocab::kBlank);
+  });
+  DecodeScore s;
+  std::vector<std::pair<std::string, std::string>> greedy_pairs;
+  int64_t offset = 0;
+  for (int64_t i = 0; i < B; ++i) {
+    const int64_t n = rows[kTargetLengthsRow][i];
+    const int32_t* ref = targets.data_ptr<int32_t>() + offset;
+    offset += n;
+    const std::string reference = vocab.decode(std::vector<int32_t>(ref, ref + n));
+    s.pairs.emplace_back(reference, vocab.decode(beam[static_cast<size_t>(i)]));
+    greedy_pairs.emplace_back(reference, vocab.decode(greedy[static_cast<size_t>(i)]));
+  }
+  const speech::ErrorRates rates = speech::error_rates(s.pairs);
+  const speech::ErrorRates greedy_rates = speech::error_rates(greedy_pairs);
+  s.counts = {static_cast<double>(rates.words.errors()),        static_cast<double>(rates.words.reference_length),
+              static_cast<double>(rates.chars.errors()),        static_cast<double>(rates.chars.reference_length),
+              static_cast<double>(rates.utterances),            static_cast<double>(greedy_rates.words.errors()),
+              static_cast<double>(greedy_rates.chars.errors())};
+  return s;
+}
+
 EvalSums SpeechTask::eval_sums(models::Model& model, const Batch& batch) {
   const torch::Tensor logits = model.forward(batch.inputs);
   const int64_t B = batch.host_lengths.size(1);
@@ -341,7 +383,8 @@ EvalSums SpeechTask::eval_sums(models::Model& model, const Batch& batch) {
                                     {rows + kTargetLengthsRow * B, static_cast<size_t>(B)});
   e.count = torch::full({}, static_cast<double>(batch.host_lengths[kScoredTargetsRow].sum().item<int64_t>()),
                         e.loss_sum.options());
-  GreedyScore s = score_greedy(logits, batch, train_->vocab());
+  DecodeScore s = cfg_.beam ? score_beam(logits, batch, train_->vocab(), cfg_.beam_options, cfg_.data.workers)
+                            : score_greedy(logits, batch, train_->vocab());
   for (auto& pair : s.pairs)
     if (static_cast<int64_t>(examples_.size()) < cfg_.examples) examples_.push_back(std::move(pair));
   e.extra = torch::tensor(s.counts, torch::kFloat64).to(logits.device());
@@ -365,7 +408,12 @@ nlohmann::json SpeechTask::eval_record(const torch::Tensor& extra_total, double 
                            {"word_errors", x[0]},          {"words", x[1]},
                            {"char_errors", x[2]},          {"chars", x[3]},
                            {"eval_utterances", x[4]},      {"scored_chars", count_total},
-                           {"examples", examples}};
+                           {"decode", cfg_.beam ? "beam" : "greedy"}, {"examples", examples}};
+  if (cfg_.beam) {
+    record["beam_width"] = cfg_.beam_options.beam_width;
+    record["greedy_wer"] = rate(x[5], x[1]);
+    record["greedy_cer"] = rate(x[6], x[3]);
+  }
   last_eval_ = record;
   return record;
 }
@@ -390,6 +438,8 @@ nlohmann::json SpeechTask::corpus_info() const {
           {"unknown_chars_train", train_->unknown_chars().str()},
           {"unknown_chars_val", val_->unknown_chars().str()},
           {"vocab_size", vocab_size()},
+          {"vocab_kind", train_->vocab().kind()},
+          {"vocab_identity", train_->vocab().identity()},
           {"normalisation", normalisation_name(d.pipeline.normalization)}};
 }
 
@@ -401,7 +451,10 @@ void SpeechTask::write_run_files(const std::string& run_dir) {
 
 nlohmann::json SpeechTask::state() const {
   const speech::BatcherState s = loader_ ? loader_->state() : batcher_->state();
-  return {{"objective", "ctc"}, {"batcher", s.to_json()}, {"vocab", train_->vocab().symbols()}};
+  return {{"objective", "ctc"},
+          {"batcher", s.to_json()},
+          {"vocab", train_->vocab().symbols()},
+          {"vocab_identity", train_->vocab().identity()}};
 }
 
 void SpeechTask::restore(const nlohmann::json& state) {
@@ -412,6 +465,11 @@ void SpeechTask::restore(const nlohmann::json& state) {
                              std::to_string(state.at("vocab").size()) + " symbols, this run has " +
                              std::to_string(vocab_size()) + "); resume with the run's vocab.json "
                              "(data.vocabulary.path)");
+  // Checkpoints before SentencePiece vocabularies have no identity; their symbols (characters) say it all.
+  const std::string identity = state.value("vocab_identity", std::string());
+  if (!identity.empty() && identity != train_->vocab().identity())
+    throw std::runtime_error("checkpoint was written with another CTC vocabulary (" + identity + ", this run has " +
+                             train_->vocab().identity() + "); resume with the run's vocab.json (data.vocabulary.path)");
   loader_.reset();  // the loader starts at the batcher's position: remade at the next train_batch
   micro_in_step_ = 0;
   batcher_->restore(speech::BatcherState::from_json(state.at("batcher")));

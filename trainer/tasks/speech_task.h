@@ -2,15 +2,16 @@
 // Speech recognition with CTC (issue 13): the speech encoder (model.arch: asr, models/asr_encoder.h) over
 // data/speech/'s pipeline (docs/speech.md).
 //
-// Sections: `data` (data/speech/speech_config.h: corpus, features, normalisation, SpecAugment, vocabulary, buckets,
-// loader threads) and `ctc` (examples: decoded validation utterances shown per evaluation).
+// Sections: `data` (data/speech/speech_config.h: corpus, features, normalisation, SpecAugment, vocabulary -- characters
+// or SentencePiece pieces --, buckets, loader threads) and `ctc` (examples: decoded validation utterances shown per
+// evaluation; decode: greedy | beam, with beam_width and beam_prune).
 //
 // Objective: CTC (blank 0) on the encoder's logits, models::ctc_loss_sum: log_softmax in float32, LibTorch's
-// ctc_loss, summed over the utterances. The count is the number of target tokens (characters) of the utterances
-// CTC can align, so the loop's loss = sum / count is the negative log-likelihood per target character of the
-// micro-batch (comparable across batch sizes and with the validation loss, which sums and counts the same way over
-// the whole set). An utterance with fewer encoder positions than labels (plus repeats) scores 0 and adds no count;
-// describe() reports how many training utterances that is.
+// ctc_loss, summed over the utterances. The count is the number of target tokens (characters, or SentencePiece
+// pieces) of the utterances CTC can align, so the loop's loss = sum / count is the negative log-likelihood per target
+// token of the micro-batch (comparable across batch sizes and with the validation loss, which sums and counts the
+// same way over the whole set). An utterance with fewer encoder positions than labels (plus repeats) scores 0 and
+// adds no count; describe() reports how many training utterances that is.
 //
 // Batching: the loop counts sequences of seq_len positions. A "sequence" here is one utterance slot: seq_len is the
 // encoder positions of a data.max_duration_s utterance (longer training utterances are dropped), and one
@@ -23,10 +24,12 @@
 // prepares batches on worker threads; the checkpoint state is the batcher position (BatcherState) with the
 // vocabulary, so a resumed run sees the same batches with the same SpecAugment masks.
 //
-// Evaluation: every data.val_path utterance, shortest first, without SpecAugment: CTC loss per character, and
-// greedy CTC decoding scored against the reference (the normalised transcript as the vocabulary encodes it) into
-// word and character error counts, summed over ranks: wer, cer (corpus-level: errors / reference length), plus the
-// first ctc.examples utterances (reference, hypothesis) in the log and the eval record.
+// Evaluation: every data.val_path utterance, shortest first, without SpecAugment: CTC loss per target token, and
+// greedy or prefix-beam-search CTC decoding (ctc.decode; data/speech/ctc_beam.h, on the CPU over the log-probs)
+// scored against the reference (the normalised transcript as the vocabulary encodes it) into word and character
+// error counts, summed over ranks: wer, cer (corpus-level: errors / reference length; with beam search also
+// greedy_wer, greedy_cer), plus the first ctc.examples utterances (reference, hypothesis) in the log and the eval
+// record.
 #include <torch/types.h>
 
 #include <memory>
@@ -36,6 +39,7 @@
 #include <utility>
 #include <vector>
 
+#include "data/speech/ctc_beam.h"
 #include "data/speech/duration_buckets.h"
 #include "data/speech/feature_normalizer.h"
 #include "data/speech/prefetch_loader.h"
@@ -50,6 +54,8 @@ namespace sigtrain::trainer {
 struct SpeechTaskConfig final : TaskConfig {
   speech::SpeechDataConfig data;
   int64_t examples = 3;       // ctc.examples: decoded validation utterances per evaluation (log + eval record)
+  bool beam = false;          // ctc.decode: greedy | beam
+  speech::CtcBeamOptions beam_options;  // ctc.beam_width, ctc.beam_prune (with_greedy: always)
   int64_t max_positions = 0;  // encoder positions of a data.max_duration_s utterance: the loop's seq_len
   int64_t seq_len() const override { return max_positions; }
   const char* seq_len_key() const override { return "the encoder positions of a data.max_duration_s utterance"; }
@@ -58,15 +64,18 @@ struct SpeechTaskConfig final : TaskConfig {
 // Rows of Batch::host_lengths for a speech batch.
 enum SpeechHostRow : int64_t { kPositionsRow = 0, kTargetLengthsRow = 1, kScoredTargetsRow = 2, kHostRows = 3 };
 
-// One scored validation batch: greedy hypotheses against references.
-struct GreedyScore {
+// One scored validation batch: hypotheses (greedy or beam search) against references.
+struct DecodeScore {
   std::vector<std::pair<std::string, std::string>> pairs;  // (reference, hypothesis), in batch order
-  std::vector<double> counts;  // word errors, reference words, char errors, reference chars, utterances
+  // word errors, reference words, char errors, reference chars, utterances; after a beam search also the greedy
+  // hypotheses' word errors and char errors (SpeechTask::kBeamExtraCounts in all)
+  std::vector<double> counts;
 };
 
 class SpeechTask final : public Task {
  public:
-  static constexpr int64_t kExtraCounts = 5;  // GreedyScore::counts
+  static constexpr int64_t kExtraCounts = 5;      // DecodeScore::counts, greedy decoding
+  static constexpr int64_t kBeamExtraCounts = 7;  // DecodeScore::counts, beam search
   // Validation features are kept in memory when they hold at most this many floats (256 MB), else recomputed.
   static constexpr int64_t kCacheFloats = int64_t{1} << 26;
 
@@ -90,10 +99,11 @@ class SpeechTask final : public Task {
 
   std::pair<torch::Tensor, torch::Tensor> loss_sum(models::Model& model, const Batch& batch) override;
   EvalSums eval_sums(models::Model& model, const Batch& batch) override;
-  int64_t eval_extra_size() const override { return kExtraCounts; }
+  int64_t eval_extra_size() const override { return cfg_.beam ? kBeamExtraCounts : kExtraCounts; }
   nlohmann::json eval_record(const torch::Tensor& extra_total, double count_total) override;
   nlohmann::json summary() const override { return last_eval_; }
-  // vocab.json (the CTC ids), feature_stats.json (global normalisation only), speech.json (corpus and plan).
+  // vocab.json (the CTC ids; with SentencePiece also vocab.model), feature_stats.json (global normalisation only),
+  // speech.json (corpus and plan).
   void write_run_files(const std::string& run_dir) override;
 
   nlohmann::json state() const override;
@@ -104,7 +114,11 @@ class SpeechTask final : public Task {
   // where CTC can align it, else 0).
   static Batch to_batch(const speech::SpeechBatch& batch, const torch::Device& device);
   // Greedy CTC decoding of `logits` [B, T', V] (each utterance's first positions only) against the batch's targets.
-  static GreedyScore score_greedy(const torch::Tensor& logits, const Batch& batch, const speech::CharVocab& vocab);
+  static DecodeScore score_greedy(const torch::Tensor& logits, const Batch& batch, const speech::CtcVocab& vocab);
+  // Prefix beam search over log_softmax(logits) on the CPU, utterances spread over `threads` threads; the counts
+  // also hold the greedy hypotheses' errors (kBeamExtraCounts).
+  static DecodeScore score_beam(const torch::Tensor& logits, const Batch& batch, const speech::CtcVocab& vocab,
+                                const speech::CtcBeamOptions& options, int64_t threads);
 
   const speech::SpeechDataset& train_set() const { return *train_; }
   const speech::SpeechDataset& val_set() const { return *val_; }

@@ -12,6 +12,7 @@
 #include <string>
 #include <utility>
 
+#include "models/fused_ops.h"
 #include "models/model.h"
 
 namespace sigtrain::trainer {
@@ -83,6 +84,12 @@ class Task {
   // The data position for checkpoints.
   virtual nlohmann::json state() const = 0;
   virtual void restore(const nlohmann::json& state) = 0;
+
+  // The fused kernels the run uses (fused_ops section, resolved for the device); the losses take theirs.
+  void set_fused_ops(const models::FusedOps& ops) { fused_ops_ = ops; }
+
+ protected:
+  models::FusedOps fused_ops_;
 };
 
 }  // namespace sigtrain::trainer

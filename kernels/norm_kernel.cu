@@ -1,0 +1,279 @@
+// Fused LayerNorm / RMSNorm forward and backward (norm_kernel.h).
+//
+// One warp per row, the row held in registers (CHUNKS 4-element vectors per lane, dim ≤ 4096): the forward reads x
+// once and writes y once in its own dtype; the backward reads x and dy once and writes dx once. dγ / dβ: each warp
+// of the backward keeps per-column partial sums over the rows it visits (a grid-stride loop over a fixed number of
+// warps), writes them to the workspace, and a second kernel sums the workspace's columns in a fixed order.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
+
+#include "norm_kernel.h"
+
+namespace sigtrain::kernels {
+namespace {
+
+constexpr int kMaxDim = 2048;  // 16 vectors per lane; beyond, the backward's registers spill
+constexpr int kWarpsPerBlock = 8;
+constexpr int kBackwardWarps = 2048;  // partial-sum rows of the dγ/dβ workspace
+
+// 4 consecutive elements in, as floats / out, from floats.
+__device__ __forceinline__ void load4(const float* p, float v[4]) {
+  const float4 q = *reinterpret_cast<const float4*>(p);
+  v[0] = q.x; v[1] = q.y; v[2] = q.z; v[3] = q.w;
+}
+__device__ __forceinline__ void load4(const __nv_bfloat16* p, float v[4]) {
+  const uint2 q = *reinterpret_cast<const uint2*>(p);
+  const float2 a = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&q.x));
+  const float2 b = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(&q.y));
+  v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y;
+}
+__device__ __forceinline__ void load4(const __half* p, float v[4]) {
+  const uint2 q = *reinterpret_cast<const uint2*>(p);
+  const float2 a = __half22float2(*reinterpret_cast<const __half2*>(&q.x));
+  const float2 b = __half22float2(*reinterpret_cast<const __half2*>(&q.y));
+  v[0] = a.x; v[1] = a.y; v[2] = b.x; v[3] = b.y;
+}
+__device__ __forceinline__ void store4(float* p, const float v[4]) {
+  *reinterpret_cast<float4*>(p) = make_float4(v[0], v[1], v[2], v[3]);
+}
+__device__ __forceinline__ void store4(__nv_bfloat16* p, const float v[4]) {
+  __nv_bfloat162 a = __floats2bfloat162_rn(v[0], v[1]), b = __floats2bfloat162_rn(v[2], v[3]);
+  uint2 q;
+  q.x = *reinterpret_cast<uint32_t*>(&a);
+  q.y = *reinterpret_cast<uint32_t*>(&b);
+  *reinterpret_cast<uint2*>(p) = q;
+}
+__device__ __forceinline__ void store4(__half* p, const float v[4]) {
+  __half2 a = __floats2half2_rn(v[0], v[1]), b = __floats2half2_rn(v[2], v[3]);
+  uint2 q;
+  q.x = *reinterpret_cast<uint32_t*>(&a);
+  q.y = *reinterpret_cast<uint32_t*>(&b);
+  *reinterpret_cast<uint2*>(p) = q;
+}
+
+__device__ __forceinline__ float warp_sum(float v) {
+#pragma unroll
+  for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+  return v;
+}
+
+template <typename TX, typename TY, int CHUNKS, bool RMS>
+__global__ void __launch_bounds__(32 * kWarpsPerBlock) norm_forward_kernel(NormParams p) {
+  const int lane = threadIdx.x % 32;
+  const int64_t row = static_cast<int64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32;
+  if (row >= p.rows) return;
+  const int n_chunks = static_cast<int>(p.dim / 4);
+  const TX* x = static_cast<const TX*>(p.x) + row * p.dim;
+  float v[CHUNKS][4];
+  float sum = 0.f;
+#pragma unroll
+  for (int c = 0; c < CHUNKS; ++c) {
+    const int chunk = lane + c * 32;
+    if (chunk < n_chunks) {
+      load4(x + chunk * 4, v[c]);
+      sum += (v[c][0] + v[c][1]) + (v[c][2] + v[c][3]);
+    } else {
+      v[c][0] = v[c][1] = v[c][2] = v[c][3] = 0.f;
+    }
+  }
+  const float inv_dim = 1.f / static_cast<float>(p.dim);
+  const float mean = RMS ? 0.f : warp_sum(sum) * inv_dim;
+  float sq = 0.f;
+#pragma unroll
+  for (int c = 0; c < CHUNKS; ++c)
+    if (lane + c * 32 < n_chunks)
+#pragma unroll
+      for (int j = 0; j < 4; ++j) sq += (v[c][j] - mean) * (v[c][j] - mean);
+  const float rstd = rsqrtf(warp_sum(sq) * inv_dim + p.eps);
+  if (lane == 0) {
+    if (!RMS) p.mean[row] = mean;
+    p.rstd[row] = rstd;
+  }
+  TY* y = static_cast<TY*>(p.y) + row * p.dim;
+#pragma unroll
+  for (int c = 0; c < CHUNKS; ++c) {
+    const int chunk = lane + c * 32;
+    if (chunk >= n_chunks) continue;
+    float g[4], b[4] = {0.f, 0.f, 0.f, 0.f}, out[4];
+    load4(p.gamma + chunk * 4, g);
+    if (p.beta) load4(p.beta + chunk * 4, b);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) out[j] = (v[c][j] - mean) * rstd * g[j] + b[j];
+    store4(y + chunk * 4, out);
+  }
+}
+
+template <typename TX, typename TY, int CHUNKS, bool RMS>
+__global__ void __launch_bounds__(32 * kWarpsPerBlock) norm_backward_kernel(NormParams p) {
+  const int lane = threadIdx.x % 32;
+  const int warp = blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
+  const int n_warps = gridDim.x * kWarpsPerBlock;
+  const int n_chunks = static_cast<int>(p.dim / 4);
+  const float inv_dim = 1.f / static_cast<float>(p.dim);
+  float gamma[CHUNKS][4], dgamma[CHUNKS][4], dbeta[CHUNKS][4];
+#pragma unroll
+  for (int c = 0; c < CHUNKS; ++c) {
+    const int chunk = lane + c * 32;
+    if (chunk < n_chunks) load4(p.gamma + chunk * 4, gamma[c]);
+#pragma unroll
+    for (int j = 0; j < 4; ++j) dgamma[c][j] = dbeta[c][j] = 0.f;
+  }
+  for (int64_t row = warp; row < p.rows; row += n_warps) {
+    const TX* x = static_cast<const TX*>(p.x) + row * p.dim;
+    const TY* dy = static_cast<const TY*>(p.dy) + row * p.dim;
+    const float mean = RMS ? 0.f : p.mean[row], rstd = p.rstd[row];
+    float xhat[CHUNKS][4], g[CHUNKS][4];
+    float s1 = 0.f, s2 = 0.f;
+#pragma unroll
+    for (int c = 0; c < CHUNKS; ++c) {
+      const int chunk = lane + c * 32;
+      if (chunk >= n_chunks) continue;
+      float xv[4], dyv[4];
+      load4(x + chunk * 4, xv);
+      load4(dy + chunk * 4, dyv);
+#pragma unroll
+      for (int j = 0; j < 4; ++j) {
+        xhat[c][j] = (xv[j] - mean) * rstd;
+        g[c][j] = dyv[j] * gamma[c][j];
+        s1 += g[c][j];
+        s2 += g[c][j] * xhat[c][j];
+        dgamma[c][j] += dyv[j] * xhat[c][j];
+        dbeta[c][j] += dyv[j];
+      }
+    }
+    const float mean_g = RMS ? 0.f : warp_sum(s1) * inv_dim;
+    const float mean_gx = warp_sum(s2) * inv_dim;
+    TX* dx = static_cast<TX*>(p.dx) + row * p.dim;
+#pragma unroll
+    for (int c = 0; c < CHUNKS; ++c) {
+      const int chunk = lane + c * 32;
+      if (chunk >= n_chunks) continue;
+      float out[4];
+#pragma unroll
+      for (int j = 0; j < 4; ++j) out[j] = rstd * (g[c][j] - mean_g - xhat[c][j] * mean_gx);
+      store4(dx + chunk * 4, out);
+    }
+  }
+  // This warp's partial sums: row `warp` of the workspace (dγ), and of its second half (dβ).
+  float* ws_gamma = p.workspace + static_cast<int64_t>(warp) * p.dim;
+  float* ws_beta = p.workspace + (static_cast<int64_t>(n_warps) + warp) * p.dim;
+#pragma unroll
+  for (int c = 0; c < CHUNKS; ++c) {
+    const int chunk = lane + c * 32;
+    if (chunk >= n_chunks) continue;
+    store4(ws_gamma + chunk * 4, dgamma[c]);
+    if (p.dbeta) store4(ws_beta + chunk * 4, dbeta[c]);
+  }
+}
+
+// Column sums of the workspace's two halves ([n_warps, dim] each): 32 columns x 32 row slices per block.
+__global__ void __launch_bounds__(1024) norm_param_grad_kernel(NormParams p, int n_warps) {
+  __shared__ float partial[2][32][33];
+  const int col = blockIdx.x * 32 + threadIdx.x % 32;
+  const int slice = threadIdx.x / 32;
+  float sg = 0.f, sb = 0.f;
+  if (col < p.dim)
+    for (int w = slice; w < n_warps; w += 32) {
+      sg += p.workspace[static_cast<int64_t>(w) * p.dim + col];
+      if (p.dbeta) sb += p.workspace[(static_cast<int64_t>(n_warps) + w) * p.dim + col];
+    }
+  partial[0][slice][threadIdx.x % 32] = sg;
+  partial[1][slice][threadIdx.x % 32] = sb;
+  __syncthreads();
+  if (slice == 0 && col < p.dim) {
+    float tg = 0.f, tb = 0.f;
+    for (int s = 0; s < 32; ++s) {
+      tg += partial[0][s][threadIdx.x];
+      tb += partial[1][s][threadIdx.x];
+    }
+    p.dgamma[col] = tg;
+    if (p.dbeta) p.dbeta[col] = tb;
+  }
+}
+
+int chunks_for(int64_t dim) {
+  const int64_t per_lane = (dim / 4 + 31) / 32;
+  int c = 1;
+  while (c < per_lane) c *= 2;
+  return c;
+}
+
+int backward_warps(int64_t rows) {
+  return static_cast<int>(std::min<int64_t>(kBackwardWarps, (rows + kWarpsPerBlock - 1) / kWarpsPerBlock * kWarpsPerBlock));
+}
+
+void check(const NormParams& p, bool backward) {
+  auto fail = [](const std::string& what) { throw std::invalid_argument("fused norm: " + what); };
+  if (!norm_supported(p.dim)) fail("dim " + std::to_string(p.dim) + " unsupported (a multiple of 4, at most 4096)");
+  if (p.rows < 0) fail("rows must be >= 0");
+  if (!p.x || !p.gamma || !p.rstd || (!p.rms && !p.mean)) fail("x, gamma, rstd (and mean for LayerNorm) are required");
+  if (p.rms && p.beta) fail("RMSNorm has no beta");
+  if (!backward && !p.y) fail("y is required");
+  if (backward && (!p.dy || !p.dx || !p.dgamma || !p.workspace || (p.beta && !p.dbeta)))
+    fail("backward needs dy, dx, dgamma (dbeta with beta) and the workspace");
+  auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
+  if (!aligned(p.x) || (!backward && !aligned(p.y)) || (backward && (!aligned(p.dy) || !aligned(p.dx))))
+    fail("tensors must be 16-byte aligned");
+}
+
+template <typename TX, typename TY, bool kBackward, bool RMS, int CHUNKS>
+void launch_chunks(const NormParams& p, Stream stream) {
+  if constexpr (kBackward) {
+    const int warps = backward_warps(p.rows);
+    norm_backward_kernel<TX, TY, CHUNKS, RMS><<<warps / kWarpsPerBlock, 32 * kWarpsPerBlock, 0, stream>>>(p);
+    norm_param_grad_kernel<<<static_cast<unsigned>((p.dim + 31) / 32), 1024, 0, stream>>>(p, warps);
+  } else {
+    const auto blocks = static_cast<unsigned>((p.rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
+    norm_forward_kernel<TX, TY, CHUNKS, RMS><<<blocks, 32 * kWarpsPerBlock, 0, stream>>>(p);
+  }
+}
+
+template <typename TX, typename TY, bool kBackward, bool RMS>
+void launch(const NormParams& p, Stream stream) {
+  switch (chunks_for(p.dim)) {
+    case 1: return launch_chunks<TX, TY, kBackward, RMS, 1>(p, stream);
+    case 2: return launch_chunks<TX, TY, kBackward, RMS, 2>(p, stream);
+    case 4: return launch_chunks<TX, TY, kBackward, RMS, 4>(p, stream);
+    case 8: return launch_chunks<TX, TY, kBackward, RMS, 8>(p, stream);
+    default: return launch_chunks<TX, TY, kBackward, RMS, 16>(p, stream);
+  }
+}
+
+// The dtype pairs built: y in x's dtype, or an fp32 x normalised into bf16 / fp16 (autocast's residual stream).
+template <bool kBackward, bool RMS>
+void dispatch_x(const NormParams& p, Stream stream) {
+  using D = NormDType;
+  if (p.x_dtype == D::kFP32 && p.y_dtype == D::kFP32) return launch<float, float, kBackward, RMS>(p, stream);
+  if (p.x_dtype == D::kFP32 && p.y_dtype == D::kBF16) return launch<float, __nv_bfloat16, kBackward, RMS>(p, stream);
+  if (p.x_dtype == D::kFP32 && p.y_dtype == D::kFP16) return launch<float, __half, kBackward, RMS>(p, stream);
+  if (p.x_dtype == D::kBF16 && p.y_dtype == D::kBF16)
+    return launch<__nv_bfloat16, __nv_bfloat16, kBackward, RMS>(p, stream);
+  if (p.x_dtype == D::kFP16 && p.y_dtype == D::kFP16) return launch<__half, __half, kBackward, RMS>(p, stream);
+  throw std::invalid_argument("fused norm: unsupported dtype pair (y in x's dtype, or fp32 x into bf16 / fp16 y)");
+}
+
+template <bool kBackward>
+void run(const NormParams& p, Stream stream) {
+  check(p, kBackward);
+  if (p.rows == 0) return;
+  if (p.rms) dispatch_x<kBackward, true>(p, stream);
+  else dispatch_x<kBackward, false>(p, stream);
+  if (const cudaError_t err = cudaGetLastError(); err != cudaSuccess)
+    throw std::runtime_error(std::string("fused norm: kernel launch failed: ") + cudaGetErrorString(err));
+}
+
+}  // namespace
+
+bool norm_supported(int64_t dim) { return dim > 0 && dim % 4 == 0 && dim <= kMaxDim; }
+
+int64_t norm_workspace_floats(int64_t rows, int64_t dim) { return 2 * static_cast<int64_t>(backward_warps(rows)) * dim; }
+
+void norm_forward(const NormParams& p, Stream stream) { run<false>(p, stream); }
+void norm_backward(const NormParams& p, Stream stream) { run<true>(p, stream); }
+
+}  // namespace sigtrain::kernels

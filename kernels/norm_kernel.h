@@ -1,0 +1,51 @@
+// sigtrain fused LayerNorm / RMSNorm over the last dim, torch-free C++ API.
+//
+//   LayerNorm  y = (x − μ) · r · γ + β        μ = mean(x), r = 1/sqrt(var(x) + ε)
+//   RMSNorm    y = x · r · γ                  r = 1/sqrt(mean(x²) + ε)
+// x in fp32 / bf16 / fp16, y in x's dtype or (for an fp32 x) bf16 / fp16 (under autocast: x is the fp32 residual stream and y is written in
+// bf16 straight away, so no separate cast kernel runs, either way); γ, β fp32; statistics in fp32. The forward
+// saves μ and r (fp32 [rows]); the backward gives
+//   dx = r · (g − mean(g) − x̂ · mean(g · x̂))       g = dy · γ, x̂ = (x − μ) · r     (RMSNorm: no mean(g) term)
+//   dγ = Σ_rows dy · x̂,   dβ = Σ_rows dy
+// with dγ, dβ reduced in two passes (per-warp partial sums in a workspace, then a column sum): no atomics, so the
+// result is deterministic. Rows are contiguous (stride = dim); dim ≤ 2048 and a multiple of 4 (norm_supported).
+// dtype pairs: y in x's dtype, or fp32 x into a bf16 / fp16 y.
+#pragma once
+
+#include <cstdint>
+
+#include "stream.h"
+
+namespace sigtrain::kernels {
+
+enum class NormDType : int { kFP32 = 0, kBF16 = 1, kFP16 = 2 };
+
+struct NormParams {
+  bool rms = false;  // RMSNorm (no mean, no β) instead of LayerNorm
+  NormDType x_dtype = NormDType::kFP32;
+  NormDType y_dtype = NormDType::kFP32;
+  int64_t rows = 0;
+  int64_t dim = 0;
+  float eps = 1e-5f;
+  const void* x = nullptr;
+  const float* gamma = nullptr;  // [dim]
+  const float* beta = nullptr;   // [dim] or nullptr (LayerNorm without bias; always nullptr for RMSNorm)
+  float* mean = nullptr;         // [rows] (LayerNorm only)
+  float* rstd = nullptr;         // [rows]
+  void* y = nullptr;             // forward output, y_dtype
+  // Backward.
+  const void* dy = nullptr;      // y_dtype
+  void* dx = nullptr;            // x_dtype
+  float* dgamma = nullptr;       // [dim]
+  float* dbeta = nullptr;        // [dim] (when beta was given)
+  float* workspace = nullptr;    // norm_workspace_floats(rows, dim) floats
+};
+
+bool norm_supported(int64_t dim);
+int64_t norm_workspace_floats(int64_t rows, int64_t dim);
+
+// Both throw std::invalid_argument for bad parameters and std::runtime_error for a CUDA launch error.
+void norm_forward(const NormParams& p, Stream stream);
+void norm_backward(const NormParams& p, Stream stream);
+
+}  // namespace sigtrain::kernels

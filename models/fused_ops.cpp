@@ -1,0 +1,44 @@
+#include "models/fused_ops.h"
+
+namespace sigtrain::models {
+namespace {
+
+FusedChoice parse_choice(config::SectionReader& r, const std::string& key) {
+  const std::string v = r.get_enum(key, "auto", {"auto", "on", "off"});
+  return v == "on" ? FusedChoice::kOn : v == "off" ? FusedChoice::kOff : FusedChoice::kAuto;
+}
+
+bool resolve(FusedChoice choice, bool possible, const std::string& key) {
+  if (choice == FusedChoice::kOn && !possible)
+    throw config::ConfigError("fused_ops." + key + ": on needs a CUDA device and a build with the CUDA kernels " +
+                              (fused_ops_built() ? "(this run is not on CUDA)" : "(this build has none)") +
+                              "; set fused_ops." + key + ": auto or off");
+  return choice == FusedChoice::kOn || (choice == FusedChoice::kAuto && possible);
+}
+
+}  // namespace
+
+FusedOpsConfig FusedOpsConfig::parse(config::SectionReader& r) {
+  FusedOpsConfig c;
+  c.cross_entropy = parse_choice(r, "cross_entropy");
+  c.norm = parse_choice(r, "norm");
+  return c;
+}
+
+bool fused_ops_built() {
+#ifdef SIGTRAIN_HAVE_FUSED_OPS
+  return true;
+#else
+  return false;
+#endif
+}
+
+FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda) {
+  const bool possible = cuda && fused_ops_built();
+  FusedOps ops;
+  ops.cross_entropy = resolve(cfg.cross_entropy, possible, "cross_entropy");
+  ops.norm = resolve(cfg.norm, possible, "norm");
+  return ops;
+}
+
+}  // namespace sigtrain::models

@@ -1,0 +1,36 @@
+#pragma once
+// The `fused_ops` config section: which of sigtrain's own CUDA kernels replace LibTorch's composite ops, each
+// auto (on where it can run: a CUDA device and a build with the kernels) | on (an error where it cannot) | off
+// (LibTorch's ops, as on CPU). Every fused op is checked against the LibTorch path in tests/kernels.
+//
+//   fused_ops:
+//     cross_entropy: auto     # kernels/cross_entropy_kernel.h: loss and gradient from the bf16 logits, no fp32 copy
+//     norm: auto              # kernels/norm_kernel.h: LayerNorm / RMSNorm writing the autocast dtype directly
+#include <string>
+
+#include "common/config.h"
+
+namespace sigtrain::models {
+
+enum class FusedChoice { kAuto, kOn, kOff };
+
+struct FusedOpsConfig {
+  FusedChoice cross_entropy = FusedChoice::kAuto;
+  FusedChoice norm = FusedChoice::kAuto;
+  static FusedOpsConfig parse(config::SectionReader& r);
+};
+
+// The choices resolved for a device: what the run uses.
+struct FusedOps {
+  bool cross_entropy = false;
+  bool norm = false;
+};
+
+// Whether this build has the fused kernels (nvcc and LibTorch with CUDA found).
+bool fused_ops_built();
+
+// Resolves `cfg` for a run on a CUDA device (cuda) or not. Throws config::ConfigError naming the key when an op
+// is `on` but cannot run here.
+FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda);
+
+}  // namespace sigtrain::models

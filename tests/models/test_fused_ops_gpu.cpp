@@ -1,0 +1,224 @@
+// The fused ops (models/fused_ops.h) against LibTorch in float64 on the GPU. Skips without CUDA.
+// Cross-entropy: loss and gradient for bf16 / fp16 / fp32 logits, vectorised and scalar paths (vocab with a tail,
+// strided rows), small and large vocabularies, ignored rows, per-row upstream gradients, bad targets.
+// Tolerances: the loss is an fp32 sum of fp32 row losses computed from the exact input values: relative 1e-5
+// against float64. The gradient is rounded to the logits' dtype: max error ≤ 1 ulp of that dtype at the
+// gradient's scale (bf16: 2^-8 relative to max|dx|), plus fp32 arithmetic.
+// Norms: LayerNorm (with and without bias) and RMSNorm, fp32 → bf16 / fp16 / fp32 and bf16 → bf16, the model
+// dims (64 … 2048): y within one rounding of the output dtype (relative to max|y|), dx within fp32 arithmetic
+// plus the input's rounding of dy, dγ / dβ (sums over rows) within 1e-4 relative.
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include <ATen/autocast_mode.h>
+
+#include "models/cross_entropy.h"
+#include "models/fused_ops.h"
+#include "models/norm_fused.h"
+#include "models/transformer.h"
+
+using namespace sigtrain::models;
+
+#define SKIP_WITHOUT_FUSED_CUDA()                                              \
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";          \
+  if (!fused_ops_built()) GTEST_SKIP() << "this build has no fused kernels"
+
+namespace {
+
+constexpr int64_t kIgnore = -100;
+
+struct Case {
+  int64_t rows, vocab;
+  at::ScalarType dtype;
+  int64_t pad_cols;  // > 0: logits are the first `vocab` columns of a wider tensor (strided rows)
+};
+
+double grad_tolerance(at::ScalarType dtype) {
+  return dtype == at::kBFloat16 ? std::ldexp(1.0, -7) : dtype == at::kHalf ? std::ldexp(1.0, -10) : 1e-6;
+}
+
+void check_case(const Case& c) {
+  SCOPED_TRACE("rows " + std::to_string(c.rows) + " vocab " + std::to_string(c.vocab) + " dtype " +
+               std::string(c10::toString(c.dtype)) + " pad " + std::to_string(c.pad_cols));
+  torch::manual_seed(7);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  at::Tensor wide = (torch::randn({c.rows, c.vocab + c.pad_cols}, cuda) * 3.0).to(c.dtype);
+  at::Tensor logits = wide.narrow(1, 0, c.vocab);
+  at::Tensor targets = torch::randint(0, c.vocab, {c.rows}, cuda.dtype(torch::kLong));
+  targets.masked_fill_(torch::rand({c.rows}, cuda) < 0.2, kIgnore);  // ~20 % ignored rows
+  const at::Tensor upstream = torch::rand({c.rows}, cuda.dtype(torch::kDouble)) + 0.5;  // per-row weights
+
+  // Reference: float64 LibTorch on the same (rounded) values.
+  at::Tensor ref_in = logits.to(torch::kDouble).detach().requires_grad_(true);
+  at::Tensor ref_rows = torch::nn::functional::cross_entropy(
+      ref_in, targets, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kNone).ignore_index(kIgnore));
+  (ref_rows * upstream).sum().backward();
+
+  at::Tensor in = logits.detach().requires_grad_(true);
+  at::Tensor rows = fused_cross_entropy_rows(in, targets, kIgnore);
+  ASSERT_EQ(rows.scalar_type(), torch::kFloat);
+  (rows * upstream.to(torch::kFloat)).sum().backward();
+  ASSERT_TRUE(in.grad().defined());
+  EXPECT_EQ(in.grad().scalar_type(), c.dtype);
+
+  const double row_err = (rows.to(torch::kDouble) - ref_rows).abs().max().item<double>();
+  EXPECT_LT(row_err, 1e-5 * std::max(1.0, ref_rows.abs().max().item<double>())) << "per-row loss";
+  const at::Tensor ref_grad = ref_in.grad();
+  const double scale = ref_grad.abs().max().item<double>();
+  const double grad_err = (in.grad().to(torch::kDouble) - ref_grad).abs().max().item<double>();
+  EXPECT_LE(grad_err, grad_tolerance(c.dtype) * scale + 1e-7) << "gradient";
+  // Ignored rows: zero loss and zero gradient, exactly.
+  const at::Tensor ignored = targets == kIgnore;
+  EXPECT_EQ(rows.masked_select(ignored).abs().sum().item<double>(), 0.0);
+  EXPECT_EQ(in.grad().index({ignored}).abs().sum().item<double>(), 0.0);
+}
+
+}  // namespace
+
+TEST(FusedCrossEntropy, Bf16LargeVocabVectorised) { SKIP_WITHOUT_FUSED_CUDA(); check_case({67, 50304, at::kBFloat16, 0}); }
+TEST(FusedCrossEntropy, Bf16VocabWithTail) { SKIP_WITHOUT_FUSED_CUDA(); check_case({33, 8193, at::kBFloat16, 7}); }
+TEST(FusedCrossEntropy, Fp16StridedRows) { SKIP_WITHOUT_FUSED_CUDA(); check_case({40, 4099, at::kHalf, 5}); }
+TEST(FusedCrossEntropy, Fp32SmallVocab) { SKIP_WITHOUT_FUSED_CUDA(); check_case({257, 10, at::kFloat, 0}); }
+TEST(FusedCrossEntropy, Bf16SmallVocabScalarPath) { SKIP_WITHOUT_FUSED_CUDA(); check_case({130, 51, at::kBFloat16, 3}); }
+TEST(FusedCrossEntropy, Fp32LargeVocab) { SKIP_WITHOUT_FUSED_CUDA(); check_case({9, 50257, at::kFloat, 0}); }
+
+TEST(FusedCrossEntropy, SumMatchesLibTorchPathUnderAutocastShapes) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  torch::manual_seed(3);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  at::Tensor logits = (torch::randn({2, 64, 1000}, cuda) * 2).to(torch::kBFloat16);
+  at::Tensor targets = torch::randint(0, 1000, {2, 64}, cuda.dtype(torch::kLong));
+  targets.index_put_({0, torch::indexing::Slice(0, 5)}, kIgnore);
+  at::Tensor a = logits.detach().requires_grad_(true), b = logits.detach().requires_grad_(true);
+  at::Tensor fused = cross_entropy_sum(a, targets, kIgnore, /*fused=*/true);
+  at::Tensor plain = cross_entropy_sum(b, targets, kIgnore, /*fused=*/false);
+  EXPECT_EQ(fused.dim(), 0);
+  EXPECT_NEAR(fused.item<double>(), plain.item<double>(), 1e-5 * std::abs(plain.item<double>()));
+  fused.backward();
+  plain.backward();
+  const double scale = b.grad().to(torch::kDouble).abs().max().item<double>();
+  EXPECT_LE((a.grad().to(torch::kDouble) - b.grad().to(torch::kDouble)).abs().max().item<double>(),
+            2 * grad_tolerance(at::kBFloat16) * scale);
+}
+
+TEST(FusedCrossEntropy, OutOfRangeTargetGivesNaNNotACrash) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  at::Tensor logits = torch::randn({4, 100}, cuda).requires_grad_(true);
+  at::Tensor targets = torch::tensor({int64_t{1}, int64_t{100}, int64_t{-3}, kIgnore}, cuda.dtype(torch::kLong));
+  at::Tensor rows = fused_cross_entropy_rows(logits, targets, kIgnore);
+  rows.sum().backward();
+  auto host = rows.cpu();
+  EXPECT_TRUE(std::isfinite(host[0].item<float>()));
+  EXPECT_TRUE(std::isnan(host[1].item<float>()));
+  EXPECT_TRUE(std::isnan(host[2].item<float>()));
+  EXPECT_EQ(host[3].item<float>(), 0.f);
+  EXPECT_TRUE(torch::isnan(logits.grad()[1]).all().item<bool>());
+  EXPECT_TRUE(torch::isfinite(logits.grad()[0]).all().item<bool>());
+}
+
+TEST(FusedCrossEntropy, AllRowsIgnored) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  at::Tensor logits = torch::randn({8, 300}, cuda).to(torch::kBFloat16).requires_grad_(true);
+  at::Tensor targets = torch::full({8}, kIgnore, cuda.dtype(torch::kLong));
+  at::Tensor sum = cross_entropy_sum(logits, targets, kIgnore, true);
+  sum.backward();
+  EXPECT_EQ(sum.item<double>(), 0.0);
+  EXPECT_EQ(logits.grad().abs().sum().item<double>(), 0.0);
+}
+
+namespace {
+
+struct NormCase {
+  int64_t rows, dim;
+  at::ScalarType x_dtype, y_dtype;
+  bool rms, bias;
+};
+
+double rounding(at::ScalarType t) {
+  return t == at::kBFloat16 ? std::ldexp(1.0, -8) : t == at::kHalf ? std::ldexp(1.0, -11) : 1e-6;
+}
+
+void check_norm(const NormCase& c) {
+  SCOPED_TRACE("rows " + std::to_string(c.rows) + " dim " + std::to_string(c.dim) + " x " +
+               std::string(c10::toString(c.x_dtype)) + " y " + std::string(c10::toString(c.y_dtype)) +
+               (c.rms ? " rms" : " layernorm") + (c.bias ? " bias" : ""));
+  torch::manual_seed(11);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  at::Tensor x = (torch::randn({c.rows, c.dim}, cuda) * 2 + 0.5).to(c.x_dtype);
+  at::Tensor w = torch::rand({c.dim}, cuda) + 0.5, b = c.bias ? torch::randn({c.dim}, cuda) : at::Tensor();
+  at::Tensor dy = torch::randn({c.rows, c.dim}, cuda).to(c.y_dtype);  // the upstream gradient, in y's dtype
+  ASSERT_TRUE(fused_norm_applicable(x, w));
+
+  at::Tensor xd = x.to(torch::kDouble).requires_grad_(true), wd = w.to(torch::kDouble).requires_grad_(true);
+  at::Tensor bd = c.bias ? b.to(torch::kDouble).requires_grad_(true) : at::Tensor();
+  at::Tensor ref = c.rms ? at::rms_norm(xd, {c.dim}, wd, 1e-5) : at::layer_norm(xd, {c.dim}, wd, bd, 1e-5);
+  (ref * dy.to(torch::kDouble)).sum().backward();
+
+  at::Tensor xf = x.detach().requires_grad_(true), wf = w.detach().requires_grad_(true);
+  at::Tensor bf = c.bias ? b.detach().requires_grad_(true) : at::Tensor();
+  at::Tensor y = fused_norm(xf, wf, bf, 1e-5, c.rms, c.y_dtype);
+  ASSERT_EQ(y.scalar_type(), c.y_dtype);
+  (y.to(torch::kDouble) * dy.to(torch::kDouble)).sum().backward();
+  EXPECT_EQ(xf.grad().scalar_type(), c.x_dtype);
+
+  auto max_err = [](const at::Tensor& a, const at::Tensor& r) { return (a.to(torch::kDouble) - r).abs().max().item<double>(); };
+  auto max_abs = [](const at::Tensor& r) { return r.abs().max().item<double>(); };
+  EXPECT_LE(max_err(y, ref.detach()), 1.01 * rounding(c.y_dtype) * max_abs(ref) + 1e-6) << "y";
+  EXPECT_LE(max_err(xf.grad(), xd.grad()), (2 * rounding(c.x_dtype) + 1e-5) * max_abs(xd.grad())) << "dx";
+  EXPECT_LE(max_err(wf.grad(), wd.grad()), 1e-4 * max_abs(wd.grad()) + 1e-6) << "dgamma";
+  if (c.bias) EXPECT_LE(max_err(bf.grad(), bd.grad()), 1e-4 * max_abs(bd.grad()) + 1e-6) << "dbeta";
+}
+
+}  // namespace
+
+TEST(FusedNorm, LayerNormFp32IntoBf16AtGpt2Width) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  check_norm({4099, 768, at::kFloat, at::kBFloat16, false, true});
+}
+TEST(FusedNorm, LayerNormFp32NoBiasWide) { SKIP_WITHOUT_FUSED_CUDA(); check_norm({37, 2048, at::kFloat, at::kFloat, false, false}); }
+TEST(FusedNorm, LayerNormFp32IntoFp16) { SKIP_WITHOUT_FUSED_CUDA(); check_norm({300, 1024, at::kFloat, at::kHalf, false, true}); }
+TEST(FusedNorm, RmsNormBf16HeadDim) { SKIP_WITHOUT_FUSED_CUDA(); check_norm({5000, 64, at::kBFloat16, at::kBFloat16, true, false}); }
+TEST(FusedNorm, RmsNormFp32IntoBf16OddWidth) { SKIP_WITHOUT_FUSED_CUDA(); check_norm({3, 196, at::kFloat, at::kBFloat16, true, false}); }
+TEST(FusedNorm, LayerNormFp16Small) { SKIP_WITHOUT_FUSED_CUDA(); check_norm({129, 384, at::kHalf, at::kHalf, false, true}); }
+
+TEST(FusedNorm, NormModuleUnderAutocastMatchesLibTorchPath) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  for (NormKind kind : {NormKind::kLayerNorm, NormKind::kRMSNorm}) {
+    Norm plain(kind, 256, 1e-5, true), fused(kind, 256, 1e-5, true);
+    plain.to(torch::kCUDA);
+    fused.to(torch::kCUDA);
+    fused.fused = true;
+    at::Tensor x = torch::randn({4, 50, 256}, torch::TensorOptions().device(torch::kCUDA));
+    at::Tensor yp, yf;
+    {
+      at::autocast::set_autocast_enabled(at::kCUDA, true);
+      yp = plain.forward(x);
+      yf = fused.forward(x);
+      at::autocast::set_autocast_enabled(at::kCUDA, false);
+      at::autocast::clear_cache();
+    }
+    EXPECT_EQ(yf.scalar_type(), at::kBFloat16) << "the autocast dtype, written by the kernel";
+    EXPECT_LE((yf.to(torch::kFloat) - yp.to(torch::kFloat)).abs().max().item<double>(),
+              1.01 * rounding(at::kBFloat16) * yp.abs().max().item<double>());
+  }
+}
+
+TEST(FusedNorm, UnsupportedInputsFallBackToLibTorch) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  at::Tensor w = torch::ones({64}, cuda);
+  EXPECT_FALSE(fused_norm_applicable(torch::randn({8, 64}, cuda).t().contiguous().t(), w)) << "non-contiguous";
+  EXPECT_FALSE(fused_norm_applicable(torch::randn({8, 66}, cuda), torch::ones({66}, cuda))) << "dim % 4";
+  EXPECT_FALSE(fused_norm_applicable(torch::randn({8, 4100}, cuda), torch::ones({4100}, cuda))) << "dim > 2048";
+  EXPECT_FALSE(fused_norm_applicable(torch::randn({8, 64}, cuda), w.to(torch::kBFloat16))) << "bf16 weight";
+  EXPECT_FALSE(fused_norm_applicable(torch::randn({8, 64}), torch::ones({64}))) << "CPU";
+  Norm norm(NormKind::kLayerNorm, 66, 1e-5, true);
+  norm.to(torch::kCUDA);
+  norm.fused = true;
+  at::Tensor x = torch::randn({3, 66}, cuda);
+  EXPECT_TRUE(torch::allclose(norm.forward(x), at::layer_norm(x, {66}, norm.weight, norm.bias, 1e-5)));
+}
