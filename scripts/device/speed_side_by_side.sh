@@ -75,7 +75,8 @@ if fpt_mfu:
     m = re.findall(r"MFU ([0-9.]+)%", fpt_mfu)
     mfu = float(m[-1]) if m else None
 tps = last["tokens_per_s"]
-gbt = {"gpt2": 16384, "stress": 8192, "cell": 16384}[model]
+import re as _re
+gbt = int(_re.search(r"global_batch_tokens:\s*(\d+)", open(run + "/config.yaml").read()).group(1))
 print(json.dumps({"model": model, "program": "sigtrain", "attention": f"{kind}/{backend}", "tokens_per_s": round(tps),
                   "mfu_pct": mfu, "step_ms": round(1000.0 * gbt / tps, 2) if tps else None,
                   "peak_mem_gib": round(max(r.get("gpu_mem_peak_gib", 0) for r in recs), 2),

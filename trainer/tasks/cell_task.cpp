@@ -204,14 +204,14 @@ Batch CellTask::to_batch(const singlecell::PaddedBatch& pb, const torch::Device&
     auto values = bins / static_cast<float>(n_bins_ - 1);
     values.masked_fill_(mask, kMaskedValue);
     batch.targets = torch::where(mask, bins.round().to(torch::kInt64), ignore);
-    batch.inputs.values = values.to(device);
+    batch.inputs.values = upload(values, device);
   } else {
     batch.targets = torch::where(mask, tokens, ignore);
     tokens = tokens.masked_fill(mask, GeneVocab::kMask);
   }
-  batch.inputs.tokens = tokens.to(device);
-  batch.inputs.lengths = lengths.to(device);
-  batch.targets = batch.targets.to(device);
+  batch.inputs.tokens = upload(tokens, device);
+  batch.inputs.lengths = upload(lengths, device);
+  batch.targets = upload(batch.targets, device);
   return batch;
 }
 

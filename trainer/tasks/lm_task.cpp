@@ -39,10 +39,9 @@ std::string LmTask::describe() const {
 }
 
 Batch LmTask::to_device(const TextWindows::Block& block, const torch::Device& device) {
-  auto opts = torch::TensorOptions().dtype(torch::kInt64).device(device);
   Batch batch;
-  batch.inputs.tokens = block.inputs.to(opts);
-  batch.targets = block.targets.to(opts);
+  batch.inputs.tokens = upload(block.inputs, device, torch::kInt64);
+  batch.targets = upload(block.targets, device, torch::kInt64);
   return batch;
 }
 

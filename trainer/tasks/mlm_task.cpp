@@ -85,11 +85,10 @@ Batch MlmTask::make_batch(const torch::Tensor& windows, uint64_t seed, int64_t f
     inputs.push_back(m.inputs);
     labels.push_back(m.labels);
   }
-  auto opts64 = torch::TensorOptions().dtype(torch::kInt64).device(device);
   Batch batch;
-  batch.inputs.tokens = torch::cat(inputs).to(opts64);
-  batch.targets = torch::cat(labels).to(opts64);
-  if (jitter > 0) batch.inputs.lengths = lengths.to(device);
+  batch.inputs.tokens = upload(torch::cat(inputs), device, torch::kInt64);
+  batch.targets = upload(torch::cat(labels), device, torch::kInt64);
+  if (jitter > 0) batch.inputs.lengths = upload(lengths, device);
   return batch;
 }
 

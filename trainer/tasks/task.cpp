@@ -7,6 +7,12 @@
 
 namespace sigtrain::trainer {
 
+torch::Tensor upload(const torch::Tensor& host, const torch::Device& device, std::optional<torch::ScalarType> dtype) {
+  const torch::Tensor converted = dtype && host.scalar_type() != *dtype ? host.to(*dtype) : host;
+  if (!device.is_cuda()) return converted.to(device);
+  return converted.pin_memory().to(device, /*non_blocking=*/true);
+}
+
 std::pair<torch::Tensor, torch::Tensor> Task::loss_sum(models::Model& model, const Batch& batch) {
   auto logits = model.forward(batch.inputs);
   auto sum = models::cross_entropy_sum(logits, batch.targets, kIgnoreTarget, fused_ops_.cross_entropy);

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -35,6 +36,12 @@ struct EvalSums {
   torch::Tensor count;     // 0-dim
   torch::Tensor extra;     // 1-D float64, or undefined
 };
+
+// A host batch tensor on the device (optionally converted to `dtype` first). On CUDA it goes through pinned memory
+// with a non-blocking copy: a copy from pageable memory would make the host wait for the GPU to finish everything
+// queued before it (the previous step), leaving the GPU idle while the next step is being queued.
+torch::Tensor upload(const torch::Tensor& host, const torch::Device& device,
+                     std::optional<torch::ScalarType> dtype = std::nullopt);
 
 class Task {
  public:
