@@ -4,6 +4,7 @@
 
 #include "common/config.h"
 #include "data/speech/speech_config.h"
+#include "parse_speech_config.h"
 #include "speech_test_util.h"
 
 namespace sp = sigtrain::speech;
@@ -12,13 +13,7 @@ using speech_test::fixture;
 
 namespace {
 
-sp::SpeechDataConfig parse(const std::string& yaml) {
-  auto tree = cfg::ConfigTree::from_string(yaml, "test.yaml");
-  cfg::SectionReader r(tree, "speech");
-  auto c = sp::parse_speech_data_config(r);
-  tree.check_all_consumed();
-  return c;
-}
+sp::SpeechDataConfig parse(const std::string& yaml) { return speech_test::parse_speech_config(yaml); }
 
 }  // namespace
 

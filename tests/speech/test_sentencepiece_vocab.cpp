@@ -16,6 +16,7 @@
 #include "data/speech/speech_config.h"
 #include "data/speech/speech_dataset.h"
 #include "data/speech/speech_error.h"
+#include "parse_speech_config.h"
 #include "speech_test_util.h"
 
 namespace sp = sigtrain::speech;
@@ -66,13 +67,7 @@ sp::SentencePieceVocab train(const std::string& type = "unigram", int64_t size =
   return sp::SentencePieceVocab::train(kTexts, o);
 }
 
-sp::SpeechDataConfig parse(const std::string& yaml) {
-  auto tree = cfg::ConfigTree::from_string(yaml, "test.yaml");
-  cfg::SectionReader r(tree, "speech");
-  auto c = sp::parse_speech_data_config(r);
-  tree.check_all_consumed();
-  return c;
-}
+sp::SpeechDataConfig parse(const std::string& yaml) { return speech_test::parse_speech_config(yaml); }
 
 }  // namespace
 
