@@ -242,9 +242,8 @@ std::shared_ptr<models::Model> SpeechTask::build_model(models::ModelConfig model
 Batch SpeechTask::to_batch(const speech::SpeechBatch& b, const torch::Device& device) {
   const int64_t B = b.batch_size;
   Batch batch;
-  batch.inputs.features = torch::from_blob(const_cast<float*>(b.features.data()), {B, b.max_frames, b.n_mels},
-                                           torch::kFloat32)
-                              .to(device, /*non_blocking=*/false, /*copy=*/true);
+  batch.inputs.features = upload(
+      torch::from_blob(const_cast<float*>(b.features.data()), {B, b.max_frames, b.n_mels}, torch::kFloat32), device);
   batch.host_lengths = torch::zeros({kHostRows, B}, torch::kInt64);
   auto rows = batch.host_lengths.accessor<int64_t, 2>();
   int64_t offset = 0;
@@ -257,10 +256,10 @@ Batch SpeechTask::to_batch(const speech::SpeechBatch& b, const torch::Device& de
     rows[kScoredTargetsRow][i] = models::ctc_feasible(ids.data(), n, p) ? n : 0;
     offset += n;
   }
-  batch.inputs.lengths = batch.host_lengths[kPositionsRow].to(device, /*non_blocking=*/false, /*copy=*/true);
-  batch.targets = torch::from_blob(const_cast<int32_t*>(b.targets.data()), {static_cast<int64_t>(b.targets.size())},
-                                   torch::kInt32)
-                      .to(device, torch::kInt64, /*non_blocking=*/false, /*copy=*/true);
+  batch.inputs.lengths = upload(batch.host_lengths[kPositionsRow], device);
+  batch.targets = upload(
+      torch::from_blob(const_cast<int32_t*>(b.targets.data()), {static_cast<int64_t>(b.targets.size())}, torch::kInt32),
+      device, torch::kInt64);
   return batch;
 }
 

@@ -8,8 +8,9 @@
 namespace sigtrain::trainer {
 
 torch::Tensor upload(const torch::Tensor& host, const torch::Device& device, std::optional<torch::ScalarType> dtype) {
-  const torch::Tensor converted = dtype && host.scalar_type() != *dtype ? host.to(*dtype) : host;
-  if (!device.is_cuda()) return converted.to(device);
+  const bool convert = dtype && host.scalar_type() != *dtype;
+  const torch::Tensor converted = convert ? host.to(*dtype) : host;
+  if (!device.is_cuda()) return convert ? converted : converted.clone();  // its own memory, as on the GPU
   return converted.pin_memory().to(device, /*non_blocking=*/true);
 }
 

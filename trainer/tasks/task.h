@@ -37,7 +37,8 @@ struct EvalSums {
   torch::Tensor extra;     // 1-D float64, or undefined
 };
 
-// A host batch tensor on the device (optionally converted to `dtype` first). On CUDA it goes through pinned memory
+// A host batch tensor on the device (optionally converted to `dtype` first), in memory of its own: `host` may be a
+// view of a batch's buffers (torch::from_blob) that is freed afterwards. On CUDA it goes through pinned memory
 // with a non-blocking copy: a copy from pageable memory would make the host wait for the GPU to finish everything
 // queued before it (the previous step), leaving the GPU idle while the next step is being queued.
 torch::Tensor upload(const torch::Tensor& host, const torch::Device& device,

@@ -85,14 +85,13 @@ Batch VisionTask::to_device(const vision::VisionBatch& b, const torch::Device& d
   Batch batch;
   auto pixels = torch::from_blob(const_cast<float*>(b.pixels.data()), {b.count, b.channels, b.height, b.width},
                                  torch::kFloat32);
-  batch.inputs.images = pixels.to(device, /*non_blocking=*/false, /*copy=*/true);
+  batch.inputs.images = upload(pixels, device);
   if (!b.soft_targets.empty()) {
     const int64_t classes = static_cast<int64_t>(b.soft_targets.size()) / b.count;
-    batch.targets = torch::from_blob(const_cast<float*>(b.soft_targets.data()), {b.count, classes}, torch::kFloat32)
-                        .to(device, false, true);
+    batch.targets = upload(
+        torch::from_blob(const_cast<float*>(b.soft_targets.data()), {b.count, classes}, torch::kFloat32), device);
   } else {
-    batch.targets =
-        torch::from_blob(const_cast<int64_t*>(b.labels.data()), {b.count}, torch::kInt64).to(device, false, true);
+    batch.targets = upload(torch::from_blob(const_cast<int64_t*>(b.labels.data()), {b.count}, torch::kInt64), device);
   }
   return batch;
 }
