@@ -14,13 +14,14 @@ export SEEDS=${SEEDS:-"1337 1338"}
 export RUN_TIMEOUT_S=${RUN_TIMEOUT_S:-240}
 export STEPS=${STEPS:-}
 export EXTRA_SETS=${EXTRA_SETS:-}
-export REPRO_DIR=${OUT:-/tmp}/vision
+export PARALLEL=${PARALLEL:-1}   # runs at once on the GPU (lib.sh): the small ViT's step is bound by the host
+export REPRO_DIR=${VISION_DIR:-${OUT:-/tmp}/vision}
 scripts/reproduce/vision_pair.sh
 rc=$?
 runs=()
 for seed in $SEEDS; do for kind in softmax sigmoid; do runs+=("$REPRO_DIR/$kind-s$seed"); done; done
 python3 - "${runs[@]}" <<'PY'
-import json, os, sys
+import json, os, re, sys
 arms = {}
 print(f"{'run':14} {'status':10} {'steps':>6} {'top-1':>7} {'best':>7} {'top-5':>7} {'val loss':>9} {'img/s':>8} {'wall s':>7}")
 for d in sys.argv[1:]:
@@ -31,7 +32,12 @@ for d in sys.argv[1:]:
     evals = [json.loads(l) for l in open(os.path.join(d, "metrics.jsonl")) if '"eval"' in l]
     last = evals[-1] if evals else {}
     best = max((e.get("top1", 0) for e in evals), default=float("nan"))
-    cfg_tokens = 50
+    # Tokens per image from the run's resolved config: (image_size / patch_size)^2 patches (+ CLS).
+    cfg = open(os.path.join(d, "config.yaml")).read()
+    # (model.vision.image_size 0 means "the data's": the largest value is the one in use.)
+    num = lambda key: max(int(v) for v in re.findall(rf"^\s*{key}: (\d+)", cfg, re.M))
+    side = num("image_size") // num("patch_size")
+    cfg_tokens = side * side + (1 if re.search(r"^\s*pool: cls", cfg, re.M) else 0)
     ips = s.get("tokens_per_s", 0) / cfg_tokens
     f = lambda v: f"{v:.4f}" if isinstance(v, (int, float)) else "-"
     print(f"{os.path.basename(d):14} {s['status']:10} {s['last_step']:>6} {f(last.get('top1')):>7} {f(best):>7} "

@@ -34,6 +34,8 @@
 #   SMOKE=1             a tiny CPU run of the same pipeline (the experiment's SMOKE_SETS), for tests
 #   RUN_TIMEOUT_S=N     wall-clock limit per training command (cut runs resume next time); BUDGET_S=N: no new
 #                       training command starts once N s have passed since the start (the rest waits for next time)
+#   PARALLEL=N          up to N training commands at once (default 1: one after the other); on one GPU, for small
+#                       models whose step is bound by the host rather than the GPU
 #   NO_PLOTS=1          sigtrain report --no-plots
 #   CKPT_SETS="k=v .."  the checkpoint overrides (default: the experiment's DEFAULT_CKPT_SETS, else every 100 steps,
 #                       the last one kept, and a final one)
@@ -189,17 +191,50 @@ repro_main() {
   mkdir -p "$REPRO_DIR"
   REPRO_DIR=$(cd "$REPRO_DIR" && pwd)
   repro_say "arms: ${arms[*]}; seeds: $SEEDS; folder: $REPRO_DIR$([[ "${SMOKE:-0}" == 1 ]] && echo " (SMOKE=1: tiny CPU version)")"
-  local rc=0 seed r
+  local rc=0 seed r parallel=${PARALLEL:-1}
+  if ! [[ "$parallel" =~ ^[1-9][0-9]*$ ]]; then
+    echo "$0: PARALLEL must be a positive number of concurrent runs, not '$parallel'" >&2
+    return 2
+  fi
+  # PARALLEL=1: one run after the other. PARALLEL=N: up to N training commands at once (on one GPU they share it,
+  # which pays for small models whose step is bound by the host, not by the GPU).
+  declare -A running=()  # pid -> "<arm> <seed>"
+  local pid
+  repro_reap() {  # waits for one running run; returns 2 when its config was refused
+    local done_pid
+    wait -n -p done_pid "${!running[@]}"
+    r=$?
+    local who=${running[$done_pid]}
+    unset "running[$done_pid]"
+    if (( r == 2 )); then
+      repro_say "stopped: the config was refused (every run would be); see $REPRO_DIR/${who% *}-s${who#* }.log"
+      return 2
+    fi
+    (( r != 0 )) && rc=1
+    return 0
+  }
   for seed in $SEEDS; do
     for a in "${arms[@]}"; do
-      repro_train "$a" "$seed"
-      r=$?
-      if (( r == 2 )); then
-        repro_say "stopped: the config was refused (every run would be); see $REPRO_DIR/$a-s$seed.log"
-        return 2
+      if (( parallel == 1 )); then
+        repro_train "$a" "$seed"
+        r=$?
+        if (( r == 2 )); then
+          repro_say "stopped: the config was refused (every run would be); see $REPRO_DIR/$a-s$seed.log"
+          return 2
+        fi
+        (( r != 0 )) && rc=1
+        continue
       fi
-      (( r != 0 )) && rc=1
+      while (( ${#running[@]} >= parallel )); do
+        repro_reap || { kill "${!running[@]}" 2>/dev/null; wait; return 2; }
+      done
+      repro_train "$a" "$seed" &
+      pid=$!
+      running[$pid]="$a $seed"
     done
+  done
+  while (( ${#running[@]} > 0 )); do
+    repro_reap || { kill "${!running[@]}" 2>/dev/null; wait; return 2; }
   done
 
   local -a report_args=()

@@ -7,8 +7,9 @@
 # Idempotent: audio already in place is kept (synth/ is rebuilt only when its settings change); manifests are
 # rewritten atomically. Prints what it wrote.
 #
-# usage: scripts/speech/build_corpus.sh [--utterances N] [--band-limit] [--only asterisk|pocketsphinx|synth]
+# usage: scripts/speech/build_corpus.sh [--utterances N] [--band-limit] [--only asterisk|pocketsphinx|synth] [--jobs N]
 #   --utterances N  synthetic utterances (default 600, ~10 s of CPU per 100)
+#   --jobs N        synthesis workers (default: the number of cores); the files do not depend on it
 #   --band-limit    pass synthetic audio through 8 kHz (telephone band) to match the Asterisk prompts
 # Needs: apt-get install -y asterisk-core-sounds-en-wav asterisk-core-sounds-en pocketsphinx-testdata espeak-ng \
 #        flite sox libsox-fmt-all
@@ -16,17 +17,20 @@ set -euo pipefail
 
 UTTERANCES=600
 BAND_LIMIT=0
+JOBS=$(nproc 2>/dev/null || echo 1)
 ONLY=""
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --utterances) UTTERANCES="$2"; shift 2 ;;
     --band-limit) BAND_LIMIT=1; shift ;;
     --only) ONLY="$2"; shift 2 ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --jobs) JOBS="$2"; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "build_corpus.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 [[ "$UTTERANCES" =~ ^[0-9]+$ ]] || { echo "build_corpus.sh: --utterances needs a number" >&2; exit 2; }
+[[ "$JOBS" =~ ^[1-9][0-9]*$ ]] || { echo "build_corpus.sh: --jobs needs a positive number" >&2; exit 2; }
 
 CACHE="${SIGTRAIN_CACHE:-.cache/sigtrain}"
 OUT="$CACHE/speech"
@@ -146,8 +150,13 @@ load_sentences() {
   SENTENCES=()
   if [[ -f "$kjv" ]]; then
     SENTENCE_SOURCE="$kjv"
-    mapfile -t SENTENCES < <(sed -e 's/[;:]/,/g' "$kjv" | tr -d '\r' | grep -E "^[A-Za-z ,.'?!]+$" |
-                             awk 'NF >= 4 && NF <= 16' | awk 'NR % 17 == 1' | head -n 4000)
+    local -a candidates
+    mapfile -t candidates < <(sed -e 's/[;:]/,/g' "$kjv" | tr -d '\r' | grep -E "^[A-Za-z ,.'?!]+$" |
+                              awk 'NF >= 4 && NF <= 16')
+    # 4,000 of them (or all, if fewer), evenly spaced over the text.
+    local n=${#candidates[@]} want=4000 j
+    ((n < want)) && want=$n
+    for ((j = 0; j < want; j++)); do SENTENCES+=("${candidates[$((j * n / want))]}"); done
   fi
   if [[ ${#SENTENCES[@]} -lt 40 ]]; then
     SENTENCE_SOURCE="built-in list"
@@ -166,12 +175,30 @@ speak() {  # voice, text, pitch index, speed index, out.wav
   fi
 }
 
+# One utterance: speak, then tempo, gain, (band limit), 16 kHz, and noise with sox. sox runs with -R ("repeatable":
+# fixed seeds for its dither and noise), so the same settings give the same files on every machine.
+synth_one() {  # voice sentence pitch_index speed_index tempo gain noise out.wav scratch_dir
+  local voice="$1" sentence="$2" p="$3" s="$4" tempo="$5" gain="$6" noise="$7" out="$8" work="$9"
+  speak "$voice" "$sentence" "$p" "$s" "$work/raw.wav" >/dev/null 2>&1 || { echo "speaking with '$voice' failed: $sentence"; return 1; }
+  local band=()
+  ((BAND_LIMIT)) && band=(rate 8k)
+  sox -R "$work/raw.wav" -b 16 -c 1 "$work/clean.wav" tempo "$tempo" gain -n "$gain" "${band[@]}" rate 16k || return 1
+  if [[ "$noise" == 0 ]]; then
+    mv "$work/clean.wav" "$work/final.wav"
+  else
+    sox -R "$work/clean.wav" -p synth whitenoise vol "$noise" |
+      sox -R -m -v 1 "$work/clean.wav" -v 1 -t sox - -b 16 "$work/final.wav" || return 1
+  fi
+  mkdir -p "$(dirname "$out")"
+  mv "$work/final.wav" "$out"
+}
+
 build_synth() {
   need espeak-ng espeak-ng
   need flite flite
   load_sentences
   local dest="$OUT/synth"
-  local settings="utterances=$UTTERANCES band_limit=$BAND_LIMIT sentences=$SENTENCE_SOURCE:${#SENTENCES[@]} v1"
+  local settings="utterances=$UTTERANCES band_limit=$BAND_LIMIT sentences=$SENTENCE_SOURCE:${#SENTENCES[@]} v3"
   if [[ -f "$dest/settings.txt" && "$(cat "$dest/settings.txt")" != "$settings" ]]; then
     echo "synth:        settings changed, rebuilding $dest"
     rm -rf "$dest/wav"
@@ -186,45 +213,56 @@ build_synth() {
   local tempos=(0.9 1.0 1.1) gains=(-9 -6 -3) noises=(0 0.003 0.01)
   local tmp; tmp=$(mktemp -d)
   trap 'rm -rf "$tmp"' RETURN
-  : > "$dest/train.jsonl.tmp"
-  : > "$dest/val.jsonl.tmp"
-  local i n_train=0 n_val=0 sec_train=0 sec_val=0
+  # The plan, one utterance per line (index, split, voice, knobs, file, sentence); the augmentation knobs cycle
+  # with different periods, so voices meet every combination.
+  local i
   for ((i = 0; i < UTTERANCES; i++)); do
-    local v=$((i % n_voices)) round=$((i / n_voices)) voice sentence split tag wav dur
+    local v=$((i % n_voices)) round=$((i / n_voices)) voice sentence split
     voice="${voices[$v]}"
     if ((v >= ${#TRAIN_VOICES[@]})); then
       split=val; sentence="${SENTENCES[$((n_train_sent + (round * 7 + v) % n_val_sent))]}"
     else
       split=train; sentence="${SENTENCES[$(((round * 131 + v * 17) % n_train_sent))]}"
     fi
-    tag="${voice//[:+]/_}"
-    wav="wav/$tag/$(printf '%06d' "$i").wav"
-    if [[ ! -f "$dest/$wav" ]]; then
-      mkdir -p "$dest/wav/$tag"
-      # Augmentation knobs cycle with different periods, so voices meet every combination.
-      speak "$voice" "$sentence" $((i % 3)) $(((i / 3) % 3)) "$tmp/raw.wav" >/dev/null 2>&1 ||
-        die "speaking with '$voice' failed: $sentence"
-      local band=()
-      ((BAND_LIMIT)) && band=(rate 8k)
-      sox "$tmp/raw.wav" -b 16 -c 1 "$tmp/clean.wav" tempo "${tempos[$(((i / 9) % 3))]}" \
-          gain -n "${gains[$(((i / 2) % 3))]}" "${band[@]}" rate 16k
-      local noise="${noises[$(((i / 5) % 3))]}"
-      if [[ "$noise" == 0 ]]; then
-        mv "$tmp/clean.wav" "$tmp/final.wav"
-      else
-        sox "$tmp/clean.wav" -p synth whitenoise vol "$noise" |
-          sox -m -v 1 "$tmp/clean.wav" -v 1 -t sox - -b 16 "$tmp/final.wav"
-      fi
-      mv "$tmp/final.wav" "$dest/$wav"
-    fi
-    dur=$(soxi -D "$dest/$wav")
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$split" "$voice" $((i % 3)) $(((i / 3) % 3)) \
+      "${tempos[$(((i / 9) % 3))]}" "${gains[$(((i / 2) % 3))]}" "${noises[$(((i / 5) % 3))]}" "$sentence"
+  done > "$tmp/plan.tsv"
+
+  # Synthesis on JOBS workers (worker k takes the lines k, k + JOBS, ...); each writes the duration of its files.
+  local k
+  for ((k = 0; k < JOBS; k++)); do
+    (
+      mkdir -p "$tmp/w$k"
+      awk -v n="$JOBS" -v k="$k" '(NR - 1) % n == k' "$tmp/plan.tsv" |
+      while IFS=$'\t' read -r i split voice p s tempo gain noise sentence; do
+        local wav; wav="wav/${voice//[:+]/_}/$(printf '%06d' "$i").wav"
+        if [[ ! -f "$dest/$wav" ]]; then
+          synth_one "$voice" "$sentence" "$p" "$s" "$tempo" "$gain" "$noise" "$dest/$wav" "$tmp/w$k" \
+            > "$tmp/w$k/error" 2>&1 || { cat "$tmp/w$k/error" > "$tmp/failed.$k"; exit 1; }
+        fi
+        printf '%s\t%s\n' "$i" "$(soxi -D "$dest/$wav")" >> "$tmp/durations.$k"
+      done
+    ) &
+  done
+  wait
+  if compgen -G "$tmp/failed.*" > /dev/null; then
+    die "synthesis failed: $(cat "$tmp"/failed.* | head -n 3)"
+  fi
+  sort -n "$tmp"/durations.* > "$tmp/durations.tsv"
+
+  : > "$dest/train.jsonl.tmp"
+  : > "$dest/val.jsonl.tmp"
+  local n_train=0 n_val=0 sec_train=0 sec_val=0 dur_i dur split voice p s tempo gain noise sentence wav
+  while IFS=$'\t' read -r i split voice p s tempo gain noise sentence && IFS=$'\t' read -r dur_i dur <&3; do
+    [[ "$i" == "$dur_i" ]] || die "internal: duration of utterance $dur_i where $i was expected"
+    wav="wav/${voice//[:+]/_}/$(printf '%06d' "$i").wav"
     manifest_line "$wav" "$dur" "$sentence" >> "$dest/$split.jsonl.tmp"
     if [[ $split == train ]]; then
       n_train=$((n_train + 1)); sec_train=$(awk -v a="$sec_train" -v b="$dur" 'BEGIN { print a + b }')
     else
       n_val=$((n_val + 1)); sec_val=$(awk -v a="$sec_val" -v b="$dur" 'BEGIN { print a + b }')
     fi
-  done
+  done < "$tmp/plan.tsv" 3< "$tmp/durations.tsv"
   mv "$dest/train.jsonl.tmp" "$dest/train.jsonl"
   mv "$dest/val.jsonl.tmp" "$dest/val.jsonl"
   { echo "train: ${TRAIN_VOICES[*]}"; echo "val: ${VAL_VOICES[*]}"; } > "$dest/voices.txt"

@@ -5,7 +5,9 @@
 #      two runs each);
 #   2. the same command again trains nothing: every run is reused, its files unchanged, the report rewritten;
 #   3. a run "killed" after its step-3 checkpoint (summary and later checkpoint removed) is resumed by the same
-#      command and ends with the parameters of the uninterrupted run.
+#      command and ends with the parameters of the uninterrupted run;
+#   4. PARALLEL=2 (two training commands at once) trains the same four runs to the same parameters, and a bad
+#      PARALLEL is refused.
 # Usage: tests/app/reproduce_smoke.sh SIGTRAIN_BINARY
 set -uo pipefail
 BIN=$1
@@ -14,7 +16,7 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/sigtrain_reproduce_smoke.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; echo "--- output:"; cat "$work/out.log"; exit 1; }
 run() {  # the one command under test
-  SMOKE=1 SIGTRAIN_BIN="$BIN" REPRO_DIR="$work/stress" SEEDS="11 12" NO_PLOTS="${NO_PLOTS:-0}" \
+  SMOKE=1 SIGTRAIN_BIN="$BIN" REPRO_DIR="${DIR:-$work/stress}" SEEDS="11 12" NO_PLOTS="${NO_PLOTS:-0}" \
     CKPT_SETS="checkpoint.keep_last=5 checkpoint.save_final=true" \
     "$ROOT/scripts/reproduce/stress_small.sh" > "$work/out.log" 2>&1
 }
@@ -59,4 +61,16 @@ grep -q "sigmoid-s12: resuming from its latest checkpoint" "$work/out.log" || fa
 [[ "$(status_of "$r")" == completed ]] || fail "resumed run did not complete"
 after=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["param_checksum"])' "$r/summary.json")
 [[ "$after" == "$checksum" ]] || fail "resumed run ended with other parameters ($after vs $checksum)"
-echo "reproduce_smoke: 3 passed, 0 failed"
+
+# --- 4. two runs at a time: the same parameters; a bad PARALLEL is refused --------------------------------------------
+checksum_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["param_checksum"])' "$1/summary.json"; }
+PARALLEL=2 DIR="$work/parallel" run || fail "PARALLEL=2: exit $?"
+for r in softmax-s11 sigmoid-s11 softmax-s12 sigmoid-s12; do
+  [[ "$(checksum_of "$work/parallel/$r")" == "$(checksum_of "$work/stress/$r")" ]] ||
+    fail "PARALLEL=2: $r ended with other parameters than the sequential run"
+done
+[[ -s "$work/parallel/report/report.md" ]] || fail "PARALLEL=2: no report.md"
+PARALLEL=two DIR="$work/bad" run; rc=$?
+[[ $rc -eq 2 ]] || fail "PARALLEL=two: exit $rc, expected 2"
+grep -q "PARALLEL must be a positive number" "$work/out.log" || fail "PARALLEL=two: no message naming PARALLEL"
+echo "reproduce_smoke: 4 passed, 0 failed"
