@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Packs what the GPU machine lacks into .device-slim/ (git-ignored), about half the size of .device/ so that data can
 # travel beside it within the device tool's 64 MiB carry:
-#   deps.tar.xz   the Debian libraries of ../shared/device/fetch-debs.sh (.device/debs), unpacked, without static
-#                 libraries and documentation (the build links the shared ones)
+#   deps.tar.xz   the Debian libraries of ../shared/device/fetch-debs.sh (.device/debs), unpacked, without
+#                 documentation and static libraries (the build links the shared ones; GoogleTest's are kept)
 #   tools.tar.xz  with --speech-tools: espeak-ng, flite and sox with every library they load (from this machine's
 #                 Debian install) and espeak-ng's voice data, to build the synthetic speech corpus there
 #                 (scripts/speech/build_corpus.sh)
@@ -29,7 +29,8 @@ rm -rf "$out" && mkdir -p "$out"
 
 mkdir -p "$work/deps"
 for deb in .device/debs/*.deb; do dpkg -x "$deb" "$work/deps"; done
-find "$work/deps" -name '*.a' -delete
+# GoogleTest and Google Benchmark come as static libraries only: their CMake configs need them.
+find "$work/deps" -name '*.a' ! -name 'libgtest*' ! -name 'libgmock*' ! -name 'libbenchmark*' -delete
 rm -rf "$work/deps"/usr/share/{doc,man,info,lintian,bug}
 tar -C "$work/deps" -cf - . | xz -T0 -6 > "$out/deps.tar.xz"
 
