@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "common/config.h"
+#include "common/crash_report.h"
 #include "common/exit_status.h"
 #include "common/log.h"
 #include "data/singlecell/format_error.h"
@@ -65,6 +66,7 @@ int report_current_exception() {
 }  // namespace
 
 int main(int argc, char** argv) {
+  sigtrain::install_crash_report();
   CLI::App app{"sigtrain: train transformers with softmax or sigmoid attention"};
   app.require_subcommand(0, 1);
   bool show_version = false;

@@ -11,6 +11,7 @@
 #include <stdexcept>
 
 #include "common/atomic_file.h"
+#include "common/remove_tree.h"
 #include "common/log.h"
 #include "data/byte_tokenizer.h"
 #include "data/fnv1a.h"
@@ -261,7 +262,7 @@ LmData prepare_lm_data(const DataConfig& config) {
       return d;
     } catch (const std::exception& e) {
       sigtrain::log::warn(std::string("data: cache entry is damaged, rebuilding it: ") + e.what());
-      fs::remove_all(dir);
+      remove_tree(dir.string());
     }
   }
 
@@ -269,7 +270,7 @@ LmData prepare_lm_data(const DataConfig& config) {
                       ", with " + config.tokenizer.kind + " into " + dir.string());
   fs::create_directories(lm_dir);
   const fs::path tmp = lm_dir / (".tmp-" + key + "-" + std::to_string(::getpid()));
-  fs::remove_all(tmp);
+  remove_tree(tmp.string());
   fs::create_directories(tmp);
   try {
     const std::unique_ptr<Tokenizer> tok = make_tokenizer(config, texts, std::move(fixed));
@@ -291,14 +292,14 @@ LmData prepare_lm_data(const DataConfig& config) {
     // The manifest is written last: its presence marks a complete entry.
     sigtrain::write_file_atomic((tmp / "manifest.json").string(), manifest.dump(2) + "\n");
   } catch (...) {
-    fs::remove_all(tmp);
+    remove_tree(tmp.string());
     throw;
   }
   std::error_code ec;
   fs::rename(tmp, dir, ec);
   if (ec) {
     // Another process finished the same entry first; its content is identical by construction.
-    fs::remove_all(tmp);
+    remove_tree(tmp.string());
     if (!fs::exists(dir / "manifest.json"))
       throw std::runtime_error("data: cannot move " + tmp.string() + " to " + dir.string() + ": " + ec.message());
   }

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "common/atomic_file.h"
+#include "common/remove_tree.h"
 #include "common/log.h"
 #include "data/fnv1a.h"
 #include "data/sentencepiece_tokenizer.h"
@@ -108,13 +109,13 @@ SentencePieceVocab SentencePieceVocab::prepare(const std::vector<std::string>& t
       return v;
     } catch (const std::exception& e) {
       log::warn(std::string("speech vocabulary: cache entry is damaged, rebuilding it: ") + e.what());
-      fs::remove_all(dir);
+      remove_tree(dir.string());
     }
   }
 
   fs::create_directories(root);
   const fs::path tmp = root / (".tmp-" + key + "-" + std::to_string(::getpid()));
-  fs::remove_all(tmp);
+  remove_tree(tmp.string());
   fs::create_directories(tmp);
   try {
     const SentencePieceVocab v = train(texts, options);
@@ -129,13 +130,13 @@ SentencePieceVocab SentencePieceVocab::prepare(const std::vector<std::string>& t
     // The manifest is written last: its presence marks a complete entry.
     write_file_atomic((tmp / "manifest.json").string(), manifest.dump(2) + "\n");
   } catch (...) {
-    fs::remove_all(tmp);
+    remove_tree(tmp.string());
     throw;
   }
   std::error_code ec;
   fs::rename(tmp, dir, ec);
   if (ec) {  // another process finished the same entry first; its content is identical by construction
-    fs::remove_all(tmp);
+    remove_tree(tmp.string());
     if (!fs::exists(dir / "manifest.json"))
       throw std::runtime_error("speech vocabulary: cannot move " + tmp.string() + " to " + dir.string() + ": " +
                                ec.message());

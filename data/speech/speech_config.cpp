@@ -96,6 +96,7 @@ SpeechDataConfig parse_speech_data_config(config::SectionReader& r) {
   c.shuffle = r.get_bool("shuffle", c.shuffle);
   c.workers = r.get_int("workers", c.workers, 0, 256);
   c.prefetch = r.get_int("prefetch", c.prefetch, 1, 4096);
+  c.feature_cache_mb = r.get_int("feature_cache_mb", c.feature_cache_mb, 0, int64_t{1} << 30);
   return c;
 }
 

@@ -52,6 +52,7 @@
 //   shuffle: true                  # per-epoch batch order from the run seed
 //   workers: 2                     # loader threads (0 = synchronous)
 //   prefetch: 4                    # batches prepared ahead of the consumer
+//   feature_cache_mb: 2048         # training log-mel kept in memory after the first epoch (0 = off; same results)
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -84,6 +85,7 @@ struct SpeechDataConfig {
   bool shuffle = true;
   int64_t workers = 2;
   int64_t prefetch = 4;
+  int64_t feature_cache_mb = 2048;
 };
 
 // Reads every key above (defaults as shown); ConfigError on bad values. `path` is required.

@@ -60,9 +60,20 @@ std::vector<float> SpeechDataset::log_mel(int64_t index) const {
   }
 }
 
+void SpeechDataset::enable_feature_cache(int64_t budget_bytes) {
+  cache_ = budget_bytes > 0 ? std::make_unique<FeatureCache>(size(), budget_bytes) : nullptr;
+}
+
 UtteranceFeatures SpeechDataset::featurize(int64_t index, uint64_t epoch, bool augment) const {
   UtteranceFeatures out;
-  out.features = log_mel(index);
+  if (!cache_) {
+    out.features = log_mel(index);
+  } else if (FeatureCache::Features hit = cache_->find(index)) {
+    out.features = *hit;  // a copy: normalisation and SpecAugment work in place
+  } else {
+    out.features = log_mel(index);
+    cache_->offer(index, std::make_shared<const std::vector<float>>(out.features));
+  }
   const int64_t n_mels = options_.features.n_mels;
   out.frames = static_cast<int64_t>(out.features.size()) / n_mels;
   normalize_features(out.features, n_mels, options_.normalization, global_stats_ ? &*global_stats_ : nullptr);

@@ -16,6 +16,7 @@
 #include "data/speech/char_vocab.h"  // the default vocabulary; ctc_vocab.h the interface
 #include "data/speech/duration_buckets.h"
 #include "data/speech/feature_normalizer.h"
+#include "data/speech/feature_cache.h"
 #include "data/speech/log_mel.h"
 #include "data/speech/resample.h"
 #include "data/speech/spec_augment.h"
@@ -81,8 +82,14 @@ class SpeechDataset {
   // Read + resample + log-mel, no normalisation or augmentation. Errors name the utterance, its source line and
   // the audio file (also for audio shorter than one analysis window).
   std::vector<float> log_mel(int64_t index) const;
-  // log_mel + normalisation + (when `augment`) SpecAugment for `epoch`.
+  // log_mel (from the feature cache when enabled and filled) + normalisation + (when `augment`) SpecAugment for
+  // `epoch`.
   UtteranceFeatures featurize(int64_t index, uint64_t epoch, bool augment) const;
+
+  // Keeps up to `budget_bytes` of log-mel features in memory after their first computation (feature_cache.h; the
+  // same values as without). Call before the dataset is shared with loader threads; 0 turns it off.
+  void enable_feature_cache(int64_t budget_bytes);
+  const FeatureCache* feature_cache() const { return cache_.get(); }
 
  private:
   Corpus corpus_;
@@ -90,6 +97,7 @@ class SpeechDataset {
   SpeechPipelineOptions options_;
   std::optional<FeatureStats> global_stats_;
   std::unique_ptr<LogMelExtractor> extractor_;
+  std::unique_ptr<FeatureCache> cache_;
   std::vector<std::vector<int32_t>> targets_;
   UnknownCharReport unknown_;
 };

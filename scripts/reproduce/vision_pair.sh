@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Softmax vs sigmoid ViT on Fashion-MNIST (docs/vision.md, docs/results/vision_fmnist/): a 6 x 192 ViT on 4 x 4
-# patches, 20 epochs, softmax through sdpa vs sigmoid (b = -log n, QK-norm) through the fused kernels
+# patches, 80 epochs of 512 images, softmax through sdpa vs sigmoid (b = -log n, QK-norm) through the fused kernels
 # (configs/vision/fmnist_{softmax,sigmoid}.yaml). Claim (first seed paper): sigmoid matches softmax in ViTs.
-# One H200: ~110 s per run (4700 steps).
+# One H200: ~7 min for all four runs with PARALLEL=4 (the model is host-bound, so the runs share the GPU well).
 #
 #   scripts/fetch_vision_data.sh                      # Fashion-MNIST, once
-#   scripts/reproduce/vision_pair.sh                  # seeds 1337 1338 -> runs/reproduce/vision_pair/
+#   PARALLEL=4 scripts/reproduce/vision_pair.sh       # seeds 1337 1338 -> runs/reproduce/vision_pair/
 #   SMOKE=1 scripts/reproduce/vision_pair.sh          # a tiny CPU version on the committed 64-image fixture
 # scripts/device/vision_pair.sh runs this on the GPU machine and adds its own table. Every setting:
 # scripts/reproduce/lib.sh (--help).

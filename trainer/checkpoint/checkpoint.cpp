@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "common/atomic_file.h"
+#include "common/remove_tree.h"
 #include "sigtrain/build_info.h"
 
 namespace sigtrain::trainer {
@@ -107,7 +108,7 @@ std::string CheckpointManager::save(int64_t step, const torch::nn::Module& model
   fs::create_directories(dir_);
   const fs::path final_dir = fs::path(dir_) / step_dir_name(step);
   const fs::path tmp_dir = fs::path(dir_) / (step_dir_name(step) + ".tmp-" + std::to_string(::getpid()));
-  fs::remove_all(tmp_dir);
+  remove_tree(tmp_dir.string());
   fs::create_directories(tmp_dir);
 
   {
@@ -141,7 +142,7 @@ std::string CheckpointManager::save(int64_t step, const torch::nn::Module& model
     const fs::path old = fs::path(dir_) / (step_dir_name(step) + ".old-" + std::to_string(::getpid()));
     fs::rename(final_dir, old);
     fs::rename(tmp_dir, final_dir);
-    fs::remove_all(old);
+    remove_tree(old.string());
   } else {
     fs::rename(tmp_dir, final_dir);
   }
@@ -150,7 +151,7 @@ std::string CheckpointManager::save(int64_t step, const torch::nn::Module& model
   fsync_directory(dir_);
 
   auto all = complete_checkpoints(dir_);
-  for (size_t i = 0; i + static_cast<size_t>(keep_last_) < all.size(); ++i) fs::remove_all(all[i]);
+  for (size_t i = 0; i + static_cast<size_t>(keep_last_) < all.size(); ++i) remove_tree(all[i].string());
   return final_dir.string();
 }
 

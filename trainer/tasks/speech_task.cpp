@@ -177,6 +177,9 @@ SpeechTask::SpeechTask(const SpeechTaskConfig& cfg, uint64_t seed, int64_t micro
   plan.max_utterances_per_batch = micro_batch_;
   const std::vector<int64_t> frames = train_->planned_frames();
   batcher_ = std::make_unique<speech::DurationBatcher>(train_->ids(), frames, plan);
+  train_feature_bytes_ = std::accumulate(frames.begin(), frames.end(), int64_t{0}) * d.pipeline.features.n_mels *
+                         static_cast<int64_t>(sizeof(float));
+  train_->enable_feature_cache(d.feature_cache_mb * (int64_t{1} << 20));
 
   int64_t positions = 0;
   for (int64_t u = 0; u < train_->size(); ++u) {
@@ -214,6 +217,11 @@ std::string SpeechTask::describe() const {
      << (cfg_.beam ? "beam search, width " + std::to_string(cfg_.beam_options.beam_width) : std::string("greedy"))
      << "; " << batcher_->summary() << "; " << cfg_.max_positions
      << " positions per slot, slot fill " << fixed(100.0 * slot_fill_, 1) << " %";
+  if (d.feature_cache_mb > 0)
+    os << "; feature cache " << d.feature_cache_mb << " MB for " << fixed(train_feature_bytes_ / 1048576.0, 0)
+       << " MB of training features"
+       << (train_feature_bytes_ <= d.feature_cache_mb * (int64_t{1} << 20) ? " (all kept after the first epoch)"
+                                                                            : " (only part fits)");
   if (unalignable_ > 0)
     os << "; " << unalignable_ << " training utterances have fewer encoder positions than labels and score 0";
   const std::string unknown = train_->unknown_chars().str();
@@ -439,7 +447,9 @@ nlohmann::json SpeechTask::corpus_info() const {
           {"vocab_size", vocab_size()},
           {"vocab_kind", train_->vocab().kind()},
           {"vocab_identity", train_->vocab().identity()},
-          {"normalisation", normalisation_name(d.pipeline.normalization)}};
+          {"normalisation", normalisation_name(d.pipeline.normalization)},
+          {"train_feature_mb", train_feature_bytes_ / 1048576.0},
+          {"feature_cache_mb", d.feature_cache_mb}};
 }
 
 void SpeechTask::write_run_files(const std::string& run_dir) {

@@ -137,6 +137,7 @@ class SpeechTask final : public Task {
   int64_t micro_in_step_ = 0;                       // train_batch calls since the last advance
   int64_t unalignable_ = 0;                         // training utterances CTC cannot align (planned frames)
   double slot_fill_ = 0;                            // real positions / (batches × micro_batch × seq_len)
+  int64_t train_feature_bytes_ = 0;                 // the training set's log-mel, in bytes (planned frames)
   std::vector<int64_t> val_order_;                  // validation utterances, shortest first
   std::vector<speech::UtteranceFeatures> val_cache_;  // by validation utterance, filled on first use when small
   bool cache_val_ = false;
