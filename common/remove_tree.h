@@ -5,7 +5,9 @@
 // died with SIGSEGV each time the checkpoint rotation deleted the older checkpoint with remove_all, and never when
 // nothing was deleted (a 100-step probe: keep_last 1 crashed at the second checkpoint, keep_last 5 ran through;
 // docs/results/vision_fmnist/README.md). The suspect is symbol interposition: libtorch_cpu.so carries and exports
-// its own copy of libstdc++'s filesystem code, built by another compiler. libc's tree walk has no such double.
+// its own copy of libstdc++'s filesystem code, and a program that finds libtorch_cpu.so before libstdc++.so binds
+// remove_all to that copy (LD_DEBUG=bindings shows it for a test program here), built by another compiler than
+// the libstdc++ the rest of the program uses. libc's tree walk has no such double.
 #include <cstdint>
 #include <string>
 

@@ -32,6 +32,10 @@ for deb in .device/debs/*.deb; do dpkg -x "$deb" "$work/deps"; done
 # GoogleTest and Google Benchmark come as static libraries only: their CMake configs need them.
 find "$work/deps" -name '*.a' ! -name 'libgtest*' ! -name 'libgmock*' ! -name 'libbenchmark*' -delete
 rm -rf "$work/deps"/usr/share/{doc,man,info,lintian,bug}
+# Libraries the packages bring that sigtrain does not link (it uses FFTW in single precision and ICU's common
+# library only); without them the carry has room for the LM pair's corpus and token cache.
+rm -f "$work/deps"/usr/lib/x86_64-linux-gnu/lib{fftw3,fftw3_omp,fftw3_threads,fftw3l,fftw3l_omp,fftw3l_threads,fftw3q,fftw3q_omp,fftw3q_threads}.so* \
+      "$work/deps"/usr/lib/x86_64-linux-gnu/libicu{i18n,io,test,tu}.so*
 tar -C "$work/deps" -cf - . | xz -T0 -6 > "$out/deps.tar.xz"
 
 if ((SPEECH_TOOLS)); then

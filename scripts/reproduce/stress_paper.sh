@@ -5,6 +5,8 @@
 # Claim (second seed paper): softmax's gradients explode by ~1e4 and it diverges; sigmoid stays stable.
 # One H200: about 20 s per step on the math path (~11 h per arm for 2000 steps); the budget rule for short device
 # calls is RUN_TIMEOUT_S / BUDGET_S plus resume: every call continues from the last checkpoint (every 50 steps).
+# Shortening rule: STEPS=N trains the first N steps of the paper's 2000-step schedule (the configs set
+# schedule.horizon_steps: 2000), so a short run is the beginning of the full one, not a compressed copy.
 # With fused/sdpa (never materialising P) the step is several times shorter:
 #   EXTRA_SETS="attention.backend=sdpa" ARMS=softmax ...; EXTRA_SETS="attention.backend=fused" ARMS=sigmoid ...
 # (different backends per arm: run the arms separately into the same REPRO_DIR; the report covers both.)

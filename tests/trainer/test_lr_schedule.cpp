@@ -33,3 +33,10 @@ TEST(LrSchedule, LinearConstantAndWsd) {
   EXPECT_NEAR(lr_at(s, 2.0, 89, 100), 1.0, 1e-12);
   EXPECT_NEAR(lr_at(s, 2.0, 99, 100), 0.0, 1e-12);
 }
+
+TEST(LrSchedule, HorizonStepsOverridesTheRunLength) {
+  ScheduleConfig s;
+  EXPECT_EQ(sigtrain::trainer::schedule_steps(s, 300), 300);  // 0 = train.steps
+  s.horizon_steps = 2000;
+  EXPECT_EQ(sigtrain::trainer::schedule_steps(s, 300), 2000);
+}

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "common/config.h"
 #include "tests/trainer/training_fixture.h"
@@ -98,4 +99,35 @@ TEST(TrainingRun, ConfigErrorsNameTheKey) {
         << e.what();
   }
   EXPECT_FALSE(fs::exists(dir / "run" / "checkpoints"));
+}
+
+TEST(TrainingRun, ShortenedRunWithTheLongSchedulesHorizonIsItsPrefix) {
+  // schedule.horizon_steps: a 10-step run laid out for 20 steps trains exactly the first 10 steps of the 20-step
+  // run (same lr and loss at every step), while a plain 10-step run decays faster and differs.
+  auto dir = fixture::fresh_dir("horizon");
+  auto train = [&](const std::string& name, std::vector<std::string> overrides) {
+    trainer::TrainOptions opts;
+    opts.config_files = {fixture::write_tiny_config(dir)};
+    overrides.insert(overrides.end(), {"eval.every=0", "checkpoint.every=0", "checkpoint.save_final=false",
+                                       "logging.every=1", "schedule.warmup_steps=2"});
+    opts.overrides = overrides;
+    opts.run_dir = (dir / name).string();
+    return trainer::run_training(opts);
+  };
+  ASSERT_EQ(train("long", {"train.steps=20"}), 0);
+  ASSERT_EQ(train("prefix", {"train.steps=10", "schedule.horizon_steps=20"}), 0);
+  ASSERT_EQ(train("short", {"train.steps=10"}), 0);
+  auto by_step = [](const std::filesystem::path& run) {
+    std::map<int64_t, nlohmann::json> out;
+    for (const auto& r : fixture::read_jsonl(run / "metrics.jsonl"))
+      if (r["type"] == "train") out[r["step"].get<int64_t>()] = r;
+    return out;
+  };
+  auto long_run = by_step(dir / "long"), prefix = by_step(dir / "prefix"), short_run = by_step(dir / "short");
+  ASSERT_EQ(prefix.size(), 10u);
+  for (const auto& [step, r] : prefix) {
+    EXPECT_EQ(r["lr"], long_run.at(step)["lr"]) << "step " << step;
+    EXPECT_EQ(r["loss"], long_run.at(step)["loss"]) << "step " << step;
+  }
+  EXPECT_NE(short_run.at(10)["lr"], long_run.at(10)["lr"]) << "the plain short run should decay faster";
 }

@@ -120,7 +120,8 @@ TrainingRun::~TrainingRun() = default;
 StepResult TrainingRun::train_step() {
   const int64_t step = state_.step + 1;  // 1-based number of the step being taken
   StepResult result;
-  result.lr = hooks_.lr(step, lr_at(cfg_.schedule, cfg_.optim.lr_peak, state_.step, cfg_.train.steps));
+  result.lr = hooks_.lr(step, lr_at(cfg_.schedule, cfg_.optim.lr_peak, state_.step,
+                                          schedule_steps(cfg_.schedule, cfg_.train.steps)));
   monitor_->begin_step(step);
   hooks_.at_step_start(rank_, step);
 

@@ -11,7 +11,12 @@ ScheduleConfig ScheduleConfig::parse(config::SectionReader& r) {
   c.warmup_steps = r.get_int("warmup_steps", c.warmup_steps, 0);
   c.lr_min_ratio = r.get_double("lr_min_ratio", c.lr_min_ratio, 0.0, 1.0);
   c.decay_fraction = r.get_double("decay_fraction", c.decay_fraction, 0.0, 1.0);
+  c.horizon_steps = r.get_int("horizon_steps", c.horizon_steps, 0);
   return c;
+}
+
+int64_t schedule_steps(const ScheduleConfig& s, int64_t train_steps) {
+  return s.horizon_steps > 0 ? s.horizon_steps : train_steps;
 }
 
 double lr_at(const ScheduleConfig& s, double lr_peak, int64_t step, int64_t total_steps) {
