@@ -166,6 +166,14 @@ TEST_F(BadInputs, FusedOpSwitchedOnWhereItCannotRunIsRefusedBeforeTheRunFolder) 
                    {"fused_ops.cross_entropy", "yes", "auto", "off"});
 }
 
+TEST_F(BadInputs, CudaGraphsSwitchedOnWhereTheyCannotRunAreRefusedBeforeTheRunFolder) {
+  for (const char* cmd : {"config --config tiny.yaml --set train.cuda_graphs=on",
+                          "train --config tiny.yaml --run-dir new_run --set train.cuda_graphs=on"})
+    expect_bad_input(cmd, {"train.cuda_graphs: on needs a CUDA device", "train.cuda_graphs: off"});
+  expect_bad_input("train --config tiny.yaml --run-dir new_run --set train.cuda_graphs=auto",
+                   {"train.cuda_graphs", "auto", "off", "on"});
+}
+
 TEST_F(BadInputs, ProfileKeysOutOfRangeAreNamed) {
   expect_bad_input("train --config tiny.yaml --run-dir new_run --set profile.start_step=3 --set profile.steps=0",
                    {"profile.steps", "0"});

@@ -47,6 +47,8 @@ class Monitor {
   // --- per-step calls from the loop -------------------------------------------------------------------------------
   void begin_step(int64_t step);
   void before_forward(int64_t micro);
+  // Whether this micro-step's forward collects attention statistics (it then has to run eagerly).
+  bool collecting_attention() const { return collecting_attention_; }
   void after_backward();
   bool allow_update(const torch::Tensor& loss, const torch::Tensor& grad_norm);
   void before_update();

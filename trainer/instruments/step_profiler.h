@@ -21,7 +21,9 @@ struct RecordFunction;
 namespace sigtrain::trainer {
 
 // The phase names the step uses, in the order the table shows them.
-inline constexpr const char* kStepPhases[] = {"data", "forward", "backward", "grad_sync", "grad_norm", "optimizer"};
+// "graph_replay": forward and backward replayed as one CUDA graph (train.cuda_graphs).
+inline constexpr const char* kStepPhases[] = {"data",      "forward",   "backward", "graph_replay",
+                                              "grad_sync", "grad_norm", "optimizer"};
 
 class PhaseScope {
  public:

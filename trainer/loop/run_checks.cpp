@@ -32,6 +32,13 @@ Runtime check_runnable(const RunConfig& cfg, int world_size, int local_rank) {
   plan_batches(cfg, world_size);
   check_backend_on_device(cfg, rt);
   models::resolve_fused_ops(cfg.fused_ops, rt.device.is_cuda());  // `on` where it cannot run: ConfigError
+  if (cfg.train.cuda_graphs == "on" && world_size > 1)
+    throw config::ConfigError("train.cuda_graphs: on is for one process; a data-parallel run (" +
+                              std::to_string(world_size) + " ranks) all-reduces gradients during the backward, "
+                              "which the graph does not capture; set train.cuda_graphs: off");
+  if (cfg.train.cuda_graphs == "on" && !rt.device.is_cuda())
+    throw config::ConfigError("train.cuda_graphs: on needs a CUDA device, but the run is on " + rt.device.str() +
+                              " (train.device: " + cfg.train.device + "); set train.cuda_graphs: off");
   if (const TaskDefinition& task = task_definition(cfg.task); task.check_inputs) task.check_inputs(cfg);
   return rt;
 }

@@ -19,6 +19,8 @@ struct TrainConfig {
   int64_t threads = 0;                  // CPU intra-op threads; 0 = LibTorch's default
   bool deterministic = true;            // deterministic algorithms where LibTorch offers them
   bool fill_uninitialized_memory = false;  // with deterministic: NaN-fill new tensors (debugging; costs time)
+  // off | on: one micro-step's forward and backward as a replayed CUDA graph (trainer/loop/micro_step_graph.h).
+  std::string cuda_graphs = "off";
   static TrainConfig parse(config::SectionReader& r);
 };
 

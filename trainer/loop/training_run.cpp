@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "data/lm_sampler.h"
+#include "trainer/loop/micro_step_graph.h"
 #include "trainer/optim/grad_norm.h"
 #include "trainer/optim/lr_schedule.h"
 #include "trainer/optim/optimizer.h"
@@ -70,6 +71,11 @@ TrainingRun::TrainingRun(RunConfig cfg, const Runtime& runtime, DistributedConte
     grad_sync_ = std::make_unique<GradSync>(params_, dist_, cfg_.dist.bucket_mb, cfg_.dist.overlap);
     log::info(dist_.describe() + "; " + grad_sync_->describe());
   }
+  if (cfg_.train.cuda_graphs == "on") {  // CUDA and one process: checked with the config (run_checks.cpp)
+    graph_ = std::make_unique<MicroStepGraph>();
+    log::info("train.cuda_graphs: on: micro-steps of unchanged shapes replay one captured CUDA graph after 3 eager "
+              "ones (steps that collect attention statistics, or batches with host-side lengths, run eagerly)");
+  }
 
   if (resume_dir) {
     auto ck = load_checkpoint(*resume_dir, *model_, *optimizer_);
@@ -128,25 +134,36 @@ StepResult TrainingRun::train_step() {
   if (grad_sync_)
     grad_sync_->zero_grad();  // keeps the gradients' bucket views
   else
-    optimizer_->zero_grad(/*set_to_none=*/true);
+    optimizer_->zero_grad(/*set_to_none=*/!graph_);  // a CUDA graph accumulates into the same gradient tensors
   torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(rt_.device));
-  for (int64_t micro = 0; micro < plan_.accum_steps; ++micro) {
-    std::optional<PhaseScope> phase(std::in_place, "data");  // phases name the step's parts in a profile
-    Batch batch = task_->train_batch(plan_.seqs_per_step, rank_, world_, micro, plan_.micro_batch, rt_.device);
-    monitor_->before_forward(micro);
+  std::optional<PhaseScope> phase;  // phases name the step's parts in a profile
+  // One micro-step: forward, loss, backward (gradients accumulate over the step's micro-batches).
+  const MicroStepGraph::Body micro_step = [&](const Batch& b) {
     torch::Tensor loss;
-    if (grad_sync_) grad_sync_->begin_micro_step(micro + 1 == plan_.accum_steps);  // only the last one communicates
     phase.emplace("forward");
     {
       AutocastScope autocast(rt_.bf16_autocast);
-      auto [sum, targets] = task_->loss_sum(*model_, batch);
+      auto [sum, targets] = task_->loss_sum(*model_, b);
       loss = sum / targets.clamp_min(1);
     }
     phase.emplace("backward");
     (loss / static_cast<double>(plan_.accum_steps)).backward();
-    loss_sum += loss.detach();
+    return loss.detach();
+  };
+  for (int64_t micro = 0; micro < plan_.accum_steps; ++micro) {
+    phase.emplace("data");
+    Batch batch = task_->train_batch(plan_.seqs_per_step, rank_, world_, micro, plan_.micro_batch, rt_.device);
+    monitor_->before_forward(micro);
+    if (grad_sync_) grad_sync_->begin_micro_step(micro + 1 == plan_.accum_steps);  // only the last one communicates
+    if (graph_) {
+      phase.emplace("graph_replay");  // the eager body below renames it when it runs instead
+      const bool graphable = !monitor_->collecting_attention() && !batch.host_lengths.defined();
+      loss_sum += graph_->run(batch, micro_step, graphable);
+    } else {
+      loss_sum += micro_step(batch);
+    }
   }
-  std::optional<PhaseScope> phase(std::in_place, "grad_sync");
+  phase.emplace("grad_sync");
   if (grad_sync_) {
     // Waits for the bucket all-reduces (mostly done during backward): the gradients, and so the grad norm below
     // and every gradient instrument, are now the global ones, identical on all ranks. The mean loss is summed

@@ -30,6 +30,10 @@
 #include "trainer/loop/runtime.h"
 #include "trainer/loop/train_state.h"
 #include "trainer/tasks/task.h"
+
+namespace sigtrain::trainer {
+class MicroStepGraph;  // trainer/loop/micro_step_graph.h
+}
 #include "trainer/testing/test_hooks.h"
 
 namespace sigtrain::trainer {
@@ -89,6 +93,7 @@ class TrainingRun {
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   bool fused_adamw_ = false;
   std::unique_ptr<GradSync> grad_sync_;
+  std::unique_ptr<MicroStepGraph> graph_;  // train.cuda_graphs: on
   TrainState state_;
   std::unique_ptr<MetricsWriter> metrics_;
   std::unique_ptr<CheckpointManager> checkpoints_;
