@@ -13,6 +13,14 @@ namespace sigtrain::kernels::detail {
 
 // Forward: CTA of NW warps x MT m-tiles = 16*MT*NW query rows, k-tiles of BN keys, Q in registers or not.
 template <int D, int V> struct FwdTile;
+// Head dims 32 and 96 (the vision and speech presets' smaller heads) run on the mma.sync kernels only, with the
+// tiles of their neighbours: 32 like 64, 96 like 128.
+template <> struct FwdTile<32, 0> { static constexpr int BN = 64, NW = 4, MT = 2; static constexpr bool QREG = false; };
+template <> struct FwdTile<32, 1> { static constexpr int BN = 64, NW = 4, MT = 2; static constexpr bool QREG = true; };
+template <> struct FwdTile<32, 2> { static constexpr int BN = 128, NW = 8, MT = 1; static constexpr bool QREG = true; };
+template <> struct FwdTile<96, 0> { static constexpr int BN = 32, NW = 4, MT = 2; static constexpr bool QREG = false; };
+template <> struct FwdTile<96, 1> { static constexpr int BN = 64, NW = 4, MT = 2; static constexpr bool QREG = false; };
+template <> struct FwdTile<96, 2> { static constexpr int BN = 64, NW = 8, MT = 1; static constexpr bool QREG = true; };
 template <> struct FwdTile<64, 0> { static constexpr int BN = 64, NW = 4, MT = 2; static constexpr bool QREG = false; };
 template <> struct FwdTile<64, 1> { static constexpr int BN = 64, NW = 4, MT = 2; static constexpr bool QREG = true; };
 template <> struct FwdTile<64, 2> { static constexpr int BN = 128, NW = 8, MT = 1; static constexpr bool QREG = true; };
@@ -21,6 +29,10 @@ template <> struct FwdTile<128, 1> { static constexpr int BN = 64, NW = 4, MT = 
 template <> struct FwdTile<128, 2> { static constexpr int BN = 64, NW = 8, MT = 1; static constexpr bool QREG = true; };
 // Backward: CTA of NW warps = 16*NW keys, q-tiles of BM queries.
 template <int D, int V> struct BwdTile;
+template <> struct BwdTile<32, 0> { static constexpr int BM = 64, NW = 4; };
+template <> struct BwdTile<32, 1> { static constexpr int BM = 64, NW = 8; };
+template <> struct BwdTile<96, 0> { static constexpr int BM = 64, NW = 8; };
+template <> struct BwdTile<96, 1> { static constexpr int BM = 32, NW = 4; };
 template <> struct BwdTile<64, 0> { static constexpr int BM = 64, NW = 4; };
 template <> struct BwdTile<64, 1> { static constexpr int BM = 64, NW = 8; };
 template <> struct BwdTile<128, 0> { static constexpr int BM = 64, NW = 8; };

@@ -79,18 +79,28 @@ const TuningSwitches& tuning_switches() {
 }
 
 // The kernel a call runs (see AttentionKernel); throws when kWgmma is asked for where it cannot run.
-AttentionKernel resolve_kernel(AttentionKernel asked, const char* env_name, const char* env, const char* what) {
+// The head dims the Hopper (wgmma) kernels are built for; the others run on mma.sync everywhere.
+bool wgmma_head_dim(int head_dim) { return head_dim == 64 || head_dim == 128; }
+
+AttentionKernel resolve_kernel(AttentionKernel asked, int head_dim, const char* env_name, const char* env,
+                               const char* what) {
   if (asked == AttentionKernel::kAuto) {
     if (env != nullptr && std::string(env) == "mma") return AttentionKernel::kMmaSync;
     if (env != nullptr && std::string(env) == "wgmma") asked = AttentionKernel::kWgmma;
     else if (env != nullptr && env[0] != '\0')
       throw std::invalid_argument(std::string(env_name) + "=" + env + ": expected mma or wgmma");
-    else return sigmoid_attention_wgmma_available() ? AttentionKernel::kWgmma : AttentionKernel::kMmaSync;
+    else
+      return sigmoid_attention_wgmma_available() && wgmma_head_dim(head_dim) ? AttentionKernel::kWgmma
+                                                                             : AttentionKernel::kMmaSync;
   }
   if (asked == AttentionKernel::kWgmma && !sigmoid_attention_wgmma_available())
     throw std::invalid_argument(std::string(what) +
                                 ": the wgmma kernel needs an sm_90 GPU and a build for sm_90a "
                                 "(CMAKE_CUDA_ARCHITECTURES containing 90a); use AttentionKernel::kMmaSync or kAuto");
+  if (asked == AttentionKernel::kWgmma && !wgmma_head_dim(head_dim))
+    throw std::invalid_argument(std::string(what) + ": the wgmma kernel is built for head dims 64 and 128, not " +
+                                std::to_string(head_dim) + "; use AttentionKernel::kMmaSync or kAuto (which runs " +
+                                "head dim " + std::to_string(head_dim) + " on mma.sync)");
   return asked;
 }
 
@@ -114,11 +124,24 @@ void dispatch(const detail::KParams& kp, cudaStream_t stream, bool wgmma = false
 #define SA_DT(D)                                                                      \
   if (bf16) { if (exact) SA_CALL(D, __nv_bfloat16, true); else SA_CALL(D, __nv_bfloat16, false); } \
   else { if (exact) SA_CALL(D, __half, true); else SA_CALL(D, __half, false); }
+  // Head dims without a wgmma instantiation (resolve_kernel never asks for it there).
+#define SA_CALL_MMA(D, T, E)                                                                \
+  do {                                                                                      \
+    if constexpr (FWD) detail::run_fwd<D, T, E>(kp, stream, fwd_variant);                   \
+    else detail::run_bwd<D, T, E>(kp, stream, bwd_variant);                                 \
+  } while (0)
+#define SA_DT_MMA(D)                                                                  \
+  if (bf16) { if (exact) SA_CALL_MMA(D, __nv_bfloat16, true); else SA_CALL_MMA(D, __nv_bfloat16, false); } \
+  else { if (exact) SA_CALL_MMA(D, __half, true); else SA_CALL_MMA(D, __half, false); }
   switch (p.head_dim) {
+    case 32: SA_DT_MMA(32); break;
     case 64: SA_DT(64); break;
+    case 96: SA_DT_MMA(96); break;
     case 128: SA_DT(128); break;
     default: throw std::invalid_argument("sigmoid_attention: unsupported head_dim");
   }
+#undef SA_DT_MMA
+#undef SA_CALL_MMA
 #undef SA_DT
 #undef SA_CALL
 }
@@ -131,8 +154,8 @@ bool sigmoid_attention_supported(const SigmoidAttentionParams& p, std::string* w
     return false;
   };
   if (p.dtype != DType::kBF16 && p.dtype != DType::kFP16) return fail("dtype must be bf16 or fp16");
-  if (p.head_dim != 64 && p.head_dim != 128)
-    return fail("head_dim " + std::to_string(p.head_dim) + " not supported (64, 128)");
+  if (p.head_dim != 32 && p.head_dim != 64 && p.head_dim != 96 && p.head_dim != 128)
+    return fail("head_dim " + std::to_string(p.head_dim) + " not supported (32, 64, 96, 128)");
   if (p.batch < 0 || p.n_q < 0 || p.n_k < 0) return fail("negative batch or sequence length");
   if (p.heads_q <= 0 || p.heads_kv <= 0) return fail("heads_q and heads_kv must be positive");
   if (p.heads_q % p.heads_kv != 0) return fail("heads_kv must divide heads_q");
@@ -178,7 +201,7 @@ size_t sigmoid_attention_backward_workspace_bytes(const SigmoidAttentionParams& 
 void sigmoid_attention_forward(const SigmoidAttentionParams& p, Stream stream) {
   std::string why;
   if (!sigmoid_attention_supported(p, &why, true)) throw std::invalid_argument("sigmoid_attention_forward: " + why);
-  const bool wgmma = resolve_kernel(p.forward_kernel, "SIGTRAIN_SA_FORWARD", tuning_switches().forward_kernel,
+  const bool wgmma = resolve_kernel(p.forward_kernel, p.head_dim, "SIGTRAIN_SA_FORWARD", tuning_switches().forward_kernel,
                                      "sigmoid_attention_forward") ==
                      AttentionKernel::kWgmma;
   if (p.batch == 0 || p.n_q == 0 || p.heads_q == 0) return;
@@ -191,7 +214,7 @@ void sigmoid_attention_backward(const SigmoidAttentionParams& p, void* workspace
   std::string why;
   if (!sigmoid_attention_supported(p, &why, false))
     throw std::invalid_argument("sigmoid_attention_backward: " + why);
-  const bool wgmma = resolve_kernel(p.backward_kernel, "SIGTRAIN_SA_BACKWARD", tuning_switches().backward_kernel,
+  const bool wgmma = resolve_kernel(p.backward_kernel, p.head_dim, "SIGTRAIN_SA_BACKWARD", tuning_switches().backward_kernel,
                                      "sigmoid_attention_backward") ==
                      AttentionKernel::kWgmma;
   if (p.batch == 0 || (p.n_q == 0 && p.n_k == 0)) return;

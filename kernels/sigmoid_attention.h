@@ -45,7 +45,7 @@ struct SigmoidAttentionParams {
   int n_k = 0;       // N_k: likewise for keys
   int heads_q = 0;   // H_q
   int heads_kv = 0;  // H_kv, divides H_q (GQA / MQA); query head h uses kv head h / (H_q / H_kv)
-  int head_dim = 0;  // D: 64 or 128 (see sigmoid_attention_supported)
+  int head_dim = 0;  // D: 32, 64, 96 or 128 (see sigmoid_attention_supported); the wgmma kernels: 64 and 128
   float scale = 0.f; // 0 means 1/sqrt(D)
 
   // Forward inputs / output.

@@ -127,7 +127,8 @@ TEST(AttentionBackends, RulesAreTheBackendsAndErrorsListTheRegistry) {
   for (const auto& name : attention_backend_names()) EXPECT_NE(unknown.find(name), std::string::npos) << unknown;
   if (fused_attention_built()) {
     EXPECT_EQ(attention_backend_rule_violation("fused", AttentionKind::kSigmoid, 64), "");
-    EXPECT_NE(attention_backend_rule_violation("fused", AttentionKind::kSigmoid, 96).find("head dims 64, 128"),
+    EXPECT_EQ(attention_backend_rule_violation("fused", AttentionKind::kSigmoid, 96), "");
+    EXPECT_NE(attention_backend_rule_violation("fused", AttentionKind::kSigmoid, 80).find("head dims 32, 64, 96, 128"),
               std::string::npos);
   }
 }
