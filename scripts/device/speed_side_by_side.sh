@@ -7,7 +7,8 @@
 # Environment: STEPS (sigtrain steps, default 100; steps 51-100 are measured: a long run's mix of monitor
 #   instruments, grad norms every 10 steps and the rest every 50), TORCH_STEPS (default 30),
 #   TORCH_MODES (default "eager compile"; "skip": sigtrain only), TORCH_ATTN (default "softmax sigmoid" for gpt2, softmax otherwise),
-#   SIGTRAIN_VARIANTS (default "softmax:sdpa sigmoid:fused"), EXTRA_SETS (more --set for every sigtrain run),
+#   SIGTRAIN_VARIANTS (default "softmax:sdpa sigmoid:fused"; a third field "graphs", e.g. sigmoid:fused:graphs,
+#   adds train.cuda_graphs=on), EXTRA_SETS (more --set for every sigtrain run),
 #   PROFILE=1 (a CUPTI breakdown of steps 21-25 of each sigtrain run, in <run>/profile/; the PyTorch runs print
 #   theirs by kernel category in their logs).
 set -uo pipefail
@@ -50,16 +51,19 @@ for model in "${MODELS[@]}"; do
     done
   done
   for v in $SIGTRAIN_VARIANTS; do
-    kind=${v%%:*}; backend=${v##*:}
-    run="$OUTDIR/sigtrain_${model}_${kind}_${backend}"
+    IFS=: read -r kind backend graphs <<< "$v"
+    graph_sets=()
+    label="$backend"
+    if [ "$graphs" = graphs ]; then graph_sets=(--set train.cuda_graphs=on); label="$backend+graphs"; fi
+    run="$OUTDIR/sigtrain_${model}_${kind}_${label}"
     rm -rf "$run"
     profile_sets=()
     [ "${PROFILE:-0}" = 1 ] && profile_sets=(--set profile.start_step=21 --set profile.steps=5)
     # shellcheck disable=SC2046
     if build/sigtrain train $(sigtrain_args "$model") --run-dir "$run" --set attention.kind="$kind" \
          --set attention.backend="$backend" --set train.steps="$STEPS" --set logging.every=50 \
-         --set checkpoint.save_final=false "${profile_sets[@]}" ${EXTRA_SETS:-} > "$run.log" 2>&1; then
-      python3 - "$run" "$model" "$kind" "$backend" >> "$RESULTS" <<'EOF'
+         --set checkpoint.save_final=false "${profile_sets[@]}" "${graph_sets[@]}" ${EXTRA_SETS:-} > "$run.log" 2>&1; then
+      python3 - "$run" "$model" "$kind" "$label" >> "$RESULTS" <<'EOF'
 import json, sys
 run, model, kind, backend = sys.argv[1:]
 recs = [json.loads(l) for l in open(run + "/metrics.jsonl") if '"train"' in l]
@@ -83,7 +87,7 @@ print(json.dumps({"model": model, "program": "sigtrain", "attention": f"{kind}/{
                   "final_loss": round(last["loss"], 4), "params": summary.get("params")}))
 EOF
     else
-      echo "{\"model\":\"$model\",\"program\":\"sigtrain\",\"attention\":\"$kind/$backend\",\"failed\":\"$(grep -v '^step' "$run.log" | tail -1 | tr -d '"\\' | cut -c1-200)\"}" >> "$RESULTS"
+      echo "{\"model\":\"$model\",\"program\":\"sigtrain\",\"attention\":\"$kind/$label\",\"failed\":\"$(grep -v '^step' "$run.log" | tail -1 | tr -d '"\\' | cut -c1-200)\"}" >> "$RESULTS"
     fi
   done
 done
