@@ -9,6 +9,7 @@
 #pragma once
 
 #include "sa_common.cuh"
+#include "sa_dispatch.h"
 
 namespace sigtrain::kernels::detail {
 
@@ -230,5 +231,27 @@ void launch_fwd(const KParams& kp, cudaStream_t stream) {
   dim3 grid((kp.p.n_q + Cfg::kBM - 1) / Cfg::kBM, kp.p.heads_q, kp.p.batch);
   if (grid.x > 0 && grid.y > 0 && grid.z > 0) kernel<<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(kp);
 }
+
+// The mma.sync forward of head dim D with its production tile (FwdTile<D, 0>; tuning builds: variants 1 and 2),
+// instantiated once per head dim by SIGTRAIN_SA_INSTANTIATE_MMA_FWD in sa_fwd_dD.cu.
+template <int D, typename T, bool EXACT>
+void run_fwd(const KParams& kp, cudaStream_t stream, int variant) {
+#ifdef SIGTRAIN_SA_TUNING_VARIANTS
+  if (variant == 2) launch_fwd<D, FwdTile<D, 2>::BN, FwdTile<D, 2>::NW, FwdTile<D, 2>::MT, FwdTile<D, 2>::QREG, T, EXACT>(kp, stream);
+  else if (variant == 1) launch_fwd<D, FwdTile<D, 1>::BN, FwdTile<D, 1>::NW, FwdTile<D, 1>::MT, FwdTile<D, 1>::QREG, T, EXACT>(kp, stream);
+  else launch_fwd<D, FwdTile<D, 0>::BN, FwdTile<D, 0>::NW, FwdTile<D, 0>::MT, FwdTile<D, 0>::QREG, T, EXACT>(kp, stream);
+#else
+  (void)variant;
+  launch_fwd<D, FwdTile<D, 0>::BN, FwdTile<D, 0>::NW, FwdTile<D, 0>::MT, FwdTile<D, 0>::QREG, T, EXACT>(kp, stream);
+#endif
+}
+
+#define SIGTRAIN_SA_INSTANTIATE_MMA_FWD(D)                                                            \
+  namespace sigtrain::kernels::detail {                                                               \
+  template void run_fwd<D, __nv_bfloat16, false>(const KParams&, cudaStream_t, int);                  \
+  template void run_fwd<D, __nv_bfloat16, true>(const KParams&, cudaStream_t, int);                   \
+  template void run_fwd<D, __half, false>(const KParams&, cudaStream_t, int);                         \
+  template void run_fwd<D, __half, true>(const KParams&, cudaStream_t, int);                          \
+  }
 
 }  // namespace sigtrain::kernels::detail
