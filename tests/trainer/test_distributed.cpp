@@ -162,6 +162,16 @@ TEST(Launch, TwoRanksMatchOneRank) {
   EXPECT_EQ(state["state"]["world_size"], 2);
 }
 
+TEST(Launch, CudaGraphsAreRefusedForSeveralRanks) {
+  // The graph captures no gradient all-reduce: a data-parallel run with train.cuda_graphs: on is a config error
+  // naming the key (checked before the device, so it shows on CPU too).
+  auto dir = fixture::fresh_dir("ddp_graphs");
+  auto r = launch(2, "--config " + tiny_config(dir) + " --run-dir " + (dir / "run").string() +
+                         " --set train.cuda_graphs=on");
+  EXPECT_NE(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("train.cuda_graphs: on is for one process"), std::string::npos) << r.output;
+}
+
 TEST(Launch, ResumeUnderTwoRanksIsBitExact) {
   // 2 ranks for 20 steps straight versus 2 ranks for 10 steps + resume + 10 steps.
   auto dir = fixture::fresh_dir("ddp_resume");
