@@ -80,7 +80,7 @@ const TuningSwitches& tuning_switches() {
 
 // The kernel a call runs (see AttentionKernel); throws when kWgmma is asked for where it cannot run.
 // The head dims the Hopper (wgmma) kernels are built for; the others run on mma.sync everywhere.
-bool wgmma_head_dim(int head_dim) { return head_dim == 64 || head_dim == 128; }
+constexpr bool wgmma_head_dim(int head_dim) { return head_dim == 64 || head_dim == 128; }
 
 AttentionKernel resolve_kernel(AttentionKernel asked, int head_dim, const char* env_name, const char* env,
                                const char* what) {
@@ -111,37 +111,30 @@ void dispatch(const detail::KParams& kp, cudaStream_t stream, bool wgmma = false
   const bool bf16 = p.dtype == DType::kBF16;
   const int fwd_variant = p.tuning_variant >= 0 ? p.tuning_variant : tuning_switches().fwd_variant;
   const int bwd_variant = p.tuning_variant >= 0 ? p.tuning_variant : tuning_switches().bwd_variant;
+  // Head dims without a wgmma instantiation compile the mma.sync call only (resolve_kernel never asks for wgmma
+  // there).
 #define SA_CALL(D, T, E)                                                                    \
   do {                                                                                      \
-    if constexpr (FWD) {                                                                    \
-      if (wgmma) detail::run_fwd_wgmma<D, T, E>(kp, stream, fwd_variant);                              \
-      else detail::run_fwd<D, T, E>(kp, stream, fwd_variant);                               \
-    } else {                                                                                \
-      if (wgmma) detail::run_bwd_wgmma<D, T, E>(kp, stream, bwd_variant);                   \
-      else detail::run_bwd<D, T, E>(kp, stream, bwd_variant);                               \
+    if constexpr (wgmma_head_dim(D)) {                                                      \
+      if (wgmma) {                                                                          \
+        if constexpr (FWD) detail::run_fwd_wgmma<D, T, E>(kp, stream, fwd_variant);         \
+        else detail::run_bwd_wgmma<D, T, E>(kp, stream, bwd_variant);                       \
+        break;                                                                              \
+      }                                                                                     \
     }                                                                                       \
+    if constexpr (FWD) detail::run_fwd<D, T, E>(kp, stream, fwd_variant);                   \
+    else detail::run_bwd<D, T, E>(kp, stream, bwd_variant);                                 \
   } while (0)
 #define SA_DT(D)                                                                      \
   if (bf16) { if (exact) SA_CALL(D, __nv_bfloat16, true); else SA_CALL(D, __nv_bfloat16, false); } \
   else { if (exact) SA_CALL(D, __half, true); else SA_CALL(D, __half, false); }
-  // Head dims without a wgmma instantiation (resolve_kernel never asks for it there).
-#define SA_CALL_MMA(D, T, E)                                                                \
-  do {                                                                                      \
-    if constexpr (FWD) detail::run_fwd<D, T, E>(kp, stream, fwd_variant);                   \
-    else detail::run_bwd<D, T, E>(kp, stream, bwd_variant);                                 \
-  } while (0)
-#define SA_DT_MMA(D)                                                                  \
-  if (bf16) { if (exact) SA_CALL_MMA(D, __nv_bfloat16, true); else SA_CALL_MMA(D, __nv_bfloat16, false); } \
-  else { if (exact) SA_CALL_MMA(D, __half, true); else SA_CALL_MMA(D, __half, false); }
   switch (p.head_dim) {
-    case 32: SA_DT_MMA(32); break;
+    case 32: SA_DT(32); break;
     case 64: SA_DT(64); break;
-    case 96: SA_DT_MMA(96); break;
+    case 96: SA_DT(96); break;
     case 128: SA_DT(128); break;
     default: throw std::invalid_argument("sigmoid_attention: unsupported head_dim");
   }
-#undef SA_DT_MMA
-#undef SA_CALL_MMA
 #undef SA_DT
 #undef SA_CALL
 }

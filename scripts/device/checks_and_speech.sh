@@ -21,10 +21,7 @@ targets=(sigtrain)
 want graphs && targets+=(test_trainer_gpu)
 want kernels && targets+=(test_kernels)
 t0=$(date +%s)
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release -DCMAKE_CUDA_ARCHITECTURES=90a -DSIGTRAIN_BUILD_TESTS=ON \
-  > "$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; exit 1; }
-cmake --build build -j "$(nproc)" --target "${targets[@]}" > "$OUT/build.log" 2>&1 ||
-  { grep -E "error" -A3 "$OUT/build.log" | head -40; exit 1; }
+OUT="$OUT" TARGETS="${targets[*]}" scripts/device/build.sh || exit 1
 stage build "$(( $(date +%s) - t0 )) s (${targets[*]})"
 
 if want probe; then

@@ -200,7 +200,8 @@ repro_main() {
   # which pays for small models whose step is bound by the host, not by the GPU).
   declare -A running=()  # pid -> "<arm> <seed>"
   local pid
-  repro_reap() {  # waits for one running run; returns 2 when its config was refused
+  # Waits for one running run. When its config was refused (every run's would be), stops the others and returns 2.
+  repro_reap() {
     local done_pid
     wait -n -p done_pid "${!running[@]}"
     r=$?
@@ -208,6 +209,8 @@ repro_main() {
     unset "running[$done_pid]"
     if (( r == 2 )); then
       repro_say "stopped: the config was refused (every run would be); see $REPRO_DIR/${who% *}-s${who#* }.log"
+      kill "${!running[@]}" 2>/dev/null
+      wait
       return 2
     fi
     (( r != 0 )) && rc=1
@@ -215,27 +218,13 @@ repro_main() {
   }
   for seed in $SEEDS; do
     for a in "${arms[@]}"; do
-      if (( parallel == 1 )); then
-        repro_train "$a" "$seed"
-        r=$?
-        if (( r == 2 )); then
-          repro_say "stopped: the config was refused (every run would be); see $REPRO_DIR/$a-s$seed.log"
-          return 2
-        fi
-        (( r != 0 )) && rc=1
-        continue
-      fi
-      while (( ${#running[@]} >= parallel )); do
-        repro_reap || { kill "${!running[@]}" 2>/dev/null; wait; return 2; }
-      done
+      while (( ${#running[@]} >= parallel )); do repro_reap || return 2; done
       repro_train "$a" "$seed" &
       pid=$!
       running[$pid]="$a $seed"
     done
   done
-  while (( ${#running[@]} > 0 )); do
-    repro_reap || { kill "${!running[@]}" 2>/dev/null; wait; return 2; }
-  done
+  while (( ${#running[@]} > 0 )); do repro_reap || return 2; done
 
   local -a report_args=()
   for a in "${arms[@]}"; do

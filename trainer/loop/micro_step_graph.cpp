@@ -11,20 +11,21 @@ struct CUDAGraph {};  // a LibTorch without CUDA: train.cuda_graphs: on is refus
 }  // namespace at::cuda
 #endif
 
+#include <array>
 #include <stdexcept>
 
 #include "common/log.h"
 
 namespace sigtrain::trainer {
 
-std::vector<torch::Tensor*> graph_inputs(Batch& b) {
-  return {&b.inputs.tokens, &b.inputs.values, &b.inputs.lengths, &b.inputs.images, &b.inputs.features, &b.targets};
-}
-
 namespace {
 
-std::vector<const torch::Tensor*> graph_inputs(const Batch& b) {
-  return {&b.inputs.tokens, &b.inputs.values, &b.inputs.lengths, &b.inputs.images, &b.inputs.features, &b.targets};
+// The batch tensors a graph reads, in a fixed order (undefined ones included), for shape checks and copies;
+// pointers to const for a const batch.
+template <class B>
+auto graph_inputs(B& b) {
+  return std::array{&b.inputs.tokens, &b.inputs.values, &b.inputs.lengths, &b.inputs.images, &b.inputs.features,
+                    &b.targets};
 }
 
 }  // namespace
@@ -90,10 +91,7 @@ void MicroStepGraph::capture(const Batch& batch, const Body& body) {
 
 torch::Tensor MicroStepGraph::run(const Batch& batch, const Body& body, bool eligible) {
   ++seen_;
-  if (!eligible || seen_ <= warmup_micro_steps_ || (graph_ && !matches(batch))) {
-    ++eager_runs_;
-    return body(batch);
-  }
+  if (!eligible || seen_ <= warmup_micro_steps_ || (graph_ && !matches(batch))) return body(batch);
   if (!graph_) {
     try {
       capture(batch, body);
@@ -112,7 +110,6 @@ torch::Tensor MicroStepGraph::run(const Batch& batch, const Body& body, bool eli
 #if defined(SIGTRAIN_TORCH_CUDA)
   graph_->replay();
 #endif
-  ++replays_;
   return static_loss_;
 }
 

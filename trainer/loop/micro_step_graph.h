@@ -45,24 +45,15 @@ class MicroStepGraph {
   // until the next call.
   torch::Tensor run(const Batch& batch, const Body& body, bool eligible);
 
-  bool captured() const { return graph_ != nullptr; }
-  int64_t replays() const { return replays_; }
-  int64_t eager_runs() const { return eager_runs_; }
-
  private:
   bool matches(const Batch& batch) const;
   void capture(const Batch& batch, const Body& body);
 
   int64_t warmup_micro_steps_;
   int64_t seen_ = 0;
-  int64_t replays_ = 0;
-  int64_t eager_runs_ = 0;
   std::unique_ptr<at::cuda::CUDAGraph> graph_;
   Batch static_batch_;          // the graph's inputs: each micro-batch is copied into these tensors
   torch::Tensor static_loss_;   // the graph's output
 };
-
-// The batch tensors a graph reads, in a fixed order (undefined ones included), for shape checks and copies.
-std::vector<torch::Tensor*> graph_inputs(Batch& batch);
 
 }  // namespace sigtrain::trainer

@@ -217,11 +217,10 @@ std::string SpeechTask::describe() const {
      << (cfg_.beam ? "beam search, width " + std::to_string(cfg_.beam_options.beam_width) : std::string("greedy"))
      << "; " << batcher_->summary() << "; " << cfg_.max_positions
      << " positions per slot, slot fill " << fixed(100.0 * slot_fill_, 1) << " %";
-  if (d.feature_cache_mb > 0)
+  if (const speech::FeatureCache* cache = train_->feature_cache())
     os << "; feature cache " << d.feature_cache_mb << " MB for " << fixed(train_feature_bytes_ / 1048576.0, 0)
        << " MB of training features"
-       << (train_feature_bytes_ <= d.feature_cache_mb * (int64_t{1} << 20) ? " (all kept after the first epoch)"
-                                                                            : " (only part fits)");
+       << (train_feature_bytes_ <= cache->budget_bytes() ? " (all kept after the first epoch)" : " (only part fits)");
   if (unalignable_ > 0)
     os << "; " << unalignable_ << " training utterances have fewer encoder positions than labels and score 0";
   const std::string unknown = train_->unknown_chars().str();
