@@ -22,6 +22,14 @@ for arg in "$@"; do
   esac
 done
 compgen -G ".device/debs/*.deb" > /dev/null || { echo "pack_deps.sh: no .device/debs/*.deb; run ../shared/device/fetch-debs.sh first" >&2; exit 1; }
+# What the speech data library links beyond fetch-debs.sh's list: FFTW (single precision) for the log-mel features,
+# and the codec -dev packages only for their pkg-config files (sndfile.pc names them in Requires.private, so
+# pkg-config refuses sndfile without them).
+speech_build_packages=(libfftw3-dev libfftw3-single3 libfftw3-bin libflac-dev libogg-dev libvorbis-dev libopus-dev libmpg123-dev)
+( cd .device/debs && apt-get download "${speech_build_packages[@]}" 2>&1 | grep -v -e '^Get:' -e 'unsandboxed' || true )
+for pkg in "${speech_build_packages[@]}"; do
+  compgen -G ".device/debs/${pkg}_*.deb" > /dev/null || { echo "pack_deps.sh: could not download $pkg (apt-get download $pkg)" >&2; exit 1; }
+done
 out=.device-slim
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -72,6 +80,7 @@ if [[ -f .device-slim/tools.tar.xz ]]; then
   with_speech_tools() {
     PATH="/opt/speech-tools/bin:$PATH" LD_LIBRARY_PATH=/opt/speech-tools/lib ESPEAK_DATA_PATH=/opt/speech-tools/share "$@"
   }
+  export -f with_speech_tools  # scripts started from the sourcing shell (speech_pair.sh) look for it
 fi
 UNPACK
 du -b "$out"/* | awk '{printf "%-28s %6.1f MiB\n", $2, $1 / 1048576}'
