@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Softmax vs sigmoid CTC speech encoder (issue 13; docs/speech.md) on the GPU machine, in one call:
 #   1. builds the synthetic multi-voice corpus there (scripts/speech/build_corpus.sh --only synth; 6,000 utterances
-#      are ~30 s on 16 cores; the audio is too large to carry): with the tools of scripts/device/pack_deps.sh
-#      --speech-tools when `with_speech_tools` is defined (source .device-slim/unpack.sh), else from PATH;
+#      took 48 s on 16 cores, 2026-12-03; the audio is too large to carry): with the tools of
+#      scripts/device/pack_deps.sh --speech-tools when `with_speech_tools` is defined (source .device-slim/unpack.sh),
+#      else from PATH;
 #   2. trains the pair with scripts/reproduce/speech_pair.sh (both arms per seed, resumable, report of the pair);
 #   3. prints one line per run: status, steps, WER, CER, validation loss, throughput, wall time.
 #   SEEDS="1337 1338" PARALLEL=4 scripts/device/speech_pair.sh

@@ -12,7 +12,7 @@
 #   PROFILE=1 (a CUPTI breakdown of steps 21-25 of each sigtrain run, in <run>/profile/; the PyTorch runs print
 #   theirs by kernel category in their logs).
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 1
 MODELS=("$@")
 [ ${#MODELS[@]} -eq 0 ] && MODELS=(gpt2 stress cell)
 STEPS=${STEPS:-100}
@@ -53,13 +53,17 @@ for model in "${MODELS[@]}"; do
   for v in $SIGTRAIN_VARIANTS; do
     IFS=: read -r kind backend graphs <<< "$v"
     graph_sets=()
-    label="$backend"
-    if [ "$graphs" = graphs ]; then graph_sets=(--set train.cuda_graphs=on); label="$backend+graphs"; fi
-    run="$OUTDIR/sigtrain_${model}_${kind}_${label}"
+    label="$backend"     # the table's and results.jsonl's label
+    tag="$backend"       # the run folder's and log's name: no '+' (the device tool does not bring such names back)
+    if [ "$graphs" = graphs ]; then
+      graph_sets=(--set train.cuda_graphs=on); label="$backend+graphs"; tag="${backend}_graphs"
+    fi
+    run="$OUTDIR/sigtrain_${model}_${kind}_${tag}"
     rm -rf "$run"
     profile_sets=()
     [ "${PROFILE:-0}" = 1 ] && profile_sets=(--set profile.start_step=21 --set profile.steps=5)
-    # shellcheck disable=SC2046
+    # EXTRA_SETS is split into words on purpose (it holds --set pairs).
+    # shellcheck disable=SC2046,SC2086
     if build/sigtrain train $(sigtrain_args "$model") --run-dir "$run" --set attention.kind="$kind" \
          --set attention.backend="$backend" --set train.steps="$STEPS" --set logging.every=50 \
          --set checkpoint.save_final=false "${profile_sets[@]}" "${graph_sets[@]}" ${EXTRA_SETS:-} > "$run.log" 2>&1; then
