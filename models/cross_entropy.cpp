@@ -1,5 +1,4 @@
 #include "models/cross_entropy.h"
-#include "models/norm_fused.h"
 
 #include <torch/torch.h>
 
@@ -23,16 +22,5 @@ at::Tensor cross_entropy_sum(const at::Tensor& logits, const at::Tensor& targets
       logits.to(torch::kFloat32).reshape({-1, V}), flat_targets,
       torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum).ignore_index(ignore_index));
 }
-
-#ifndef SIGTRAIN_HAVE_FUSED_OPS
-// A build without the kernels: the fused ops are never applicable and say so when called anyway.
-at::Tensor fused_cross_entropy_rows(const at::Tensor&, const at::Tensor&, int64_t) {
-  throw std::logic_error("fused cross_entropy: this build has no CUDA kernels (models::fused_ops_built() is false)");
-}
-bool fused_norm_applicable(const at::Tensor&, const at::Tensor&) { return false; }
-at::Tensor fused_norm(const at::Tensor&, const at::Tensor&, const at::Tensor&, double, bool, at::ScalarType) {
-  throw std::logic_error("fused norm: this build has no CUDA kernels (models::fused_ops_built() is false)");
-}
-#endif
 
 }  // namespace sigtrain::models

@@ -22,6 +22,7 @@ FusedOpsConfig FusedOpsConfig::parse(config::SectionReader& r) {
   FusedOpsConfig c;
   c.cross_entropy = parse_choice(r, "cross_entropy");
   c.norm = parse_choice(r, "norm");
+  c.mlp = parse_choice(r, "mlp");
   return c;
 }
 
@@ -38,6 +39,7 @@ FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda) {
   FusedOps ops;
   ops.cross_entropy = resolve(cfg.cross_entropy, possible, "cross_entropy");
   ops.norm = resolve(cfg.norm, possible, "norm");
+  ops.mlp = resolve(cfg.mlp, possible, "mlp");
   return ops;
 }
 

@@ -6,6 +6,7 @@
 //   fused_ops:
 //     cross_entropy: auto     # kernels/cross_entropy_kernel.h: loss and gradient from the bf16 logits, no fp32 copy
 //     norm: auto              # kernels/norm_kernel.h: LayerNorm / RMSNorm writing the autocast dtype directly
+//     mlp: auto               # kernels/gemm_epilogue.h: the GELU MLP with bias, GELU and their gradients in the GEMMs
 #include <string>
 
 #include "common/config.h"
@@ -17,6 +18,7 @@ enum class FusedChoice { kAuto, kOn, kOff };
 struct FusedOpsConfig {
   FusedChoice cross_entropy = FusedChoice::kAuto;
   FusedChoice norm = FusedChoice::kAuto;
+  FusedChoice mlp = FusedChoice::kAuto;
   static FusedOpsConfig parse(config::SectionReader& r);
 };
 
@@ -24,6 +26,7 @@ struct FusedOpsConfig {
 struct FusedOps {
   bool cross_entropy = false;
   bool norm = false;
+  bool mlp = false;
 };
 
 // Whether this build has the fused kernels (nvcc and LibTorch with CUDA found).

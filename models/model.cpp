@@ -148,6 +148,7 @@ double Model::flops_per_token(int64_t seq_len) const {
 void Model::set_fused_ops(const FusedOps& ops) {
   for (const auto& m : modules(/*include_self=*/false))
     if (auto norm = std::dynamic_pointer_cast<Norm>(m)) norm->fused = ops.norm;
+    else if (auto mlp = std::dynamic_pointer_cast<Mlp>(m)) mlp->fused = ops.mlp;
 }
 
 void Model::set_attention_backend(const std::string& name) {

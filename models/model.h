@@ -99,7 +99,7 @@ class Model : public torch::nn::Module {
   // Switch every block's attention backend (e.g. tests comparing math and sdpa on one set of weights).
   void set_attention_backend(const std::string& name);
 
-  // The fused kernels the model's modules use (fused_ops section, resolved for the device): the norms.
+  // The fused kernels the model's modules use (fused_ops section, resolved for the device): the norms and MLPs.
   void set_fused_ops(const FusedOps& ops);
 
   // Stability instruments (off by default): per-layer attention statistics on the first `sample_batch`

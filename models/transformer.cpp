@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "models/mlp_fused.h"
 #include "models/norm_fused.h"
 
 namespace sigtrain::models {
@@ -146,6 +147,8 @@ Mlp::Mlp(const ModelConfig& cfg) : kind(cfg.mlp) {
 }
 
 at::Tensor Mlp::forward(const at::Tensor& x) const {
+  if (fused && kind == MlpKind::kGelu && fused_mlp_applicable(x, fc->weight, proj->weight))
+    return fused_gelu_mlp(x, fc->weight, fc->bias, proj->weight, proj->bias);
   at::Tensor h = fc->forward(x);
   if (kind == MlpKind::kGelu) {
     h = at::gelu(h, "tanh");

@@ -120,6 +120,9 @@ class Mlp : public torch::nn::Module {
   at::Tensor forward(const at::Tensor& x) const;
   std::shared_ptr<Linear> fc, proj;
   MlpKind kind;
+  // With `fused` on, a GELU MLP on CUDA under autocast (or in bf16 / fp16) whose widths fit runs as one op with its
+  // bias, GELU and their gradients in the GEMM epilogues (models/mlp_fused.h); else LibTorch's ops.
+  bool fused = false;  // fused_ops.mlp (Model::set_fused_ops)
 };
 
 // One block. With f ∈ {attention, MLP}, optional LayerScale γ, and dropout + stochastic depth on f's output:

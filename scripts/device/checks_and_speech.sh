@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # One GPU-machine call for what this tree has not yet run on a GPU (the plan in docs/results/README.md). Stages,
-# in order (STAGES="probe graphs kernels speech throughput", the default, or a subset):
+# in order (STAGES="probe models graphs kernels speech throughput", the default, or a subset):
 #   probe       100 LM steps with a checkpoint every 20 and keep_last 1: the rotation that crashed with
 #               std::filesystem::remove_all (common/remove_tree.h) must now run through
-#   graphs      test_trainer_gpu (train.cuda_graphs against the eager run, fused AdamW)
+#   models      test_models_gpu (the fused ops against float64: cross-entropy, norms, the GELU MLP; fused attention)
+#   graphs      test_trainer_gpu (train.cuda_graphs against the eager run, bit-exact resume with the fast paths,
+#               fused AdamW)
 #   kernels     test_kernels (the float64 sweep, head dims 32 and 96 included)
 #   speech      scripts/device/speech_pair.sh (corpus built here, both arms x 2 seeds at once)
 #   throughput  scripts/device/speech_throughput.sh (the 255M encoder, sdpa vs fused)
@@ -12,12 +14,13 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp}
-STAGES=${STAGES:-probe graphs kernels speech throughput}
+STAGES=${STAGES:-probe models graphs kernels speech throughput}
 want() { [[ " $STAGES " == *" $1 "* ]]; }
 summary=()
 stage() { summary+=("$1: $2"); echo "== $1: $2"; }
 
 targets=(sigtrain)
+want models && targets+=(test_models_gpu)
 want graphs && targets+=(test_trainer_gpu)
 want kernels && targets+=(test_kernels)
 t0=$(date +%s)
@@ -33,6 +36,10 @@ if want probe; then
   rc=$?
   stage probe "exit $rc, $(grep -c '] checkpoint ' "$OUT/probe.log") checkpoints, kept: $(ls "$OUT/probe/checkpoints" 2>/dev/null | tr '\n' ' ')"
   rm -rf "$OUT/probe/checkpoints"
+fi
+if want models; then
+  build/tests/models/test_models_gpu > "$OUT/test_models_gpu.log" 2>&1
+  stage models "exit $?, $(grep -E '^\[  (PASSED|FAILED) ' "$OUT/test_models_gpu.log" | tr '\n' ' ')"
 fi
 if want graphs; then
   build/tests/trainer/test_trainer_gpu > "$OUT/test_trainer_gpu.log" 2>&1

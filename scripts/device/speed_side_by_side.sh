@@ -7,8 +7,9 @@
 # Environment: STEPS (sigtrain steps, default 100; steps 51-100 are measured: a long run's mix of monitor
 #   instruments, grad norms every 10 steps and the rest every 50), TORCH_STEPS (default 30),
 #   TORCH_MODES (default "eager compile"; "skip": sigtrain only), TORCH_ATTN (default "softmax sigmoid" for gpt2, softmax otherwise),
-#   SIGTRAIN_VARIANTS (default "softmax:sdpa sigmoid:fused"; a third field "graphs", e.g. sigmoid:fused:graphs,
-#   adds train.cuda_graphs=on), EXTRA_SETS (more --set for every sigtrain run),
+#   SIGTRAIN_VARIANTS (default "softmax:sdpa sigmoid:fused"; further fields are options of that run: "graphs" adds
+#   train.cuda_graphs=on, a key=value adds --set key=value, e.g. sigmoid:fused:graphs sigmoid:fused:fused_ops.mlp=off),
+#   EXTRA_SETS (more --set for every sigtrain run),
 #   PROFILE=1 (a CUPTI breakdown of steps 21-25 of each sigtrain run, in <run>/profile/; the PyTorch runs print
 #   theirs by kernel category in their logs).
 set -uo pipefail
@@ -51,13 +52,19 @@ for model in "${MODELS[@]}"; do
     done
   done
   for v in $SIGTRAIN_VARIANTS; do
-    IFS=: read -r kind backend graphs <<< "$v"
-    graph_sets=()
+    # kind:backend[:option...], each option "graphs" (train.cuda_graphs=on) or a key=value for --set.
+    IFS=: read -r kind backend rest <<< "$v"
+    IFS=: read -ra options <<< "${rest:-}"
+    variant_sets=()
     label="$backend"     # the table's and results.jsonl's label
-    tag="$backend"       # the run folder's and log's name: no '+' (the device tool does not bring such names back)
-    if [ "$graphs" = graphs ]; then
-      graph_sets=(--set train.cuda_graphs=on); label="$backend+graphs"; tag="${backend}_graphs"
-    fi
+    tag="$backend"       # the run folder's and log's name: no '+' or '=' (the device tool does not bring such names back)
+    for option in "${options[@]}"; do
+      case "$option" in
+        graphs) variant_sets+=(--set train.cuda_graphs=on); label+="+graphs"; tag+="_graphs" ;;
+        *=*) variant_sets+=(--set "$option"); label+=" $option"; tag+="_${option//=/-}" ;;
+        *) echo "speed_side_by_side.sh: variant '$v': option '$option' is neither 'graphs' nor key=value" >&2; exit 2 ;;
+      esac
+    done
     run="$OUTDIR/sigtrain_${model}_${kind}_${tag}"
     rm -rf "$run"
     profile_sets=()
@@ -66,7 +73,7 @@ for model in "${MODELS[@]}"; do
     # shellcheck disable=SC2046,SC2086
     if build/sigtrain train $(sigtrain_args "$model") --run-dir "$run" --set attention.kind="$kind" \
          --set attention.backend="$backend" --set train.steps="$STEPS" --set logging.every=50 \
-         --set checkpoint.save_final=false "${profile_sets[@]}" "${graph_sets[@]}" ${EXTRA_SETS:-} > "$run.log" 2>&1; then
+         --set checkpoint.save_final=false "${profile_sets[@]}" "${variant_sets[@]}" ${EXTRA_SETS:-} > "$run.log" 2>&1; then
       python3 - "$run" "$model" "$kind" "$label" >> "$RESULTS" <<'EOF'
 import json, sys
 run, model, kind, backend = sys.argv[1:]

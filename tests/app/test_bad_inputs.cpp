@@ -164,6 +164,8 @@ TEST_F(BadInputs, FusedOpSwitchedOnWhereItCannotRunIsRefusedBeforeTheRunFolder) 
     expect_bad_input(cmd, {"fused_ops.cross_entropy", "CUDA", "auto or off"});
   expect_bad_input("train --config tiny.yaml --run-dir new_run --set fused_ops.cross_entropy=yes",
                    {"fused_ops.cross_entropy", "yes", "auto", "off"});
+  expect_bad_input("train --config tiny.yaml --run-dir new_run --set fused_ops.mlp=on",
+                   {"fused_ops.mlp", "CUDA", "auto or off"});
 }
 
 TEST_F(BadInputs, CudaGraphsSwitchedOnWhereTheyCannotRunAreRefusedBeforeTheRunFolder) {

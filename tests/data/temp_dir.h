@@ -7,6 +7,7 @@
 #include <string>
 
 #include "common/atomic_file.h"
+#include "common/remove_tree.h"
 
 namespace sigtrain::data::testing {
 
@@ -19,8 +20,10 @@ class TempDir {
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {
-    std::error_code ec;
-    std::filesystem::remove_all(path_, ec);
+    try {
+      sigtrain::remove_tree(path_.string());
+    } catch (...) {  // a destructor must not throw; a leftover temp folder is harmless
+    }
   }
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;

@@ -7,6 +7,8 @@
 // Norms: LayerNorm (with and without bias) and RMSNorm, fp32 → bf16 / fp16 / fp32 and bf16 → bf16, the model
 // dims (64 … 2048): y within one rounding of the output dtype (relative to max|y|), dx within fp32 arithmetic
 // plus the input's rounding of dy, dγ / dβ (sums over rows) within 1e-4 relative.
+// GELU MLP (cuBLASLt epilogues): output and all five gradients against float64 and beside LibTorch's autocast
+// path (tolerances at the FusedMlp tests), bit-for-bit repeats, the module under autocast, the fallbacks.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -16,6 +18,7 @@
 
 #include "models/cross_entropy.h"
 #include "models/fused_ops.h"
+#include "models/mlp_fused.h"
 #include "models/norm_fused.h"
 #include "models/transformer.h"
 
@@ -221,4 +224,165 @@ TEST(FusedNorm, UnsupportedInputsFallBackToLibTorch) {
   norm.fused = true;
   at::Tensor x = torch::randn({3, 66}, cuda);
   EXPECT_TRUE(torch::allclose(norm.forward(x), at::layer_norm(x, {66}, norm.weight, norm.bias, 1e-5)));
+}
+
+// The fused GELU MLP (models/mlp_fused.h) against float64 on the same bf16-rounded inputs and weights, beside
+// LibTorch's autocast path on the same inputs: the fused op stores h and the gradients in bf16 as autocast does,
+// so its error must be of the same size as LibTorch's (≤ 2× it, plus 2^-9 of the tensor's scale), and within
+// 2^-6 of the scale outright. A wrong epilogue (bias, GELU, GELU′ or a bias gradient missing or transposed) is off
+// by O(1) of the scale.
+namespace {
+
+struct MlpCase {
+  int64_t rows, d_model, hidden, out;
+  bool bias;
+};
+
+struct MlpResult {
+  at::Tensor y, dx, dw1, db1, dw2, db2;
+};
+
+MlpResult run_mlp(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1, const at::Tensor& w2,
+                  const at::Tensor& b2, const at::Tensor& dy, bool fused, bool autocast) {
+  at::Tensor xi = x.detach().requires_grad_(true), w1i = w1.detach().requires_grad_(true);
+  at::Tensor w2i = w2.detach().requires_grad_(true);
+  at::Tensor b1i = b1.defined() ? b1.detach().requires_grad_(true) : at::Tensor();
+  at::Tensor b2i = b2.defined() ? b2.detach().requires_grad_(true) : at::Tensor();
+  if (autocast) at::autocast::set_autocast_enabled(at::kCUDA, true);
+  at::Tensor y = fused ? fused_gelu_mlp(xi, w1i, b1i, w2i, b2i)
+                       : at::linear(at::gelu(at::linear(xi, w1i, b1i), "tanh"), w2i, b2i);
+  if (autocast) {
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+    at::autocast::clear_cache();
+  }
+  (y.to(torch::kDouble) * dy.to(torch::kDouble)).sum().backward();
+  auto grad = [](const at::Tensor& t) { return t.defined() ? t.grad() : at::Tensor(); };
+  return {y.detach(), xi.grad(), w1i.grad(), grad(b1i), w2i.grad(), grad(b2i)};
+}
+
+void check_mlp(const MlpCase& c) {
+  SCOPED_TRACE("rows " + std::to_string(c.rows) + " K " + std::to_string(c.d_model) + " F " +
+               std::to_string(c.hidden) + " N " + std::to_string(c.out) + (c.bias ? " bias" : " no bias"));
+  torch::manual_seed(5);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  // bf16-exact values, so the float64 reference sees exactly what the bf16 GEMMs read.
+  auto bf16_exact = [](const at::Tensor& t) { return t.to(torch::kBFloat16).to(torch::kFloat); };
+  at::Tensor x = bf16_exact(torch::randn({c.rows, c.d_model}, cuda)).to(torch::kBFloat16);
+  at::Tensor w1 = bf16_exact(torch::randn({c.hidden, c.d_model}, cuda) / std::sqrt(double(c.d_model)));
+  at::Tensor w2 = bf16_exact(torch::randn({c.out, c.hidden}, cuda) / std::sqrt(double(c.hidden)));
+  at::Tensor b1 = c.bias ? bf16_exact(torch::randn({c.hidden}, cuda) * 0.5) : at::Tensor();
+  at::Tensor b2 = c.bias ? bf16_exact(torch::randn({c.out}, cuda) * 0.5) : at::Tensor();
+  at::Tensor dy = torch::randn({c.rows, c.out}, cuda).to(torch::kBFloat16);
+  ASSERT_TRUE(fused_mlp_applicable(x, w1, w2));
+
+  auto to64 = [](const at::Tensor& t) { return t.defined() ? t.to(torch::kDouble) : at::Tensor(); };
+  const MlpResult ref = run_mlp(to64(x), to64(w1), to64(b1), to64(w2), to64(b2), dy, false, false);
+  const MlpResult lib = run_mlp(x, w1, b1, w2, b2, dy, false, true);
+  const MlpResult fus = run_mlp(x, w1, b1, w2, b2, dy, true, false);
+  EXPECT_EQ(fus.y.scalar_type(), at::kBFloat16);
+  EXPECT_EQ(fus.dx.scalar_type(), at::kBFloat16);
+  EXPECT_EQ(fus.dw1.scalar_type(), at::kFloat) << "written in the master weights' dtype";
+  EXPECT_EQ(fus.dw2.scalar_type(), at::kFloat);
+
+  auto err = [](const at::Tensor& a, const at::Tensor& r) { return (a.to(torch::kDouble) - r).abs().max().item<double>(); };
+  auto check = [&](const at::Tensor& f, const at::Tensor& l, const at::Tensor& r, const char* what) {
+    ASSERT_TRUE(f.defined()) << what;
+    const double scale = r.abs().max().item<double>();
+    const double e_fused = err(f, r), e_lib = err(l, r);
+    EXPECT_LE(e_fused, std::ldexp(1.0, -6) * scale) << what << " (scale " << scale << ")";
+    EXPECT_LE(e_fused, 2 * e_lib + std::ldexp(1.0, -9) * scale)
+        << what << ": fused error " << e_fused << " vs LibTorch autocast " << e_lib << " (scale " << scale << ")";
+  };
+  check(fus.y, lib.y, ref.y, "y");
+  check(fus.dx, lib.dx, ref.dx, "dx");
+  check(fus.dw1, lib.dw1, ref.dw1, "dW1");
+  check(fus.dw2, lib.dw2, ref.dw2, "dW2");
+  if (c.bias) {
+    check(fus.db1, lib.db1, ref.db1, "db1");
+    check(fus.db2, lib.db2, ref.db2, "db2");
+  } else {
+    EXPECT_FALSE(fus.db1.defined());
+  }
+}
+
+}  // namespace
+
+TEST(FusedMlp, Gpt2WidthsWithBiases) { SKIP_WITHOUT_FUSED_CUDA(); check_mlp({1029, 768, 3072, 768, true}); }
+TEST(FusedMlp, NoBiasesNarrowOutput) { SKIP_WITHOUT_FUSED_CUDA(); check_mlp({64, 256, 1024, 128, false}); }
+TEST(FusedMlp, FewRowsSmallWidths) { SKIP_WITHOUT_FUSED_CUDA(); check_mlp({3, 64, 256, 64, true}); }
+
+TEST(FusedMlp, RepeatsBitForBit) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  torch::manual_seed(9);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  at::Tensor x = torch::randn({512, 384}, cuda).to(torch::kBFloat16), dy = torch::randn({512, 384}, cuda);
+  at::Tensor w1 = torch::randn({1536, 384}, cuda) * 0.05, b1 = torch::randn({1536}, cuda) * 0.1;
+  at::Tensor w2 = torch::randn({384, 1536}, cuda) * 0.05, b2 = torch::randn({384}, cuda) * 0.1;
+  const MlpResult a = run_mlp(x, w1, b1, w2, b2, dy, true, false), b = run_mlp(x, w1, b1, w2, b2, dy, true, false);
+  EXPECT_TRUE(torch::equal(a.y, b.y));
+  EXPECT_TRUE(torch::equal(a.dx, b.dx));
+  EXPECT_TRUE(torch::equal(a.dw1, b.dw1));
+  EXPECT_TRUE(torch::equal(a.db1, b.db1));
+  EXPECT_TRUE(torch::equal(a.dw2, b.dw2));
+  EXPECT_TRUE(torch::equal(a.db2, b.db2));
+}
+
+TEST(FusedMlp, MlpModuleUnderAutocastMatchesLibTorchPath) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  ModelConfig cfg;
+  cfg.d_model = 256;
+  cfg.mlp = MlpKind::kGelu;
+  cfg.bias = true;
+  torch::manual_seed(4);
+  Mlp plain(cfg);
+  torch::manual_seed(4);
+  Mlp fused(cfg);
+  plain.to(torch::kCUDA);
+  fused.to(torch::kCUDA);
+  fused.fused = true;
+  at::Tensor x = torch::randn({2, 77, 256}, torch::TensorOptions().device(torch::kCUDA));
+  at::Tensor xp = x.detach().requires_grad_(true), xf = x.detach().requires_grad_(true);
+  at::autocast::set_autocast_enabled(at::kCUDA, true);
+  at::Tensor yp = plain.forward(xp), yf = fused.forward(xf);
+  at::autocast::set_autocast_enabled(at::kCUDA, false);
+  at::autocast::clear_cache();
+  ASSERT_EQ(yf.sizes(), yp.sizes());
+  EXPECT_EQ(yf.scalar_type(), at::kBFloat16);
+  const double scale = yp.to(torch::kDouble).abs().max().item<double>();
+  EXPECT_LE((yf.to(torch::kDouble) - yp.to(torch::kDouble)).abs().max().item<double>(), std::ldexp(1.0, -6) * scale);
+  yp.to(torch::kFloat).square().sum().backward();
+  yf.to(torch::kFloat).square().sum().backward();
+  EXPECT_EQ(xf.grad().scalar_type(), at::kFloat) << "through the differentiable cast of the fp32 input";
+  const double gscale = plain.fc->weight.grad().abs().max().item<double>();
+  EXPECT_LE((fused.fc->weight.grad() - plain.fc->weight.grad()).abs().max().item<double>(), std::ldexp(1.0, -5) * gscale);
+  const double xscale = xp.grad().abs().max().item<double>();
+  EXPECT_LE((xf.grad() - xp.grad()).abs().max().item<double>(), std::ldexp(1.0, -5) * xscale);
+}
+
+TEST(FusedMlp, UnsupportedInputsFallBackToLibTorch) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  at::Tensor w1 = torch::randn({256, 64}, cuda), w2 = torch::randn({64, 256}, cuda);
+  EXPECT_TRUE(fused_mlp_applicable(torch::randn({8, 64}, cuda).to(torch::kBFloat16), w1, w2));
+  EXPECT_FALSE(fused_mlp_applicable(torch::randn({8, 64}, cuda), w1, w2)) << "fp32 without autocast";
+  EXPECT_FALSE(fused_mlp_applicable(torch::randn({8, 64}).to(torch::kBFloat16), w1.cpu(), w2.cpu())) << "CPU";
+  EXPECT_FALSE(fused_mlp_applicable(torch::randn({8, 68}, cuda).to(torch::kBFloat16), torch::randn({256, 68}, cuda),
+                                    w2))
+      << "d_model % 8";
+  EXPECT_FALSE(fused_mlp_applicable(torch::randn({8, 64}, cuda).to(torch::kBFloat16), w1.to(torch::kBFloat16), w2))
+      << "bf16 weight";
+  ModelConfig cfg;
+  cfg.d_model = 60;  // not a multiple of 8: the module keeps LibTorch's ops
+  cfg.mlp = MlpKind::kGelu;
+  Mlp mlp(cfg);
+  mlp.to(torch::kCUDA);
+  mlp.fused = true;
+  at::Tensor x = torch::randn({5, 60}, cuda);
+  at::autocast::set_autocast_enabled(at::kCUDA, true);
+  at::Tensor y = mlp.forward(x);
+  at::Tensor ref = at::linear(at::gelu(at::linear(x, mlp.fc->weight, mlp.fc->bias), "tanh"), mlp.proj->weight,
+                              mlp.proj->bias);
+  at::autocast::set_autocast_enabled(at::kCUDA, false);
+  at::autocast::clear_cache();
+  EXPECT_TRUE(torch::equal(y, ref));
 }

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "common/remove_tree.h"
 #include "tests/error_of.h"
 
 #ifndef SIGTRAIN_SPEECH_FIXTURES
@@ -25,7 +26,7 @@ inline std::string fixture(const std::string& name) { return std::string(SIGTRAI
 
 inline std::filesystem::path temp_dir(const std::string& name) {
   const auto d = std::filesystem::temp_directory_path() / ("sigtrain_speech_" + std::to_string(::getpid())) / name;
-  std::filesystem::remove_all(d);
+  sigtrain::remove_tree(d.string());
   std::filesystem::create_directories(d);
   return d;
 }

@@ -1,6 +1,7 @@
 // train.cuda_graphs (trainer/loop/micro_step_graph.h) on the GPU: a run that replays captured micro-steps trains
 // like the eager run, step for step, with gradient accumulation, bf16 autocast and our fused kernels, and with
-// the steps that collect attention statistics falling back to eager ones.
+// the steps that collect attention statistics falling back to eager ones; a GELU MLP with biases, so the fused
+// MLP's cuBLASLt GEMMs are captured too.
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
@@ -30,7 +31,8 @@ TEST(CudaGraphsGpu, ReplayedMicroStepsTrainLikeEagerOnes) {
     opts.config_files = {tiny};
     // 2 micro-batches per step (512 tokens = 2 x 8 x 32); attention statistics every 5 steps run eagerly.
     opts.overrides = {"train.device=cuda", "train.precision=bf16", "train.steps=12", "train.micro_batch_size=8",
-                      "attention.backend=fused", "model.d_model=128", "model.n_head=2", "logging.every=1",
+                      "attention.backend=fused", "model.d_model=128", "model.n_head=2", "model.mlp=gelu",
+                      "model.bias=true", "logging.every=1",
                       "monitor.attention_every=5", "eval.every=0", "checkpoint.every=0",
                       "checkpoint.save_final=false", "logging.level=info", "train.cuda_graphs=" + graphs};
     opts.run_dir = (dir / name).string();

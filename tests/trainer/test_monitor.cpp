@@ -1,7 +1,6 @@
 // Stability instruments (against direct computations), policies, metrics.h5 after a kill, the masked-token task,
 // the stress smoke config and `sigtrain report`.
 #include <gtest/gtest.h>
-#include <ftw.h>
 #include <sys/wait.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -85,14 +84,6 @@ trainer::TrainOptions smoke_run(const fs::path& dir, const std::string& name, st
   o.overrides = std::move(overrides);
   o.run_dir = (dir / name).string();
   return o;
-}
-
-// rm -rf without std::filesystem::remove_all: PyPI's libtorch.so exports its own (older) std::filesystem, which
-// interposes on libstdc++'s and crashes in remove_all on non-empty folders.
-void remove_tree(const fs::path& p) {
-  ::nftw(
-      p.c_str(), [](const char* path, const struct stat*, int, struct FTW*) { return ::remove(path); }, 16,
-      FTW_DEPTH | FTW_PHYS);
 }
 
 bool is_png(const fs::path& p) {
@@ -515,7 +506,7 @@ TEST(StressSmoke, EncoderRunsWithInstrumentsAndResumesBitExact) {
 
   // Resume from step 5: the same final parameters (masking and length jitter are functions of the sample index).
   ASSERT_EQ(std::system(("cp -a '" + (dir / "straight").string() + "' '" + (dir / "crashed").string() + "'").c_str()), 0);
-  remove_tree(dir / "crashed" / "checkpoints" / "step_00000010");
+  sigtrain::remove_tree((dir / "crashed" / "checkpoints" / "step_00000010").string());
   fs::remove(dir / "crashed" / "summary.json");
   trainer::TrainOptions resumed;
   resumed.run_dir = (dir / "crashed").string();

@@ -9,13 +9,14 @@
 
 #include <gtest/gtest.h>
 
+#include "common/remove_tree.h"
 #include "trainer/loop/trainer.h"
 
 namespace sigtrain::fixture {
 
 inline std::filesystem::path fresh_dir(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() / ("sigtrain_test_" + name);
-  std::filesystem::remove_all(dir);
+  sigtrain::remove_tree(dir.string());
   std::filesystem::create_directories(dir);
   return dir;
 }
@@ -77,7 +78,7 @@ inline int train_tiny(const std::filesystem::path& dir, const std::string& name,
 // back the original run.
 inline void copy_as_crashed_after_step_10(const std::filesystem::path& run, const std::filesystem::path& copy) {
   std::filesystem::copy(run, copy, std::filesystem::copy_options::recursive);
-  std::filesystem::remove_all(copy / "checkpoints" / "step_00000020");
+  sigtrain::remove_tree((copy / "checkpoints" / "step_00000020").string());
   std::filesystem::remove(copy / "summary.json");
 }
 

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <functional>
 #include <string>
+
+#include "common/remove_tree.h"
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -25,7 +27,7 @@ inline std::string fixture(const std::string& name) { return std::string(SIGTRAI
 // A fresh folder under the temp dir, unique per process and name.
 inline fs::path temp_dir(const std::string& name) {
   const fs::path d = fs::temp_directory_path() / ("sigtrain_vision_" + std::to_string(::getpid())) / name;
-  fs::remove_all(d);
+  sigtrain::remove_tree(d.string());
   fs::create_directories(d);
   return d;
 }

@@ -65,7 +65,8 @@ TrainingRun::TrainingRun(RunConfig cfg, const Runtime& runtime, DistributedConte
                           : "per-parameter (torch::optim::AdamW::step)") +
             " [optim.fused: " + cfg_.optim.fused + "]; cross-entropy: " +
             (fused_ops.cross_entropy ? "fused kernel" : "LibTorch (fp32 logits)") +
-            "; norms: " + (fused_ops.norm ? "fused kernel" : "LibTorch"));
+            "; norms: " + (fused_ops.norm ? "fused kernel" : "LibTorch") +
+            "; GELU MLP: " + (fused_ops.mlp ? "fused (cuBLASLt epilogues)" : "LibTorch"));
   // Data parallelism: gradients become views into flat buckets that are averaged over ranks during backward.
   if (world_ > 1) {
     grad_sync_ = std::make_unique<GradSync>(params_, dist_, cfg_.dist.bucket_mb, cfg_.dist.overlap);

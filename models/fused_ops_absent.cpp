@@ -1,0 +1,27 @@
+// A build without the CUDA kernels (models/CMakeLists.txt): the fused ops are never applicable and say so when
+// called anyway.
+#include <stdexcept>
+
+#include "models/cross_entropy.h"
+#include "models/mlp_fused.h"
+#include "models/norm_fused.h"
+
+namespace sigtrain::models {
+
+at::Tensor fused_cross_entropy_rows(const at::Tensor&, const at::Tensor&, int64_t) {
+  throw std::logic_error("fused cross_entropy: this build has no CUDA kernels (models::fused_ops_built() is false)");
+}
+
+bool fused_norm_applicable(const at::Tensor&, const at::Tensor&) { return false; }
+at::Tensor fused_norm(const at::Tensor&, const at::Tensor&, const at::Tensor&, double, bool, at::ScalarType) {
+  throw std::logic_error("fused norm: this build has no CUDA kernels (models::fused_ops_built() is false)");
+}
+
+std::optional<at::ScalarType> fused_mlp_compute_dtype(const at::Tensor&) { return std::nullopt; }
+bool fused_mlp_applicable(const at::Tensor&, const at::Tensor&, const at::Tensor&) { return false; }
+at::Tensor fused_gelu_mlp(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                          const at::Tensor&) {
+  throw std::logic_error("fused MLP: this build has no CUDA kernels (models::fused_ops_built() is false)");
+}
+
+}  // namespace sigtrain::models
