@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# One GPU-machine call for what this tree has not yet run on a GPU (the plan in docs/results/README.md). Stages,
-# in order (STAGES="probe models graphs kernels speech throughput", the default, or a subset):
+# One GPU-machine call for the GPU checks and the speech experiments (first used 2026-12-03: results in
+# docs/results/speech/ and docs/benchmarks.md). Stages, in order (STAGES="probe models graphs kernels speech
+# throughput", the default, or a subset):
 #   probe       100 LM steps with a checkpoint every 20 and keep_last 1: the rotation that crashed with
 #               std::filesystem::remove_all (common/remove_tree.h) must now run through
 #   models      test_models_gpu (the fused ops against float64: cross-entropy, norms, the GELU MLP; fused attention)
