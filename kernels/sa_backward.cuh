@@ -316,7 +316,7 @@ void launch_bwd(const KParams& kp, cudaStream_t stream) {
 }
 
 // The mma.sync backward of head dim D with its production tile (BwdTile<D, 0>; tuning builds: variant 1),
-// instantiated once per head dim by SIGTRAIN_SA_INSTANTIATE_MMA_BWD in sa_bwd_dD.cu.
+// instantiated once per head dim (SIGTRAIN_SA_INSTANTIATE) in sa_bwd_dD.cu.
 template <int D, typename T, bool EXACT>
 void run_bwd(const KParams& kp, cudaStream_t stream, int variant) {
 #ifdef SIGTRAIN_SA_TUNING_VARIANTS
@@ -327,13 +327,5 @@ void run_bwd(const KParams& kp, cudaStream_t stream, int variant) {
   launch_bwd<D, BwdTile<D, 0>::BM, BwdTile<D, 0>::NW, T, EXACT>(kp, stream);
 #endif
 }
-
-#define SIGTRAIN_SA_INSTANTIATE_MMA_BWD(D)                                                            \
-  namespace sigtrain::kernels::detail {                                                               \
-  template void run_bwd<D, __nv_bfloat16, false>(const KParams&, cudaStream_t, int);                  \
-  template void run_bwd<D, __nv_bfloat16, true>(const KParams&, cudaStream_t, int);                   \
-  template void run_bwd<D, __half, false>(const KParams&, cudaStream_t, int);                         \
-  template void run_bwd<D, __half, true>(const KParams&, cudaStream_t, int);                          \
-  }
 
 }  // namespace sigtrain::kernels::detail

@@ -1,4 +1,6 @@
 // The mma.sync backward for head dim 32 (one translation unit per direction and head dim: short nvcc runs).
 #include "sa_backward.cuh"
 
-SIGTRAIN_SA_INSTANTIATE_MMA_BWD(32)
+namespace sigtrain::kernels::detail {
+SIGTRAIN_SA_INSTANTIATE(run_bwd, 32)
+}  // namespace sigtrain::kernels::detail

@@ -7,8 +7,5 @@ void run_bwd_wgmma(const KParams& kp, cudaStream_t stream, int variant) {
   (void)variant;  // one configuration
   launch_bwd_tma<D, WgBwdTile<D>::BM, T, EXACT>(kp, stream);
 }
-template void run_bwd_wgmma<128, __nv_bfloat16, false>(const KParams&, cudaStream_t, int);
-template void run_bwd_wgmma<128, __nv_bfloat16, true>(const KParams&, cudaStream_t, int);
-template void run_bwd_wgmma<128, __half, false>(const KParams&, cudaStream_t, int);
-template void run_bwd_wgmma<128, __half, true>(const KParams&, cudaStream_t, int);
+SIGTRAIN_SA_INSTANTIATE(run_bwd_wgmma, 128)
 }  // namespace sigtrain::kernels::detail

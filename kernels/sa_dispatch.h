@@ -59,4 +59,12 @@ template <int D, typename T, bool EXACT> void run_fwd_wgmma(const KParams& kp, c
 template <int D, typename T, bool EXACT> void run_bwd_wgmma(const KParams& kp, cudaStream_t stream, int variant);
 template <int D, typename T, bool EXACT> void run_bwd(const KParams& kp, cudaStream_t stream, int variant);
 
+// Instantiates one of the four above for head dim D in each dtype and σ variant the dispatch calls (inside this
+// namespace, in the translation unit that defines it: one per direction, kernel family and head dim).
+#define SIGTRAIN_SA_INSTANTIATE(RUN, D)                                  \
+  template void RUN<D, __nv_bfloat16, false>(const KParams&, cudaStream_t, int); \
+  template void RUN<D, __nv_bfloat16, true>(const KParams&, cudaStream_t, int);  \
+  template void RUN<D, __half, false>(const KParams&, cudaStream_t, int);        \
+  template void RUN<D, __half, true>(const KParams&, cudaStream_t, int);
+
 }  // namespace sigtrain::kernels::detail

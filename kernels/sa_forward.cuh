@@ -233,7 +233,7 @@ void launch_fwd(const KParams& kp, cudaStream_t stream) {
 }
 
 // The mma.sync forward of head dim D with its production tile (FwdTile<D, 0>; tuning builds: variants 1 and 2),
-// instantiated once per head dim by SIGTRAIN_SA_INSTANTIATE_MMA_FWD in sa_fwd_dD.cu.
+// instantiated once per head dim (SIGTRAIN_SA_INSTANTIATE) in sa_fwd_dD.cu.
 template <int D, typename T, bool EXACT>
 void run_fwd(const KParams& kp, cudaStream_t stream, int variant) {
 #ifdef SIGTRAIN_SA_TUNING_VARIANTS
@@ -245,13 +245,5 @@ void run_fwd(const KParams& kp, cudaStream_t stream, int variant) {
   launch_fwd<D, FwdTile<D, 0>::BN, FwdTile<D, 0>::NW, FwdTile<D, 0>::MT, FwdTile<D, 0>::QREG, T, EXACT>(kp, stream);
 #endif
 }
-
-#define SIGTRAIN_SA_INSTANTIATE_MMA_FWD(D)                                                            \
-  namespace sigtrain::kernels::detail {                                                               \
-  template void run_fwd<D, __nv_bfloat16, false>(const KParams&, cudaStream_t, int);                  \
-  template void run_fwd<D, __nv_bfloat16, true>(const KParams&, cudaStream_t, int);                   \
-  template void run_fwd<D, __half, false>(const KParams&, cudaStream_t, int);                         \
-  template void run_fwd<D, __half, true>(const KParams&, cudaStream_t, int);                          \
-  }
 
 }  // namespace sigtrain::kernels::detail

@@ -1,4 +1,6 @@
 // The mma.sync forward for head dim 128 (one translation unit per direction and head dim: short nvcc runs).
 #include "sa_forward.cuh"
 
-SIGTRAIN_SA_INSTANTIATE_MMA_FWD(128)
+namespace sigtrain::kernels::detail {
+SIGTRAIN_SA_INSTANTIATE(run_fwd, 128)
+}  // namespace sigtrain::kernels::detail

@@ -1,4 +1,6 @@
 // The mma.sync forward for head dim 32 (one translation unit per direction and head dim: short nvcc runs).
 #include "sa_forward.cuh"
 
-SIGTRAIN_SA_INSTANTIATE_MMA_FWD(32)
+namespace sigtrain::kernels::detail {
+SIGTRAIN_SA_INSTANTIATE(run_fwd, 32)
+}  // namespace sigtrain::kernels::detail

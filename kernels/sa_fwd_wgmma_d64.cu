@@ -16,8 +16,5 @@ void run_fwd_wgmma(const KParams& kp, cudaStream_t stream, int variant) {
 #endif
 #undef SA_TMA_LAUNCH
 }
-template void run_fwd_wgmma<64, __nv_bfloat16, false>(const KParams&, cudaStream_t, int);
-template void run_fwd_wgmma<64, __nv_bfloat16, true>(const KParams&, cudaStream_t, int);
-template void run_fwd_wgmma<64, __half, false>(const KParams&, cudaStream_t, int);
-template void run_fwd_wgmma<64, __half, true>(const KParams&, cudaStream_t, int);
+SIGTRAIN_SA_INSTANTIATE(run_fwd_wgmma, 64)
 }  // namespace sigtrain::kernels::detail
