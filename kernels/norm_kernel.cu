@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 
 #include "norm_kernel.h"
 
@@ -56,6 +57,14 @@ __device__ __forceinline__ void store4(__half* p, const float v[4]) {
   *reinterpret_cast<uint2*>(p) = q;
 }
 
+// v as x's dtype would hold it.
+template <typename T>
+__device__ __forceinline__ float round_to(float v) {
+  if constexpr (std::is_same_v<T, __nv_bfloat16>) return __bfloat162float(__float2bfloat16_rn(v));
+  else if constexpr (std::is_same_v<T, __half>) return __half2float(__float2half_rn(v));
+  else return v;
+}
+
 __device__ __forceinline__ float warp_sum(float v) {
 #pragma unroll
   for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
@@ -69,6 +78,8 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock) norm_forward_kernel(NormP
   if (row >= p.rows) return;
   const int n_chunks = static_cast<int>(p.dim / 4);
   const TX* x = static_cast<const TX*>(p.x) + row * p.dim;
+  const TY* delta = p.delta ? static_cast<const TY*>(p.delta) + row * p.dim : nullptr;
+  TX* x_sum = p.delta ? static_cast<TX*>(p.sum) + row * p.dim : nullptr;
   float v[CHUNKS][4];
   float sum = 0.f;
 #pragma unroll
@@ -76,6 +87,14 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock) norm_forward_kernel(NormP
     const int chunk = lane + c * 32;
     if (chunk < n_chunks) {
       load4(x + chunk * 4, v[c]);
+      if (delta) {
+        // The sum is rounded to x's dtype before it is normalised, as the unfused add + norm would see it.
+        float d[4];
+        load4(delta + chunk * 4, d);
+#pragma unroll
+        for (int j = 0; j < 4; ++j) v[c][j] = round_to<TX>(v[c][j] + d[j]);
+        store4(x_sum + chunk * 4, v[c]);
+      }
       sum += (v[c][0] + v[c][1]) + (v[c][2] + v[c][3]);
     } else {
       v[c][0] = v[c][1] = v[c][2] = v[c][3] = 0.f;
@@ -149,6 +168,8 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock) norm_backward_kernel(Norm
     const float mean_g = RMS ? 0.f : warp_sum(s1) * inv_dim;
     const float mean_gx = warp_sum(s2) * inv_dim;
     TX* dx = static_cast<TX*>(p.dx) + row * p.dim;
+    const TX* dsum = p.dsum ? static_cast<const TX*>(p.dsum) + row * p.dim : nullptr;
+    TY* ddelta = p.ddelta ? static_cast<TY*>(p.ddelta) + row * p.dim : nullptr;
 #pragma unroll
     for (int c = 0; c < CHUNKS; ++c) {
       const int chunk = lane + c * 32;
@@ -156,7 +177,14 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock) norm_backward_kernel(Norm
       float out[4];
 #pragma unroll
       for (int j = 0; j < 4; ++j) out[j] = rstd * (g[c][j] - mean_g - xhat[c][j] * mean_gx);
+      if (dsum) {
+        float r[4];
+        load4(dsum + chunk * 4, r);
+#pragma unroll
+        for (int j = 0; j < 4; ++j) out[j] += r[j];
+      }
       store4(dx + chunk * 4, out);
+      if (ddelta) store4(ddelta + chunk * 4, out);  // delta's gradient: the sum's, in delta's dtype
     }
   }
   // This warp's partial sums: row `warp` of the workspace (dγ), and of its second half (dβ).
@@ -214,10 +242,13 @@ void check(const NormParams& p, bool backward) {
   if (!p.x || !p.gamma || !p.rstd || (!p.rms && !p.mean)) fail("x, gamma, rstd (and mean for LayerNorm) are required");
   if (p.rms && p.beta) fail("RMSNorm has no beta");
   if (!backward && !p.y) fail("y is required");
+  if (!backward && p.delta && !p.sum) fail("a residual delta needs the sum output");
   if (backward && (!p.dy || !p.dx || !p.dgamma || !p.workspace || (p.beta && !p.dbeta)))
     fail("backward needs dy, dx, dgamma (dbeta with beta) and the workspace");
   auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
   if (!aligned(p.x) || (!backward && !aligned(p.y)) || (backward && (!aligned(p.dy) || !aligned(p.dx))))
+    fail("tensors must be 16-byte aligned");
+  if (!aligned(p.delta) || !aligned(p.sum) || !aligned(p.dsum) || !aligned(p.ddelta))
     fail("tensors must be 16-byte aligned");
 }
 

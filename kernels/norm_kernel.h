@@ -10,6 +10,12 @@
 // with dγ, dβ reduced in two passes (per-warp partial sums in a workspace, then a column sum): no atomics, so the
 // result is deterministic. Rows are contiguous (stride = dim); dim ≤ 2048 and a multiple of 4 (norm_supported).
 // dtype pairs: y in x's dtype, or fp32 x into a bf16 / fp16 y.
+//
+// Residual add fused in (a pre-norm block's `s = x + delta; y = norm(s)`): with `delta` (y's dtype) the forward
+// normalises s = x + delta and writes s (x's dtype) to `sum`, so the add costs no kernel and no re-read of s. Its
+// backward then takes `x` = the saved s, adds `dsum` (the gradient that reaches s from the rest of the residual
+// stream, x's dtype; may be null) into dx, and also writes dx in y's dtype to `ddelta` (delta's gradient): one
+// pass instead of the norm backward, a gradient sum and a cast.
 #pragma once
 
 #include <cstdint>
@@ -33,12 +39,16 @@ struct NormParams {
   float* mean = nullptr;         // [rows] (LayerNorm only)
   float* rstd = nullptr;         // [rows]
   void* y = nullptr;             // forward output, y_dtype
+  const void* delta = nullptr;   // optional residual branch added to x first (y_dtype)
+  void* sum = nullptr;           // with delta: x + delta (x_dtype)
   // Backward.
   const void* dy = nullptr;      // y_dtype
   void* dx = nullptr;            // x_dtype
   float* dgamma = nullptr;       // [dim]
   float* dbeta = nullptr;        // [dim] (when beta was given)
   float* workspace = nullptr;    // norm_workspace_floats(rows, dim) floats
+  const void* dsum = nullptr;    // optional gradient added to dx (x_dtype)
+  void* ddelta = nullptr;        // optional: dx also in y_dtype
 };
 
 bool norm_supported(int64_t dim);

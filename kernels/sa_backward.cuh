@@ -1,6 +1,7 @@
 // Sigmoid-attention backward kernel (FlashAttention-2 style, mma.sync), no LSE and no rowsum(dO*O) pre-pass.
 //
-// CTA = (k-tile of BN = 16*NW keys, kv head, sequence). Each warp owns 16 keys. K and V stay in shared memory for
+// CTA = (k-tile of BN = 16*NW keys and a slice of D / SPLIT head-dim columns, kv head, sequence). Each warp owns
+// 16 keys. K and V stay in shared memory for
 // the whole CTA; the CTA loops over the q-heads of its GQA group and over q-tiles of BM rows (Q and dO
 // double-buffered through cp.async), and keeps dK and dV in fp32 registers (deterministic, summed over the group):
 //   S^T = K Q^T, dP^T = V dO^T                         (per warp: 16 keys x BM queries, fp32 regs)
@@ -8,6 +9,8 @@
 //   dV += P^T dO, dK += dS^T Q                          (A operands straight from registers)
 //   dS^T -> shared memory; dQ_tile = dS K               (warps re-tiled over BM x D)
 //   dQ_accum (fp32, global) += dQ_tile by atomics; a small kernel scales and converts it afterwards.
+// With SPLIT > 1 (head dim 256) the S^T and dP^T products use the full head dim and everything after them only the
+// CTA's DV = D / SPLIT columns (of dV, dK, dQ), so its accumulators fit in registers.
 // Causal block skipping: the q-loop starts at the first q-tile that can see this k-tile.
 #pragma once
 
@@ -18,23 +21,25 @@
 
 namespace sigtrain::kernels::detail {
 
-template <int D, int BM, int NW>
+template <int D, int BM, int NW, int SPLIT>
 struct BwdConfig {
   static constexpr int kD = D, kBM = BM, kNW = NW, kBN = 16 * NW, kThreads = NW * 32, kPitch = D + 8;
+  static constexpr int kSplit = SPLIT, kDV = D / SPLIT;  // head-dim columns of dK, dV, dQ per CTA
   static constexpr int kSPitch = BM + 8;
   static constexpr int kWM = BM / 16;       // dQ tiling: warps along M
-  static constexpr int kWN = NW / kWM;      // warps along D
-  static constexpr int kDN = D / kWN;       // D columns per warp
-  static_assert(NW % kWM == 0 && D % kWN == 0 && kDN % 16 == 0, "bad dQ warp tiling");
+  static constexpr int kWN = NW / kWM;      // warps along the CTA's DV columns
+  static constexpr int kDN = kDV / kWN;     // DV columns per warp
+  static_assert(D % SPLIT == 0 && kDV % 16 == 0, "bad head-dim split");
+  static_assert(NW % kWM == 0 && kDV % kWN == 0 && kDN % 16 == 0, "bad dQ warp tiling");
   static constexpr size_t kSmemBytes =
       static_cast<size_t>(2 * kBN + 4 * BM) * kPitch * 2 + static_cast<size_t>(kBN) * kSPitch * 2;
 };
 
-template <int D, int BM, int NW, typename T, bool EXACT>
+template <int D, int BM, int NW, int SPLIT, typename T, bool EXACT>
 __global__ void __launch_bounds__(NW * 32, 1) sa_bwd_kernel(const KParams kp) {
-  using Cfg = BwdConfig<D, BM, NW>;
+  using Cfg = BwdConfig<D, BM, NW, SPLIT>;
   constexpr int BN = Cfg::kBN, PITCH = Cfg::kPitch, SPITCH = Cfg::kSPitch, THREADS = Cfg::kThreads;
-  constexpr int WM = Cfg::kWM, DN = Cfg::kDN;
+  constexpr int WM = Cfg::kWM, DN = Cfg::kDN, DV = Cfg::kDV;
   const SigmoidAttentionParams& p = kp.p;
 
   extern __shared__ __align__(16) unsigned char smem_raw[];
@@ -46,32 +51,18 @@ __global__ void __launch_bounds__(NW * 32, 1) sa_bwd_kernel(const KParams kp) {
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tg = lane & 3;
   const int b = blockIdx.z, hk = blockIdx.y;
-  const int k0 = blockIdx.x * BN;
+  const int k0 = (blockIdx.x / SPLIT) * BN;
+  const int split = SPLIT > 1 ? blockIdx.x % SPLIT : 0;
+  const int c0 = split * DV;  // this CTA's first column of dK, dV, dQ
   const SeqInfo si = seq_info(p, b);
 
   T* dkptr = static_cast<T*>(p.dk) + seq_base(p.dk_strides, si.varlen_k, b, si.k_row0, hk);
   T* dvptr = static_cast<T*>(p.dv) + seq_base(p.dv_strides, si.varlen_k, b, si.k_row0, hk);
-  const int row_end = si.varlen_k ? min(k0 + BN, si.Lk) : min(k0 + BN, p.n_k);  // rows this CTA must write
-  if (k0 >= si.Lk) {
-    if (!si.varlen_k) {
-      zero_rows<D, THREADS>(dkptr, p.dk_strides.seq, k0, row_end, tid);
-      zero_rows<D, THREADS>(dvptr, p.dv_strides.seq, k0, row_end, tid);
-    }
-    return;
-  }
+  // Rows without work are zeroed whole by the split-0 CTA.
+  const QTileSpan span = bwd_q_tiles<D, BM, BN, THREADS>(p, si, k0, dkptr, dvptr, split == 0, tid);
+  if (span.nm <= 0) return;
   const int off = si.Lk - si.Lq;
-  int m_begin = 0;
-  if (p.causal) {
-    const int first_q = k0 - off;  // smallest query row that sees key k0
-    m_begin = first_q > 0 ? first_q / BM : 0;
-  }
-  const int m_end = (si.Lq + BM - 1) / BM;
-  const int nm = m_end - m_begin;
-  if (nm <= 0) {
-    zero_rows<D, THREADS>(dkptr, p.dk_strides.seq, k0, row_end, tid);
-    zero_rows<D, THREADS>(dvptr, p.dv_strides.seq, k0, row_end, tid);
-    return;
-  }
+  const int m_begin = span.m_begin, nm = span.nm, row_end = span.row_end;
   const int group = kp.group;
   const int n_iter = group * nm;
 
@@ -102,9 +93,9 @@ __global__ void __launch_bounds__(NW * 32, 1) sa_bwd_kernel(const KParams kp) {
   const bool has_mods = mod.has_mods();
   const ScoreConsts sc = score_consts<EXACT>(kp.scale, mod.b);
 
-  float acc_dk[D / 8][4], acc_dv[D / 8][4];
+  float acc_dk[DV / 8][4], acc_dv[DV / 8][4];
 #pragma unroll
-  for (int i = 0; i < D / 8; ++i)
+  for (int i = 0; i < DV / 8; ++i)
 #pragma unroll
     for (int e = 0; e < 4; ++e) acc_dk[i][e] = acc_dv[i][e] = 0.f;
 
@@ -192,8 +183,8 @@ __global__ void __launch_bounds__(NW * 32, 1) sa_bwd_kernel(const KParams kp) {
       srow0[4] = ad[2];  // +8 elements
       srow1[4] = ad[3];
 #pragma unroll
-      for (int dp = 0; dp < D / 16; ++dp) {
-        const int boff = (kk * 16 + (lane & 15)) * PITCH + dp * 16 + (lane >> 4) * 8;
+      for (int dp = 0; dp < DV / 16; ++dp) {
+        const int boff = (kk * 16 + (lane & 15)) * PITCH + c0 + dp * 16 + (lane >> 4) * 8;
         uint32_t bo[4], bq[4];
         ldsm_x4_t(bo, smem_u32(sdOs + boff));
         mma16816<T>(acc_dv[2 * dp], ap, bo[0], bo[1]);
@@ -220,7 +211,7 @@ __global__ void __launch_bounds__(NW * 32, 1) sa_bwd_kernel(const KParams kp) {
 #pragma unroll
         for (int dp = 0; dp < DN / 16; ++dp) {
           uint32_t bk[4];
-          ldsm_x4_t(bk, smem_u32(sK + (kk * 16 + (lane & 15)) * PITCH + nw * DN + dp * 16 + (lane >> 4) * 8));
+          ldsm_x4_t(bk, smem_u32(sK + (kk * 16 + (lane & 15)) * PITCH + c0 + nw * DN + dp * 16 + (lane >> 4) * 8));
           mma16816<T>(acc_dq[2 * dp], a, bk[0], bk[1]);
           mma16816<T>(acc_dq[2 * dp + 1], a, bk[2], bk[3]);
         }
@@ -229,7 +220,7 @@ __global__ void __launch_bounds__(NW * 32, 1) sa_bwd_kernel(const KParams kp) {
       for (int hr = 0; hr < 2; ++hr) {
         const int r = q0 + mw * 16 + g + 8 * hr;
         if (r < si.Lq) {
-          float* dst = kp.dq_accum + ((dq_row0 + r) * Hq + h) * static_cast<int64_t>(D) + nw * DN + 2 * tg;
+          float* dst = kp.dq_accum + ((dq_row0 + r) * Hq + h) * static_cast<int64_t>(D) + c0 + nw * DN + 2 * tg;
 #pragma unroll
           for (int nt = 0; nt < DN / 8; ++nt) atomic_add2(dst + nt * 8, acc_dq[nt][2 * hr], acc_dq[nt][2 * hr + 1]);
         }
@@ -248,10 +239,10 @@ __global__ void __launch_bounds__(NW * 32, 1) sa_bwd_kernel(const KParams kp) {
     const int r = k0 + key_lo + 8 * hr;
     if (r < row_end) {
       const bool valid = r < si.Lk;
-      T* dkrow = dkptr + static_cast<int64_t>(r) * p.dk_strides.seq + 2 * tg;
-      T* dvrow = dvptr + static_cast<int64_t>(r) * p.dv_strides.seq + 2 * tg;
+      T* dkrow = dkptr + static_cast<int64_t>(r) * p.dk_strides.seq + c0 + 2 * tg;
+      T* dvrow = dvptr + static_cast<int64_t>(r) * p.dv_strides.seq + c0 + 2 * tg;
 #pragma unroll
-      for (int dt = 0; dt < D / 8; ++dt) {
+      for (int dt = 0; dt < DV / 8; ++dt) {
         const uint32_t vk =
             valid ? MmaType<T>::pack(acc_dk[dt][2 * hr] * scale, acc_dk[dt][2 * hr + 1] * scale) : 0u;
         const uint32_t vv = valid ? MmaType<T>::pack(acc_dv[dt][2 * hr], acc_dv[dt][2 * hr + 1]) : 0u;
@@ -305,12 +296,13 @@ void launch_dq_convert(const KParams& kp, cudaStream_t stream) {
   if (n > 0) sa_dq_convert_kernel<D, T><<<static_cast<unsigned>(blocks), threads, 0, stream>>>(kp);
 }
 
-template <int D, int BM, int NW, typename T, bool EXACT>
+template <int D, int BM, int NW, int SPLIT, typename T, bool EXACT>
 void launch_bwd(const KParams& kp, cudaStream_t stream) {
-  using Cfg = BwdConfig<D, BM, NW>;
-  auto kernel = sa_bwd_kernel<D, BM, NW, T, EXACT>;
+  using Cfg = BwdConfig<D, BM, NW, SPLIT>;
+  auto kernel = sa_bwd_kernel<D, BM, NW, SPLIT, T, EXACT>;
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Cfg::kSmemBytes));
-  dim3 grid((kp.p.n_k + Cfg::kBN - 1) / Cfg::kBN, kp.p.heads_kv, kp.p.batch);
+  // The SPLIT column slices of one k-tile are neighbours in the grid, so they read the same K, V, Q, dO from L2.
+  dim3 grid((kp.p.n_k + Cfg::kBN - 1) / Cfg::kBN * SPLIT, kp.p.heads_kv, kp.p.batch);
   if (grid.x > 0 && grid.y > 0 && grid.z > 0) kernel<<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(kp);
   launch_dq_convert<D, T>(kp, stream);
 }
@@ -320,11 +312,11 @@ void launch_bwd(const KParams& kp, cudaStream_t stream) {
 template <int D, typename T, bool EXACT>
 void run_bwd(const KParams& kp, cudaStream_t stream, int variant) {
 #ifdef SIGTRAIN_SA_TUNING_VARIANTS
-  if (variant == 1) launch_bwd<D, BwdTile<D, 1>::BM, BwdTile<D, 1>::NW, T, EXACT>(kp, stream);
-  else launch_bwd<D, BwdTile<D, 0>::BM, BwdTile<D, 0>::NW, T, EXACT>(kp, stream);
+  if (variant == 1) launch_bwd<D, BwdTile<D, 1>::BM, BwdTile<D, 1>::NW, BwdTile<D, 1>::SPLIT, T, EXACT>(kp, stream);
+  else launch_bwd<D, BwdTile<D, 0>::BM, BwdTile<D, 0>::NW, BwdTile<D, 0>::SPLIT, T, EXACT>(kp, stream);
 #else
   (void)variant;
-  launch_bwd<D, BwdTile<D, 0>::BM, BwdTile<D, 0>::NW, T, EXACT>(kp, stream);
+  launch_bwd<D, BwdTile<D, 0>::BM, BwdTile<D, 0>::NW, BwdTile<D, 0>::SPLIT, T, EXACT>(kp, stream);
 #endif
 }
 

@@ -71,21 +71,10 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM>::kThreads, 1)
 
   T* dkptr = static_cast<T*>(p.dk) + seq_base(p.dk_strides, si.varlen_k, b, si.k_row0, hk);
   T* dvptr = static_cast<T*>(p.dv) + seq_base(p.dv_strides, si.varlen_k, b, si.k_row0, hk);
-  const int row_end = si.varlen_k ? min(k0 + BN, si.Lk) : min(k0 + BN, p.n_k);  // rows this CTA must write
+  const QTileSpan span = bwd_q_tiles<D, BM, BN, Cfg::kThreads>(p, si, k0, dkptr, dvptr, true, tid);
+  if (span.nm <= 0) return;  // keys past the sequence, or seen by no query: dK = dV = 0
   const int off = si.Lk - si.Lq;
-  int m_begin = 0;
-  if (p.causal) {
-    const int first_q = k0 - off;  // smallest query row that sees key k0
-    m_begin = first_q > 0 ? first_q / BM : 0;
-  }
-  const int nm = (si.Lq + BM - 1) / BM - m_begin;
-  if (k0 >= si.Lk || nm <= 0) {  // keys past the sequence, or seen by no query: dK = dV = 0
-    if (k0 < si.Lk || !si.varlen_k) {
-      zero_rows<D, Cfg::kThreads>(dkptr, p.dk_strides.seq, k0, row_end, tid);
-      zero_rows<D, Cfg::kThreads>(dvptr, p.dv_strides.seq, k0, row_end, tid);
-    }
-    return;
-  }
+  const int m_begin = span.m_begin, nm = span.nm, row_end = span.row_end;
   const int group = kp.group;
   const int n_iter = group * nm;
 

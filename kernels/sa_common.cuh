@@ -242,6 +242,33 @@ __device__ __forceinline__ ScoreMod make_score_mod(const KParams& kp, int b, con
   return mod;
 }
 
+// ---- The backward kernels' shared prologue: which q-tiles a CTA meets, and the rows it only zeroes --------------
+// (The forward kernels keep their own, equivalent prologue: the same helper there made the mma.sync D128 forward
+// spill and cost the TMA forward 5-8 % in an A/B on the H200, docs/kernel-notebook.md v10.)
+
+// Backward (both kernel families): the q-tiles [m_begin, m_begin + nm) of BM queries that see the k-tile
+// [k0, k0 + BN) (causal: from the first query on its diagonal), and row_end, the end of the dK / dV rows this CTA
+// writes. nm <= 0 means nothing to compute: dK = dV = 0 for those rows, written here when `writes_zeros` (with a
+// head-dim split only one CTA of the k-tile does).
+struct QTileSpan {
+  int m_begin, nm, row_end;
+};
+template <int D, int BM, int BN, int THREADS, typename T>
+__device__ __forceinline__ QTileSpan bwd_q_tiles(const SigmoidAttentionParams& p, const SeqInfo& si, int k0,
+                                                 T* dkptr, T* dvptr, bool writes_zeros, int tid) {
+  QTileSpan span;
+  span.row_end = si.varlen_k ? min(k0 + BN, si.Lk) : min(k0 + BN, p.n_k);
+  const int first_q = k0 - (si.Lk - si.Lq);  // smallest query row that sees key k0 (causal)
+  span.m_begin = p.causal && first_q > 0 ? first_q / BM : 0;
+  span.nm = k0 >= si.Lk ? 0 : (si.Lq + BM - 1) / BM - span.m_begin;
+  // Keys past the sequence belong to this CTA only in the padded layout.
+  if (span.nm <= 0 && writes_zeros && (k0 < si.Lk || !si.varlen_k)) {
+    zero_rows<D, THREADS>(dkptr, p.dk_strides.seq, k0, span.row_end, tid);
+    zero_rows<D, THREADS>(dvptr, p.dv_strides.seq, k0, span.row_end, tid);
+  }
+  return span;
+}
+
 // sigma (and masking) of one S tile in place. acc[4*nt + e] holds (row r0 + g + 8*(e>>1), key k0 + 8*nt + 2*tg +
 // (e&1)) -- the wgmma (and mma.sync) accumulator layout.
 template <int BN, bool EXACT>

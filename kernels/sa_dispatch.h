@@ -21,22 +21,32 @@ template <> struct FwdTile<32, 2> { static constexpr int BN = 128, NW = 8, MT = 
 template <> struct FwdTile<96, 0> { static constexpr int BN = 32, NW = 4, MT = 2; static constexpr bool QREG = false; };
 template <> struct FwdTile<96, 1> { static constexpr int BN = 64, NW = 4, MT = 2; static constexpr bool QREG = false; };
 template <> struct FwdTile<96, 2> { static constexpr int BN = 64, NW = 8, MT = 1; static constexpr bool QREG = true; };
+// Head dim 256 (mma.sync only): one 16-row m-tile per warp, so the 16 x 256 fp32 O accumulator (128 registers) leaves
+// room for the score tile.
+template <> struct FwdTile<256, 0> { static constexpr int BN = 32, NW = 4, MT = 1; static constexpr bool QREG = false; };
+template <> struct FwdTile<256, 1> { static constexpr int BN = 64, NW = 4, MT = 1; static constexpr bool QREG = false; };
+template <> struct FwdTile<256, 2> { static constexpr int BN = 32, NW = 8, MT = 1; static constexpr bool QREG = false; };
 template <> struct FwdTile<64, 0> { static constexpr int BN = 64, NW = 4, MT = 2; static constexpr bool QREG = false; };
 template <> struct FwdTile<64, 1> { static constexpr int BN = 64, NW = 4, MT = 2; static constexpr bool QREG = true; };
 template <> struct FwdTile<64, 2> { static constexpr int BN = 128, NW = 8, MT = 1; static constexpr bool QREG = true; };
 template <> struct FwdTile<128, 0> { static constexpr int BN = 32, NW = 4, MT = 2; static constexpr bool QREG = false; };
 template <> struct FwdTile<128, 1> { static constexpr int BN = 64, NW = 4, MT = 2; static constexpr bool QREG = false; };
 template <> struct FwdTile<128, 2> { static constexpr int BN = 64, NW = 8, MT = 1; static constexpr bool QREG = true; };
-// Backward: CTA of NW warps = 16*NW keys, q-tiles of BM queries.
+// Backward: CTA of NW warps = 16*NW keys, q-tiles of BM queries; each CTA accumulates D / SPLIT columns of dK, dV
+// and dQ (SPLIT CTAs per k-tile). SPLIT > 1 only where the whole dK + dV accumulator would not fit in registers
+// (head dim 256: 2 x 16 x 256 fp32 per warp); those CTAs each recompute S and dP, 1.4x the FLOPs of one CTA.
 template <int D, int V> struct BwdTile;
-template <> struct BwdTile<32, 0> { static constexpr int BM = 64, NW = 4; };
-template <> struct BwdTile<32, 1> { static constexpr int BM = 64, NW = 8; };
-template <> struct BwdTile<96, 0> { static constexpr int BM = 64, NW = 8; };
-template <> struct BwdTile<96, 1> { static constexpr int BM = 32, NW = 4; };
-template <> struct BwdTile<64, 0> { static constexpr int BM = 64, NW = 4; };
-template <> struct BwdTile<64, 1> { static constexpr int BM = 64, NW = 8; };
-template <> struct BwdTile<128, 0> { static constexpr int BM = 64, NW = 8; };
-template <> struct BwdTile<128, 1> { static constexpr int BM = 32, NW = 4; };
+template <> struct BwdTile<32, 0> { static constexpr int BM = 64, NW = 4, SPLIT = 1; };
+template <> struct BwdTile<32, 1> { static constexpr int BM = 64, NW = 8, SPLIT = 1; };
+template <> struct BwdTile<96, 0> { static constexpr int BM = 64, NW = 8, SPLIT = 1; };
+template <> struct BwdTile<96, 1> { static constexpr int BM = 32, NW = 4, SPLIT = 1; };
+template <> struct BwdTile<64, 0> { static constexpr int BM = 64, NW = 4, SPLIT = 1; };
+template <> struct BwdTile<64, 1> { static constexpr int BM = 64, NW = 8, SPLIT = 1; };
+template <> struct BwdTile<128, 0> { static constexpr int BM = 64, NW = 8, SPLIT = 1; };
+template <> struct BwdTile<128, 1> { static constexpr int BM = 32, NW = 4, SPLIT = 1; };
+// 256: BM 32 x NW 8 spills 4-16 bytes per thread, BM 64 x NW 4 48-160 (ptxas -v, sm_90a).
+template <> struct BwdTile<256, 0> { static constexpr int BM = 32, NW = 8, SPLIT = 2; };
+template <> struct BwdTile<256, 1> { static constexpr int BM = 64, NW = 4, SPLIT = 2; };
 
 // Hopper forward with a TMA producer warp (sa_forward_tma.cuh): NCWG consumer warpgroups x 64 query rows, k-tiles of
 // BN keys, MINB CTAs per SM. Variant 0 is the production configuration; tuning builds also have variants 1 and 2

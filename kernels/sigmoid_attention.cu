@@ -133,6 +133,7 @@ void dispatch(const detail::KParams& kp, cudaStream_t stream, bool wgmma = false
     case 64: SA_DT(64); break;
     case 96: SA_DT(96); break;
     case 128: SA_DT(128); break;
+    case 256: SA_DT(256); break;
     default: throw std::invalid_argument("sigmoid_attention: unsupported head_dim");
   }
 #undef SA_DT
@@ -147,8 +148,8 @@ bool sigmoid_attention_supported(const SigmoidAttentionParams& p, std::string* w
     return false;
   };
   if (p.dtype != DType::kBF16 && p.dtype != DType::kFP16) return fail("dtype must be bf16 or fp16");
-  if (p.head_dim != 32 && p.head_dim != 64 && p.head_dim != 96 && p.head_dim != 128)
-    return fail("head_dim " + std::to_string(p.head_dim) + " not supported (32, 64, 96, 128)");
+  if (p.head_dim != 32 && p.head_dim != 64 && p.head_dim != 96 && p.head_dim != 128 && p.head_dim != 256)
+    return fail("head_dim " + std::to_string(p.head_dim) + " not supported (32, 64, 96, 128, 256)");
   if (p.batch < 0 || p.n_q < 0 || p.n_k < 0) return fail("negative batch or sequence length");
   if (p.heads_q <= 0 || p.heads_kv <= 0) return fail("heads_q and heads_kv must be positive");
   if (p.heads_q % p.heads_kv != 0) return fail("heads_kv must divide heads_q");

@@ -100,7 +100,7 @@ void install_fused_attention();  // defined in attention_fused.cpp; only referen
 // True when this binary has the fused kernels (the backend may still need CUDA tensors).
 bool fused_attention_built();
 // The head dims the fused kernels are built for (kernels/sa_dispatch.h instantiates exactly these).
-inline constexpr int64_t kFusedHeadDims[] = {32, 64, 96, 128};
+inline constexpr int64_t kFusedHeadDims[] = {32, 64, 96, 128, 256};
 
 // Convenience for tests and tools: find backend `name` and run it (its rules apply).
 at::Tensor attention(const std::string& backend, const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,

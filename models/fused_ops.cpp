@@ -22,6 +22,7 @@ FusedOpsConfig FusedOpsConfig::parse(config::SectionReader& r) {
   FusedOpsConfig c;
   c.cross_entropy = parse_choice(r, "cross_entropy");
   c.norm = parse_choice(r, "norm");
+  c.add_norm = parse_choice(r, "add_norm");
   c.mlp = parse_choice(r, "mlp");
   return c;
 }
@@ -39,6 +40,10 @@ FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda) {
   FusedOps ops;
   ops.cross_entropy = resolve(cfg.cross_entropy, possible, "cross_entropy");
   ops.norm = resolve(cfg.norm, possible, "norm");
+  if (cfg.add_norm == FusedChoice::kOn && possible && !ops.norm)
+    throw config::ConfigError("fused_ops.add_norm: on needs the fused norm, but fused_ops.norm is off; set "
+                              "fused_ops.norm: auto, or fused_ops.add_norm: auto or off");
+  ops.add_norm = resolve(cfg.add_norm, possible, "add_norm") && ops.norm;
   ops.mlp = resolve(cfg.mlp, possible, "mlp");
   return ops;
 }

@@ -6,6 +6,7 @@
 //   fused_ops:
 //     cross_entropy: auto     # kernels/cross_entropy_kernel.h: loss and gradient from the bf16 logits, no fp32 copy
 //     norm: auto              # kernels/norm_kernel.h: LayerNorm / RMSNorm writing the autocast dtype directly
+//     add_norm: auto          # the same kernels with a pre-norm block's residual add (and its backward) fused in
 //     mlp: auto               # kernels/gemm_epilogue.h: the GELU MLP with bias, GELU and their gradients in the GEMMs
 #include <string>
 
@@ -18,6 +19,7 @@ enum class FusedChoice { kAuto, kOn, kOff };
 struct FusedOpsConfig {
   FusedChoice cross_entropy = FusedChoice::kAuto;
   FusedChoice norm = FusedChoice::kAuto;
+  FusedChoice add_norm = FusedChoice::kAuto;
   FusedChoice mlp = FusedChoice::kAuto;
   static FusedOpsConfig parse(config::SectionReader& r);
 };
@@ -26,6 +28,7 @@ struct FusedOpsConfig {
 struct FusedOps {
   bool cross_entropy = false;
   bool norm = false;
+  bool add_norm = false;
   bool mlp = false;
 };
 
@@ -33,7 +36,7 @@ struct FusedOps {
 bool fused_ops_built();
 
 // Resolves `cfg` for a run on a CUDA device (cuda) or not. Throws config::ConfigError naming the key when an op
-// is `on` but cannot run here.
+// is `on` but cannot run here (add_norm also needs norm).
 FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda);
 
 }  // namespace sigtrain::models

@@ -17,6 +17,14 @@ at::Tensor fused_norm(const at::Tensor&, const at::Tensor&, const at::Tensor&, d
   throw std::logic_error("fused norm: this build has no CUDA kernels (models::fused_ops_built() is false)");
 }
 
+bool fused_add_norm_applicable(const at::Tensor&, const at::Tensor&, const at::Tensor&, at::ScalarType) {
+  return false;
+}
+std::pair<at::Tensor, at::Tensor> fused_add_norm(const at::Tensor&, const at::Tensor&, const at::Tensor&,
+                                                 const at::Tensor&, double, bool, at::ScalarType) {
+  throw std::logic_error("fused add + norm: this build has no CUDA kernels (models::fused_ops_built() is false)");
+}
+
 std::optional<at::ScalarType> fused_mlp_compute_dtype(const at::Tensor&) { return std::nullopt; }
 bool fused_mlp_applicable(const at::Tensor&, const at::Tensor&, const at::Tensor&) { return false; }
 at::Tensor fused_gelu_mlp(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,

@@ -42,9 +42,11 @@ at::Tensor Model::hidden(const ModelInputs& in) {
   at::Tensor x = embed(in);
   if (cfg_.dropout > 0.0) x = at::dropout(x, cfg_.dropout, is_training());
   const AttentionMask mask = make_mask(in, x.device());
-  for (auto& block : blocks_) x = block->forward(x, mask, rope_.get());
-  if (final_norm_) x = final_norm_->forward(x);
-  return x;
+  // Each pre-norm block leaves its last branch pending, added by the next norm (the next block's or the final one)
+  // in the norm's own kernel where fused_ops.add_norm is on.
+  ResidualStream stream{x, at::Tensor()};
+  for (auto& block : blocks_) stream = block->forward(stream, mask, rope_.get());
+  return final_norm_ ? final_norm_->add_forward(stream.x, stream.pending).second : stream.materialise();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -147,8 +149,10 @@ double Model::flops_per_token(int64_t seq_len) const {
 
 void Model::set_fused_ops(const FusedOps& ops) {
   for (const auto& m : modules(/*include_self=*/false))
-    if (auto norm = std::dynamic_pointer_cast<Norm>(m)) norm->fused = ops.norm;
-    else if (auto mlp = std::dynamic_pointer_cast<Mlp>(m)) mlp->fused = ops.mlp;
+    if (auto norm = std::dynamic_pointer_cast<Norm>(m)) {
+      norm->fused = ops.norm;
+      norm->fused_add = ops.add_norm;
+    } else if (auto mlp = std::dynamic_pointer_cast<Mlp>(m)) mlp->fused = ops.mlp;
 }
 
 void Model::set_attention_backend(const std::string& name) {

@@ -3,6 +3,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <optional>
+#include <utility>
 
 namespace sigtrain::models {
 
@@ -14,5 +15,17 @@ bool fused_norm_applicable(const at::Tensor& x, const at::Tensor& weight);
 // bias). Gradients for x, weight and bias. std::logic_error in a build without the kernels.
 at::Tensor fused_norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps, bool rms,
                       at::ScalarType out_dtype);
+
+// Whether fused_add_norm takes (x, delta): fused_norm_applicable(x, weight), delta of x's shape, contiguous and
+// aligned, in the output dtype (x's, or for an fp32 x under autocast the autocast dtype: a linear layer's output).
+bool fused_add_norm_applicable(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight,
+                               at::ScalarType out_dtype);
+
+// The residual add of a pre-norm block fused into the norm: returns {s, y} with s = x + delta (x's dtype; the
+// residual stream after the sub-layer) and y = norm(s) in `out_dtype`, one kernel forward and one backward (which
+// also sums s's two incoming gradients and casts delta's). Gradients for x, delta, weight and bias.
+std::pair<at::Tensor, at::Tensor> fused_add_norm(const at::Tensor& x, const at::Tensor& delta,
+                                                 const at::Tensor& weight, const at::Tensor& bias, double eps,
+                                                 bool rms, at::ScalarType out_dtype);
 
 }  // namespace sigtrain::models

@@ -46,16 +46,32 @@ Norm::Norm(NormKind k, int64_t d, double e, bool use_bias) : ParamModule(ParamGr
   if (use_bias && kind == NormKind::kLayerNorm) bias = register_parameter("bias", torch::zeros({d}));
 }
 
-at::Tensor Norm::forward(const at::Tensor& x) const {
-  if (fused && fused_norm_applicable(x, weight)) {
-    // Under autocast, what LibTorch's path returns (fp32 LayerNorm) every consumer casts to the autocast dtype: the
-    // fused kernel writes that dtype directly. A bf16 input (QK-norm) stays bf16.
-    const at::ScalarType out = x.scalar_type() == at::kFloat && at::autocast::is_autocast_enabled(at::kCUDA)
-                                   ? at::autocast::get_autocast_dtype(at::kCUDA)
-                                   : x.scalar_type();
-    return fused_norm(x, weight, kind == NormKind::kLayerNorm ? bias : at::Tensor(), eps, kind == NormKind::kRMSNorm,
-                      out);
+at::ScalarType Norm::fused_out_dtype(const at::Tensor& x) {
+  // Under autocast, what LibTorch's path returns (fp32 LayerNorm) every consumer casts to the autocast dtype: the
+  // fused kernel writes that dtype directly. A bf16 input (QK-norm) stays bf16.
+  return x.scalar_type() == at::kFloat && at::autocast::is_autocast_enabled(at::kCUDA)
+             ? at::autocast::get_autocast_dtype(at::kCUDA)
+             : x.scalar_type();
+}
+
+std::pair<at::Tensor, at::Tensor> Norm::add_forward(const at::Tensor& x, const at::Tensor& delta) const {
+  if (!delta.defined()) return {x, forward(x)};
+  if (fused && fused_add) {
+    const at::ScalarType out = fused_out_dtype(x);
+    // delta is a sub-layer's output: under autocast in the autocast dtype, which the kernel takes; an fp32 delta
+    // (e.g. after LayerScale's fp32 γ) takes the unfused path.
+    if (fused_add_norm_applicable(x, delta, weight, out))
+      return fused_add_norm(x, delta, weight, kind == NormKind::kLayerNorm ? bias : at::Tensor(), eps,
+                            kind == NormKind::kRMSNorm, out);
   }
+  at::Tensor s = x + delta;
+  return {s, forward(s)};
+}
+
+at::Tensor Norm::forward(const at::Tensor& x) const {
+  if (fused && fused_norm_applicable(x, weight))
+    return fused_norm(x, weight, kind == NormKind::kLayerNorm ? bias : at::Tensor(), eps, kind == NormKind::kRMSNorm,
+                      fused_out_dtype(x));
   if (kind == NormKind::kLayerNorm) return at::layer_norm(x, {dim}, weight, bias, eps);  // fp32 under autocast
   // rms_norm's fused kernels need the weight in the input's dtype (bf16 q/k under autocast for QK-norm); the cast
   // is differentiable, so the fp32 master weight still gets its gradient.
@@ -191,30 +207,43 @@ at::Tensor TransformerBlock::drop_path_branch(const at::Tensor& h) const {
   return h * mask / keep;
 }
 
-at::Tensor TransformerBlock::forward(const at::Tensor& x_in, const AttentionMask& mask, const Rope* rope) {
-  at::Tensor x = x_in;
-  // Attention sub-layer.
-  {
-    at::Tensor h = placement_ == NormPlacement::kPost ? attn->forward(x, mask, rope)
-                                                      : attn->forward(attn_norm->forward(x), mask, rope);
-    if (attn_post_norm) h = attn_post_norm->forward(h);
-    if (attn_scale) h = attn_scale->forward(h);
-    x = x + drop_branch(h);
-    if (placement_ == NormPlacement::kPost) x = attn_norm->forward(x);
-  }
-  // MLP sub-layer.
-  {
-    at::Tensor h = placement_ == NormPlacement::kPost ? mlp->forward(x) : mlp->forward(mlp_norm->forward(x));
-    if (mlp_post_norm) h = mlp_post_norm->forward(h);
-    if (mlp_scale) h = mlp_scale->forward(h);
-    x = x + drop_branch(h);
-    if (placement_ == NormPlacement::kPost) x = mlp_norm->forward(x);
+at::Tensor TransformerBlock::attn_branch(const at::Tensor& in, const AttentionMask& mask, const Rope* rope) {
+  at::Tensor h = attn->forward(in, mask, rope);
+  if (attn_post_norm) h = attn_post_norm->forward(h);
+  if (attn_scale) h = attn_scale->forward(h);
+  return drop_branch(h);
+}
+
+at::Tensor TransformerBlock::mlp_branch(const at::Tensor& in) {
+  at::Tensor h = mlp->forward(in);
+  if (mlp_post_norm) h = mlp_post_norm->forward(h);
+  if (mlp_scale) h = mlp_scale->forward(h);
+  return drop_branch(h);
+}
+
+ResidualStream TransformerBlock::forward(const ResidualStream& in, const AttentionMask& mask, const Rope* rope) {
+  ResidualStream out;
+  if (placement_ == NormPlacement::kPost) {
+    // The norm's output is the stream: nothing stays pending.
+    at::Tensor x = in.materialise();
+    x = attn_norm->forward(x + attn_branch(x, mask, rope));
+    out.x = mlp_norm->forward(x + mlp_branch(x));
+  } else {
+    // Each sum is formed by the norm that reads it (Norm::add_forward): the pending add from before this block in
+    // attn_norm, the attention branch in mlp_norm; the MLP branch is left to the next norm.
+    const auto [x, h] = attn_norm->add_forward(in.x, in.pending);
+    const auto [x_mid, h_mid] = mlp_norm->add_forward(x, attn_branch(h, mask, rope));
+    out = {x_mid, mlp_branch(h_mid)};
   }
   if (attn->collect_stats()) {
     torch::NoGradGuard no_grad;
-    last_output_rms = x.detach().to(at::kFloat).pow(2).mean().sqrt();
+    last_output_rms = out.materialise().detach().to(at::kFloat).pow(2).mean().sqrt();
   }
-  return x;
+  return out;
+}
+
+at::Tensor TransformerBlock::forward(const at::Tensor& x, const AttentionMask& mask, const Rope* rope) {
+  return forward(ResidualStream{x, at::Tensor()}, mask, rope).materialise();
 }
 
 }  // namespace sigtrain::models

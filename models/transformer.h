@@ -14,6 +14,7 @@
 #include <torch/nn/module.h>
 
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "models/attention.h"
@@ -59,11 +60,19 @@ class Norm : public ParamModule {
   // With `fused` on, CUDA inputs that fit (contiguous rows, dim ≤ 2048, a multiple of 4) go through the fused
   // kernel (models/norm_fused.h), which under autocast writes the autocast dtype directly; else LibTorch's op.
   at::Tensor forward(const at::Tensor& x) const;
+  // {s, norm(s)} with s = x + delta (a residual add; an undefined delta adds nothing): one fused kernel each way
+  // when `fused` and `fused_add` are on and the inputs fit (models/norm_fused.h), else the add and forward().
+  std::pair<at::Tensor, at::Tensor> add_forward(const at::Tensor& x, const at::Tensor& delta) const;
   NormKind kind;
   int64_t dim;
   double eps;
-  bool fused = false;  // fused_ops.norm (Model::set_fused_ops)
+  bool fused = false;      // fused_ops.norm (Model::set_fused_ops)
+  bool fused_add = false;  // fused_ops.add_norm
   at::Tensor weight, bias;
+
+ private:
+  // The dtype of the fused kernel's output for input x (the autocast dtype for an fp32 x under autocast).
+  static at::ScalarType fused_out_dtype(const at::Tensor& x);
 };
 
 // LayerScale: y = γ ⊙ x, γ per channel initialised to `init` (group layerscale).
@@ -125,6 +134,14 @@ class Mlp : public torch::nn::Module {
   bool fused = false;  // fused_ops.mlp (Model::set_fused_ops)
 };
 
+// The residual stream between blocks, as x + pending: a pre-norm block returns its MLP branch unadded, and the
+// norm that reads the sum next (the next block's, or the final norm) adds it (Norm::add_forward).
+struct ResidualStream {
+  at::Tensor x;
+  at::Tensor pending;  // undefined: nothing pending
+  at::Tensor materialise() const { return pending.defined() ? x + pending : x; }
+};
+
 // One block. With f ∈ {attention, MLP}, optional LayerScale γ, and dropout + stochastic depth on f's output:
 //   pre:    x = x + γ·f(norm(x))
 //   hybrid: x = x + γ·norm₂(f(norm₁(x)))
@@ -132,6 +149,9 @@ class Mlp : public torch::nn::Module {
 class TransformerBlock : public torch::nn::Module {
  public:
   TransformerBlock(const ModelConfig& cfg, const AttentionConfig& attn, int64_t layer);
+  // The stream in, the stream out; pre / hybrid leave the last add pending, post returns nothing pending.
+  ResidualStream forward(const ResidualStream& in, const AttentionMask& mask, const Rope* rope);
+  // The block on a plain tensor: forward({x}) with its pending add done.
   at::Tensor forward(const at::Tensor& x, const AttentionMask& mask, const Rope* rope);
 
   std::shared_ptr<Norm> attn_norm, mlp_norm;            // always present
@@ -144,6 +164,9 @@ class TransformerBlock : public torch::nn::Module {
   at::Tensor last_output_rms;
 
  private:
+  // γ·[norm₂](f(in)) through dropout and stochastic depth: what a sub-layer adds to the stream.
+  at::Tensor attn_branch(const at::Tensor& in, const AttentionMask& mask, const Rope* rope);
+  at::Tensor mlp_branch(const at::Tensor& in);
   // A residual branch's output through dropout and stochastic depth (training only).
   at::Tensor drop_branch(const at::Tensor& h) const;
   at::Tensor drop_path_branch(const at::Tensor& h) const;

@@ -34,6 +34,8 @@
 #   SMOKE=1             a tiny CPU run of the same pipeline (the experiment's SMOKE_SETS), for tests
 #   RUN_TIMEOUT_S=N     wall-clock limit per training command (cut runs resume next time); BUDGET_S=N: no new
 #                       training command starts once N s have passed since the start (the rest waits for next time)
+#   DEADLINE_S=N        every training command is cut N s after the start (a device call's end): a run resumes next
+#                       time from its latest checkpoint; none starts with under 30 s left
 #   PARALLEL=N          up to N training commands at once (default 1: one after the other); on one GPU, for small
 #                       models whose step is bound by the host rather than the GPU
 #   NO_PLOTS=1          sigtrain report --no-plots
@@ -120,8 +122,17 @@ repro_train() {
     repro_say "$name: not started (BUDGET_S=$BUDGET_S s spent); run the same command again to continue"
     return 1
   fi
+  local run_limit=${RUN_TIMEOUT_S:-}
+  if [[ -n "${DEADLINE_S:-}" ]]; then
+    local left=$(( DEADLINE_S - ($(date +%s) - REPRO_START) ))
+    if (( left < 30 )); then
+      repro_say "$name: not started (DEADLINE_S=$DEADLINE_S s: ${left} s left); run the same command again to continue"
+      return 1
+    fi
+    [[ -z "$run_limit" ]] || (( left < run_limit )) && run_limit=$left
+  fi
   local -a limit=()
-  [[ -n "${RUN_TIMEOUT_S:-}" ]] && limit=(timeout --signal=TERM --kill-after=30 "$RUN_TIMEOUT_S")
+  [[ -n "$run_limit" ]] && limit=(timeout --signal=TERM --kill-after=20 "$run_limit")
   if [[ -n "$before" ]]; then
     :  # said below: reused, or continued
   elif [[ ${#mode[@]} -gt 0 ]]; then
@@ -150,7 +161,7 @@ repro_train() {
        return 1 ;;
     2) repro_say "$name: refused (exit 2, bad input): $(grep -m1 -E 'error' "$log" || tail -n 1 "$log")"
        return 2 ;;
-    124|137) repro_say "$name: cut after ${took} s by RUN_TIMEOUT_S=$RUN_TIMEOUT_S; run the same command again to resume"
+    124|137) repro_say "$name: cut after ${took} s (RUN_TIMEOUT_S / DEADLINE_S); run the same command again to resume"
        return 1 ;;
     *) repro_say "$name: exit $rc after ${took} s ($log)"; tail -n 5 "$log" | sed 's/^/    /'; return 1 ;;
   esac

@@ -7,7 +7,8 @@
 #   3. a run "killed" after its step-3 checkpoint (summary and later checkpoint removed) is resumed by the same
 #      command and ends with the parameters of the uninterrupted run;
 #   4. PARALLEL=2 (two training commands at once) trains the same four runs to the same parameters, and a bad
-#      PARALLEL is refused.
+#      PARALLEL is refused;
+#   5. DEADLINE_S with under 30 s left starts no run and says how to continue.
 # Usage: tests/app/reproduce_smoke.sh SIGTRAIN_BINARY
 set -uo pipefail
 BIN=$1
@@ -73,4 +74,10 @@ done
 PARALLEL=two DIR="$work/bad" run; rc=$?
 [[ $rc -eq 2 ]] || fail "PARALLEL=two: exit $rc, expected 2"
 grep -q "PARALLEL must be a positive number" "$work/out.log" || fail "PARALLEL=two: no message naming PARALLEL"
-echo "reproduce_smoke: 4 passed, 0 failed"
+
+# --- 5. a deadline too close to start anything ------------------------------------------------------------------------
+DEADLINE_S=10 DIR="$work/deadline" run; rc=$?
+[[ $rc -eq 1 ]] || fail "DEADLINE_S=10: exit $rc, expected 1 (unfinished)"
+grep -q "softmax-s11: not started (DEADLINE_S=10 s" "$work/out.log" || fail "DEADLINE_S=10: no 'not started' line"
+[[ -d "$work/deadline/softmax-s11" ]] && fail "DEADLINE_S=10: a run folder was created"
+echo "reproduce_smoke: 5 passed, 0 failed"

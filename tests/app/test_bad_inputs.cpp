@@ -166,6 +166,8 @@ TEST_F(BadInputs, FusedOpSwitchedOnWhereItCannotRunIsRefusedBeforeTheRunFolder) 
                    {"fused_ops.cross_entropy", "yes", "auto", "off"});
   expect_bad_input("train --config tiny.yaml --run-dir new_run --set fused_ops.mlp=on",
                    {"fused_ops.mlp", "CUDA", "auto or off"});
+  expect_bad_input("train --config tiny.yaml --run-dir new_run --set fused_ops.add_norm=on",
+                   {"fused_ops.add_norm", "CUDA", "auto or off"});
 }
 
 TEST_F(BadInputs, CudaGraphsSwitchedOnWhereTheyCannotRunAreRefusedBeforeTheRunFolder) {

@@ -627,14 +627,14 @@ std::vector<Case> full_sweep() {
   std::vector<Case> out;
   for (const Case& base : scenarios())
     for (DType dt : {DType::kBF16, DType::kFP16})
-      for (int D : {32, 64, 96, 128})
+      for (int D : {32, 64, 96, 128, 256})
         for (SigmoidMode sm : {SigmoidMode::kExact, SigmoidMode::kTanhApprox}) {
           const bool small = base.name.rfind("Small", 0) == 0;
           // tanh mode on every bf16 case, on a few fp16 ones
           if (sm == SigmoidMode::kTanhApprox && dt == DType::kFP16 && !small) continue;
-          // Head dims 32 and 96 (mma.sync only, the same code as 64 and 128 with other tile counts): every
-          // scenario in bf16, fp16 on the small ones.
-          if ((D == 32 || D == 96) && dt == DType::kFP16 && !small) continue;
+          // Head dims 32, 96 and 256 (mma.sync only; 32 and 96 the same code as 64 and 128 with other tile counts,
+          // 256 with its head-dim split backward): every scenario in bf16, fp16 on the small ones.
+          if ((D == 32 || D == 96 || D == 256) && dt == DType::kFP16 && !small) continue;
           Case c = base;
           c.dt = dt;
           c.D = D;
@@ -663,8 +663,8 @@ TEST(SigmoidAttentionApi, RejectsBadParams) {
   EXPECT_TRUE(sigmoid_attention_supported(p, &why)) << why;
   p.head_dim = 80;
   EXPECT_FALSE(sigmoid_attention_supported(p, &why));
-  EXPECT_NE(why.find("head_dim 80 not supported (32, 64, 96, 128)"), std::string::npos) << why;
-  for (int d : {32, 96, 128}) {
+  EXPECT_NE(why.find("head_dim 80 not supported (32, 64, 96, 128, 256)"), std::string::npos) << why;
+  for (int d : {32, 96, 128, 256}) {
     p.head_dim = d;
     EXPECT_TRUE(sigmoid_attention_supported(p, &why)) << d << ": " << why;
   }

@@ -7,6 +7,9 @@
 // Norms: LayerNorm (with and without bias) and RMSNorm, fp32 → bf16 / fp16 / fp32 and bf16 → bf16, the model
 // dims (64 … 2048): y within one rounding of the output dtype (relative to max|y|), dx within fp32 arithmetic
 // plus the input's rounding of dy, dγ / dβ (sums over rows) within 1e-4 relative.
+// Add + norm (the residual add fused in): s and y against float64 of the same inputs, dx (= ds, the two incoming
+// gradients summed) and ddelta (its cast) within the norm's dx tolerance plus the rounding of delta's dtype, with
+// and without a gradient reaching s; the transformer stack with fused_ops.add_norm on against off under autocast.
 // GELU MLP (cuBLASLt epilogues): output and all five gradients against float64 and beside LibTorch's autocast
 // path (tolerances at the FusedMlp tests), bit-for-bit repeats, the module under autocast, the fallbacks.
 #include <gtest/gtest.h>
@@ -19,6 +22,7 @@
 #include "models/cross_entropy.h"
 #include "models/fused_ops.h"
 #include "models/mlp_fused.h"
+#include "models/model.h"
 #include "models/norm_fused.h"
 #include "models/transformer.h"
 
@@ -198,6 +202,7 @@ TEST(FusedNorm, NormModuleUnderAutocastMatchesLibTorchPath) {
     at::Tensor x = torch::randn({4, 50, 256}, torch::TensorOptions().device(torch::kCUDA));
     at::Tensor yp, yf;
     {
+      at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);  // CUDA's default is fp16
       at::autocast::set_autocast_enabled(at::kCUDA, true);
       yp = plain.forward(x);
       yf = fused.forward(x);
@@ -226,6 +231,149 @@ TEST(FusedNorm, UnsupportedInputsFallBackToLibTorch) {
   EXPECT_TRUE(torch::allclose(norm.forward(x), at::layer_norm(x, {66}, norm.weight, norm.bias, 1e-5)));
 }
 
+namespace {
+
+struct AddNormCase {
+  int64_t rows, dim;
+  at::ScalarType x_dtype, y_dtype;  // delta is in y's dtype (a sub-layer's output under autocast)
+  bool rms, bias, grad_to_sum;      // grad_to_sum: the rest of the stream also uses s
+};
+
+void check_add_norm(const AddNormCase& c) {
+  SCOPED_TRACE("rows " + std::to_string(c.rows) + " dim " + std::to_string(c.dim) + " x " +
+               std::string(c10::toString(c.x_dtype)) + " y " + std::string(c10::toString(c.y_dtype)) +
+               (c.rms ? " rms" : " layernorm") + (c.bias ? " bias" : "") + (c.grad_to_sum ? " ds" : ""));
+  torch::manual_seed(12);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  at::Tensor x = (torch::randn({c.rows, c.dim}, cuda) * 2 + 0.5).to(c.x_dtype);
+  at::Tensor delta = torch::randn({c.rows, c.dim}, cuda).to(c.y_dtype);
+  at::Tensor w = torch::rand({c.dim}, cuda) + 0.5, b = c.bias ? torch::randn({c.dim}, cuda) : at::Tensor();
+  at::Tensor dy = torch::randn({c.rows, c.dim}, cuda).to(c.y_dtype);
+  at::Tensor ds = torch::randn({c.rows, c.dim}, cuda).to(c.x_dtype);  // what reaches s from the stream
+  ASSERT_TRUE(fused_add_norm_applicable(x, delta, w, c.y_dtype));
+
+  // Reference: float64 of the sum as the kernel forms it (rounded to x's dtype, as the unfused add's output would
+  // be; the rounding passes the gradient straight through), then the norm.
+  at::Tensor xd = x.to(torch::kDouble).requires_grad_(true), dd = delta.to(torch::kDouble).requires_grad_(true);
+  at::Tensor wd = w.to(torch::kDouble).requires_grad_(true);
+  at::Tensor bd = c.bias ? b.to(torch::kDouble).requires_grad_(true) : at::Tensor();
+  const at::Tensor exact_sum = xd + dd;
+  at::Tensor sd = exact_sum + (exact_sum.detach().to(c.x_dtype).to(torch::kDouble) - exact_sum.detach());
+  at::Tensor ref = c.rms ? at::rms_norm(sd, {c.dim}, wd, 1e-5) : at::layer_norm(sd, {c.dim}, wd, bd, 1e-5);
+  at::Tensor ref_loss = (ref * dy.to(torch::kDouble)).sum();
+  if (c.grad_to_sum) ref_loss = ref_loss + (sd * ds.to(torch::kDouble)).sum();
+  ref_loss.backward();
+
+  at::Tensor xf = x.detach().requires_grad_(true), df = delta.detach().requires_grad_(true);
+  at::Tensor wf = w.detach().requires_grad_(true), bf = c.bias ? b.detach().requires_grad_(true) : at::Tensor();
+  auto [s, y] = fused_add_norm(xf, df, wf, bf, 1e-5, c.rms, c.y_dtype);
+  ASSERT_EQ(s.scalar_type(), c.x_dtype);
+  ASSERT_EQ(y.scalar_type(), c.y_dtype);
+  at::Tensor loss = (y.to(torch::kDouble) * dy.to(torch::kDouble)).sum();
+  if (c.grad_to_sum) loss = loss + (s.to(torch::kDouble) * ds.to(torch::kDouble)).sum();
+  loss.backward();
+  EXPECT_EQ(xf.grad().scalar_type(), c.x_dtype);
+  EXPECT_EQ(df.grad().scalar_type(), c.y_dtype);
+
+  auto max_err = [](const at::Tensor& a, const at::Tensor& r) { return (a.to(torch::kDouble) - r).abs().max().item<double>(); };
+  auto max_abs = [](const at::Tensor& r) { return r.abs().max().item<double>(); };
+  EXPECT_LE(max_err(s, sd.detach()), 1e-6 * max_abs(sd)) << "s";
+  EXPECT_LE(max_err(y, ref.detach()), 1.01 * rounding(c.y_dtype) * max_abs(ref) + 1e-6) << "y";
+  const double dx_tol = (2 * rounding(c.x_dtype) + 1e-5) * max_abs(xd.grad());
+  EXPECT_LE(max_err(xf.grad(), xd.grad()), dx_tol) << "dx";
+  EXPECT_LE(max_err(df.grad(), dd.grad()), dx_tol + rounding(c.y_dtype) * max_abs(dd.grad())) << "ddelta";
+  EXPECT_LE(max_err(wf.grad(), wd.grad()), 1e-4 * max_abs(wd.grad()) + 1e-6) << "dgamma";
+  if (c.bias) EXPECT_LE(max_err(bf.grad(), bd.grad()), 1e-4 * max_abs(bd.grad()) + 1e-6) << "dbeta";
+}
+
+}  // namespace
+
+TEST(FusedAddNorm, LayerNormFp32StreamBf16BranchAtGpt2Width) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  check_add_norm({4099, 768, at::kFloat, at::kBFloat16, false, true, true});
+}
+TEST(FusedAddNorm, LayerNormWithoutGradientToTheSum) {
+  SKIP_WITHOUT_FUSED_CUDA();  // the final norm: nothing after it reads the stream
+  check_add_norm({300, 768, at::kFloat, at::kBFloat16, false, true, false});
+}
+TEST(FusedAddNorm, RmsNormFp32IntoFp16) { SKIP_WITHOUT_FUSED_CUDA(); check_add_norm({129, 1024, at::kFloat, at::kHalf, true, false, true}); }
+TEST(FusedAddNorm, LayerNormAllFp32) { SKIP_WITHOUT_FUSED_CUDA(); check_add_norm({77, 384, at::kFloat, at::kFloat, false, false, true}); }
+TEST(FusedAddNorm, RmsNormAllBf16Wide) { SKIP_WITHOUT_FUSED_CUDA(); check_add_norm({50, 2048, at::kBFloat16, at::kBFloat16, true, false, true}); }
+
+TEST(FusedAddNorm, NotApplicableFallsBackToTheUnfusedAdd) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  at::Tensor x = torch::randn({8, 64}, cuda), w = torch::ones({64}, cuda);
+  EXPECT_FALSE(fused_add_norm_applicable(x, torch::randn({8, 64}, cuda), w, at::kBFloat16)) << "fp32 delta, bf16 y";
+  EXPECT_FALSE(fused_add_norm_applicable(x, torch::randn({1, 64}, cuda).to(at::kBFloat16), w, at::kBFloat16))
+      << "broadcast delta";
+  EXPECT_FALSE(fused_add_norm_applicable(x, torch::randn({64, 8}, cuda).to(at::kBFloat16).t(), w, at::kBFloat16))
+      << "non-contiguous delta";
+  EXPECT_TRUE(fused_add_norm_applicable(x, torch::randn({8, 64}, cuda).to(at::kBFloat16), w, at::kBFloat16));
+  Norm norm(NormKind::kLayerNorm, 64, 1e-5, true);
+  norm.to(torch::kCUDA);
+  norm.fused = norm.fused_add = true;
+  at::Tensor delta = torch::randn({8, 64}, cuda);  // fp32 delta without autocast: applicable, fp32 throughout
+  auto [s, y] = norm.add_forward(x, delta);
+  EXPECT_TRUE(torch::allclose(s, x + delta));
+  EXPECT_TRUE(torch::allclose(y, at::layer_norm(x + delta, {64}, norm.weight, norm.bias, 1e-5), 1e-5, 1e-5));
+  auto [s0, y0] = norm.add_forward(x, at::Tensor());  // nothing pending
+  EXPECT_TRUE(s0.is_same(x));
+}
+
+// The whole block stack (pre-norm and hybrid, LayerNorm and RMSNorm) under autocast with the residual adds fused
+// into the norms against the unfused adds: the same loss and gradients up to bf16 rounding (the fused path rounds
+// nothing the unfused one does not: both add fp32 + bf16 in fp32).
+TEST(FusedAddNorm, BlockStackUnderAutocastMatchesUnfusedAdds) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  for (NormPlacement placement : {NormPlacement::kPre, NormPlacement::kHybrid}) {
+    for (NormKind kind : {NormKind::kLayerNorm, NormKind::kRMSNorm}) {
+      SCOPED_TRACE(std::string(kind == NormKind::kLayerNorm ? "layernorm" : "rmsnorm") +
+                   (placement == NormPlacement::kPre ? " pre" : " hybrid"));
+      ModelConfig cfg;
+      cfg.arch = Arch::kDecoder;
+      cfg.n_layer = 3;
+      cfg.d_model = 128;
+      cfg.n_head = 4;
+      cfg.vocab_size = 97;
+      cfg.max_seq_len = 64;
+      cfg.norm = kind;
+      cfg.norm_placement = placement;
+      AttentionConfig attn;
+      std::vector<double> losses;
+      std::vector<std::vector<at::Tensor>> grads;
+      for (bool fused_add : {false, true}) {
+        torch::manual_seed(5);
+        auto model = build_model(cfg, attn);
+        model->to(torch::kCUDA);
+        FusedOps ops;
+        ops.norm = true;
+        ops.add_norm = fused_add;
+        model->set_fused_ops(ops);
+        ModelInputs in;
+        in.tokens = torch::randint(0, 97, {4, 64}, torch::TensorOptions().device(torch::kCUDA).dtype(torch::kLong));
+        at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);  // CUDA's default is fp16
+        at::autocast::set_autocast_enabled(at::kCUDA, true);
+        at::Tensor h = model->forward(in);
+        at::autocast::set_autocast_enabled(at::kCUDA, false);
+        at::autocast::clear_cache();
+        at::Tensor loss = h.to(torch::kFloat).pow(2).mean();
+        loss.backward();
+        losses.push_back(loss.item<double>());
+        std::vector<at::Tensor> g;
+        for (const auto& p : model->parameters()) g.push_back(p.grad().to(torch::kFloat).clone());
+        grads.push_back(g);
+      }
+      EXPECT_NEAR(losses[1], losses[0], 2e-3 * std::abs(losses[0]));
+      ASSERT_EQ(grads[0].size(), grads[1].size());
+      for (size_t i = 0; i < grads[0].size(); ++i) {
+        const double scale = grads[0][i].abs().max().item<double>() + 1e-6;
+        EXPECT_LE((grads[1][i] - grads[0][i]).abs().max().item<double>(), 3e-2 * scale) << "parameter " << i;
+      }
+    }
+  }
+}
+
 // The fused GELU MLP (models/mlp_fused.h) against float64 on the same bf16-rounded inputs and weights, beside
 // LibTorch's autocast path on the same inputs: the fused op stores h and the gradients in bf16 as autocast does,
 // so its error must be of the same size as LibTorch's (≤ 2× it, plus 2^-9 of the tensor's scale), and within
@@ -248,7 +396,10 @@ MlpResult run_mlp(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b
   at::Tensor w2i = w2.detach().requires_grad_(true);
   at::Tensor b1i = b1.defined() ? b1.detach().requires_grad_(true) : at::Tensor();
   at::Tensor b2i = b2.defined() ? b2.detach().requires_grad_(true) : at::Tensor();
-  if (autocast) at::autocast::set_autocast_enabled(at::kCUDA, true);
+  if (autocast) {
+    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);  // CUDA's default is fp16
+    at::autocast::set_autocast_enabled(at::kCUDA, true);
+  }
   at::Tensor y = fused ? fused_gelu_mlp(xi, w1i, b1i, w2i, b2i)
                        : at::linear(at::gelu(at::linear(xi, w1i, b1i), "tanh"), w2i, b2i);
   if (autocast) {
@@ -342,6 +493,7 @@ TEST(FusedMlp, MlpModuleUnderAutocastMatchesLibTorchPath) {
   fused.fused = true;
   at::Tensor x = torch::randn({2, 77, 256}, torch::TensorOptions().device(torch::kCUDA));
   at::Tensor xp = x.detach().requires_grad_(true), xf = x.detach().requires_grad_(true);
+  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);  // CUDA's default is fp16
   at::autocast::set_autocast_enabled(at::kCUDA, true);
   at::Tensor yp = plain.forward(xp), yf = fused.forward(xf);
   at::autocast::set_autocast_enabled(at::kCUDA, false);
@@ -378,6 +530,7 @@ TEST(FusedMlp, UnsupportedInputsFallBackToLibTorch) {
   mlp.to(torch::kCUDA);
   mlp.fused = true;
   at::Tensor x = torch::randn({5, 60}, cuda);
+  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);  // CUDA's default is fp16
   at::autocast::set_autocast_enabled(at::kCUDA, true);
   at::Tensor y = mlp.forward(x);
   at::Tensor ref = at::linear(at::gelu(at::linear(x, mlp.fc->weight, mlp.fc->bias), "tanh"), mlp.proj->weight,

@@ -7,7 +7,9 @@
 
 #include "models/causal_lm.h"
 #include "models/encoder.h"
+#include "models/fused_ops.h"
 #include "models/model.h"
+#include "models/transformer.h"
 
 using namespace sigtrain::models;
 
@@ -249,6 +251,43 @@ TEST(Models, AttentionStatsCollection) {
   for (const auto& r : model->block_output_rms()) EXPECT_GT(r.item<float>(), 0.f);
 }
 
+// A block's stream input x + pending is the block on the materialised sum, bit for bit (the pending add is the same
+// op, only done by the next norm), for every norm placement; post-norm leaves nothing pending, pre and hybrid their
+// MLP branch.
+TEST(Models, BlockOnAResidualStreamEqualsTheBlockOnItsSum) {
+  for (NormPlacement placement : {NormPlacement::kPre, NormPlacement::kHybrid, NormPlacement::kPost}) {
+    ModelConfig c = tiny();
+    c.norm_placement = placement;
+    torch::manual_seed(3);
+    TransformerBlock block(c, attn(), 0);
+    const at::Tensor x = torch::randn({2, 8, c.d_model}), pending = torch::randn({2, 8, c.d_model});
+    const ResidualStream out = block.forward(ResidualStream{x, pending}, AttentionMask{true}, nullptr);
+    EXPECT_EQ(out.pending.defined(), placement != NormPlacement::kPost) << to_string(placement);
+    EXPECT_TRUE(torch::equal(out.materialise(), block.forward(x + pending, AttentionMask{true}, nullptr)))
+        << to_string(placement);
+  }
+}
+
+// fused_ops.add_norm needs the fused norm: `on` with the norm off is a config error naming both keys; `auto`
+// follows the norm.
+TEST(FusedOps, AddNormFollowsTheNorm) {
+  FusedOpsConfig cfg;
+  EXPECT_FALSE(resolve_fused_ops(cfg, /*cuda=*/false).add_norm);
+  if (!fused_ops_built()) GTEST_SKIP() << "this build has no fused kernels";
+  EXPECT_TRUE(resolve_fused_ops(cfg, true).add_norm);
+  cfg.norm = FusedChoice::kOff;
+  EXPECT_FALSE(resolve_fused_ops(cfg, true).add_norm);
+  cfg.add_norm = FusedChoice::kOn;
+  try {
+    resolve_fused_ops(cfg, true);
+    ADD_FAILURE() << "no error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("fused_ops.add_norm: on needs the fused norm, but fused_ops.norm is off"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
 TEST(Models, BuildErrors) {
   ModelConfig c = tiny();
   c.vocab_size = 0;
@@ -263,7 +302,7 @@ TEST(Models, BuildErrors) {
     build_model(tiny(), attn(AttentionKind::kSigmoid, "fused"));  // head dim 8
     FAIL() << "fused built with head dim 8";
   } catch (const std::invalid_argument& e) {
-    EXPECT_NE(std::string(e.what()).find("attention.backend: fused supports head dims 32, 64, 96, 128, not 8"),
+    EXPECT_NE(std::string(e.what()).find("attention.backend: fused supports head dims 32, 64, 96, 128, 256, not 8"),
               std::string::npos)
         << e.what();
   }

@@ -128,7 +128,7 @@ TEST(AttentionBackends, RulesAreTheBackendsAndErrorsListTheRegistry) {
   if (fused_attention_built()) {
     EXPECT_EQ(attention_backend_rule_violation("fused", AttentionKind::kSigmoid, 64), "");
     EXPECT_EQ(attention_backend_rule_violation("fused", AttentionKind::kSigmoid, 96), "");
-    EXPECT_NE(attention_backend_rule_violation("fused", AttentionKind::kSigmoid, 80).find("head dims 32, 64, 96, 128"),
+    EXPECT_NE(attention_backend_rule_violation("fused", AttentionKind::kSigmoid, 80).find("head dims 32, 64, 96, 128, 256"),
               std::string::npos);
   }
 }

@@ -66,6 +66,7 @@ TrainingRun::TrainingRun(RunConfig cfg, const Runtime& runtime, DistributedConte
             " [optim.fused: " + cfg_.optim.fused + "]; cross-entropy: " +
             (fused_ops.cross_entropy ? "fused kernel" : "LibTorch (fp32 logits)") +
             "; norms: " + (fused_ops.norm ? "fused kernel" : "LibTorch") +
+            (fused_ops.add_norm ? " with the residual add" : "") +
             "; GELU MLP: " + (fused_ops.mlp ? "fused (cuBLASLt epilogues)" : "LibTorch"));
   // Data parallelism: gradients become views into flat buckets that are averaged over ranks during backward.
   if (world_ > 1) {

@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# One GPU-machine call that trains the LM pair (scripts/device/lm_pair_device.sh) in the background while the GPU
+# checks that take the machine's CPUs more than its GPU run in the foreground; measurements that need the GPU to
+# themselves run after the pair's commands have stopped. First used 2026-12-04 (docs/benchmarks.md). Stages, in
+# order (STAGES, default "models kernels sanitize"; LM=0 leaves the pair out):
+#   models    test_models_gpu (the fused ops against float64: cross-entropy, norms, add + norm, GELU MLP)
+#   kernels   test_kernels (the float64 sweep, every head dim) and test_fused_backend
+#   sanitize  compute-sanitizer memcheck and racecheck on every kernel instance (bench/device_run.sh sanitize)
+#   bench     (after the pair) attention_bench: BENCH_ARGS (default: D 32, 96, 256 at N 1K-16K, fwd + bwd)
+#   speed     (after the pair) scripts/device/speed_side_by_side.sh gpt2 with SPEED_VARIANTS, sigtrain only
+#             unless TORCH_MODES is set
+# DEADLINE_S (default 560) bounds the pair's training commands from this script's start, so that the call ends
+# inside the device tool's 600 s. Builds first (scripts/device/build.sh). Run from the root after
+# `source .device-slim/unpack.sh`; carry .device-slim and .device-lm. Everything comes back as $OUT/logs.tgz and
+# $OUT/lm_pair.tgz.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+OUT=${OUT:-/tmp}
+STAGES=${STAGES:-models kernels sanitize}
+want() { [[ " $STAGES " == *" $1 "* ]]; }
+t0=$(date +%s)
+elapsed() { echo $(( $(date +%s) - t0 )); }
+summary=()
+stage() { summary+=("$1: $2"); echo "== $1 ($(elapsed) s): $2"; }
+
+targets=(sigtrain)
+want models && targets+=(test_models_gpu)
+{ want kernels || want sanitize || want bench; } && targets+=(test_kernels test_fused_backend attention_bench)
+OUT="$OUT" TARGETS="${targets[*]}" scripts/device/build.sh || exit 1
+stage build "${targets[*]}"
+
+lm_pid=""
+if [[ "${LM:-1}" == 1 ]]; then
+  DEADLINE_S=$(( ${DEADLINE_S:-560} - $(elapsed) )) scripts/device/lm_pair_device.sh > "$OUT/lm_pair.log" 2>&1 &
+  lm_pid=$!
+fi
+if want models; then
+  timeout 300 build/tests/models/test_models_gpu > "$OUT/test_models_gpu.log" 2>&1
+  stage models "exit $?, $(grep -E '^\[  (PASSED|FAILED) ' "$OUT/test_models_gpu.log" | tr '\n' ' ')"
+fi
+if want kernels; then
+  OUT="$OUT" PROJECT_BUILD=build timeout 400 bench/device_run.sh test > "$OUT/kernels.log" 2>&1
+  stage kernels "exit $?, $(grep -E '^\[  (PASSED|FAILED) |rc=' "$OUT/kernels.log" | tr '\n' ' ')"
+fi
+if want sanitize; then
+  OUT="$OUT" PROJECT_BUILD=build timeout "${SANITIZE_TIMEOUT_S:-420}" bench/device_run.sh sanitize > "$OUT/sanitize.log" 2>&1
+  stage sanitize "exit $?, $(grep -E 'ERROR SUMMARY|rc=' "$OUT/sanitize.log" | tr '\n' ' ')"
+fi
+if [[ -n "$lm_pid" ]]; then
+  wait "$lm_pid"
+  stage lm_pair "exit $?; $(grep -E ': (training|resuming|completed|cut|not started|finished)' "$OUT/lm_pair.log" | tr '\n' '|')"
+fi
+if want bench; then
+  OUT="$OUT" PROJECT_BUILD=build bench/device_run.sh bench ${BENCH_ARGS:---d 32,96,256 --dir both} > "$OUT/bench.log" 2>&1
+  stage bench "exit $?"
+fi
+if want speed; then
+  TORCH_MODES=${TORCH_MODES:-skip} SIGTRAIN_VARIANTS=${SPEED_VARIANTS:-sigmoid:fused sigmoid:fused:fused_ops.add_norm=off} \
+    OUT="$OUT" scripts/device/speed_side_by_side.sh gpt2 > "$OUT/speed.log" 2>&1
+  stage speed "exit $?; $(tr '\n' '|' < "$OUT/speed/table.md" 2>/dev/null)"
+  (cd "$OUT" && tar czf speed.tgz --exclude=checkpoints --exclude=trace.json speed && rm -rf speed)
+fi
+printf '%s\n' "${summary[@]}" | tee "$OUT/summary.txt"
+(cd "$OUT" && tar czf logs.tgz --exclude=lm_pair.tgz --exclude=speed.tgz --exclude=logs.tgz ./*.log ./*.txt ./*.csv 2>/dev/null;
+ find . -maxdepth 1 -type f ! -name '*.tgz' -delete)
