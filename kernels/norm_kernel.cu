@@ -178,10 +178,12 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock) norm_backward_kernel(Norm
 #pragma unroll
       for (int j = 0; j < 4; ++j) out[j] = rstd * (g[c][j] - mean_g - xhat[c][j] * mean_gx);
       if (dsum) {
+        // __fadd_rn: never contracted into an FMA with the multiply above, so dx is bit for bit the norm's dx plus
+        // the stream's gradient, as the unfused add's backward sums them (fused_ops.add_norm changes no number).
         float r[4];
         load4(dsum + chunk * 4, r);
 #pragma unroll
-        for (int j = 0; j < 4; ++j) out[j] += r[j];
+        for (int j = 0; j < 4; ++j) out[j] = __fadd_rn(out[j], r[j]);
       }
       store4(dx + chunk * 4, out);
       if (ddelta) store4(ddelta + chunk * 4, out);  // delta's gradient: the sum's, in delta's dtype

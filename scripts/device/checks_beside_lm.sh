@@ -2,7 +2,7 @@
 # One GPU-machine call that trains the LM pair (scripts/device/lm_pair_device.sh) in the background while the GPU
 # checks that take the machine's CPUs more than its GPU run in the foreground; measurements that need the GPU to
 # themselves run after the pair's commands have stopped. First used 2026-12-04 (docs/benchmarks.md). Stages, in
-# order (STAGES, default "models kernels sanitize"; LM=0 leaves the pair out):
+# order (STAGES, default "models kernels sanitize", STAGES="" none; LM=0 leaves the pair out):
 #   models    test_models_gpu (the fused ops against float64: cross-entropy, norms, add + norm, GELU MLP)
 #   kernels   test_kernels (the float64 sweep, every head dim) and test_fused_backend
 #   sanitize  compute-sanitizer memcheck and racecheck on every kernel instance (bench/device_run.sh sanitize)
@@ -16,7 +16,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp}
-STAGES=${STAGES:-models kernels sanitize}
+STAGES=${STAGES-models kernels sanitize}  # STAGES="" runs none (LM only)
 want() { [[ " $STAGES " == *" $1 "* ]]; }
 t0=$(date +%s)
 elapsed() { echo $(( $(date +%s) - t0 )); }
