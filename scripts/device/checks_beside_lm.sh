@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
-# One GPU-machine call that trains the LM pair (scripts/device/lm_pair_device.sh) in the background while the GPU
-# checks that take the machine's CPUs more than its GPU run in the foreground; measurements that need the GPU to
-# themselves run after the pair's commands have stopped. First used 2026-12-04 (docs/benchmarks.md). Stages, in
-# order (STAGES, default "models kernels sanitize", STAGES="" none; LM=0 leaves the pair out):
+# One GPU-machine call that trains an experiment (EXPERIMENT, default lm_pair; scripts/device/reproduce_device.sh)
+# in the background while the GPU checks that take the machine's CPUs more than its GPU run in the foreground;
+# measurements that need the GPU to themselves run after the experiment's commands have stopped. First used
+# 2026-12-04 (docs/benchmarks.md). Stages, in order (STAGES, default "models kernels sanitize", STAGES="" none;
+# LM=0 leaves the experiment out):
 #   models    test_models_gpu (the fused ops against float64: cross-entropy, norms, add + norm, GELU MLP)
 #   kernels   test_kernels (the float64 sweep, every head dim) and test_fused_backend
 #   sanitize  compute-sanitizer memcheck and racecheck on every kernel instance (bench/device_run.sh sanitize)
-#   bench     (after the pair) attention_bench: BENCH_ARGS (default: D 32, 96, 256 at N 1K-16K, fwd + bwd)
-#   speed     (after the pair) scripts/device/speed_side_by_side.sh gpt2 with SPEED_VARIANTS, sigtrain only
+#   bench     (afterwards) attention_bench: BENCH_ARGS (default: D 32, 96, 256 at N 1K-16K, fwd + bwd)
+#   speed     (afterwards) scripts/device/speed_side_by_side.sh gpt2 with SPEED_VARIANTS, sigtrain only
 #             unless TORCH_MODES is set
-# DEADLINE_S (default 560) bounds the pair's training commands from this script's start, so that the call ends
+# DEADLINE_S (default 560) bounds the experiment's training commands from this script's start, so that the call ends
 # inside the device tool's 600 s. Builds first (scripts/device/build.sh). Run from the root after
-# `source .device-slim/unpack.sh`; carry .device-slim and .device-lm. Everything comes back as $OUT/logs.tgz and
-# $OUT/lm_pair.tgz.
+# `source .device-slim/unpack.sh`; carry .device-slim and the experiment's data (.device-lm for the LM pair).
+# Everything comes back as $OUT/logs.tgz and $OUT/<experiment>.tgz.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 OUT=${OUT:-/tmp}
-STAGES=${STAGES-models kernels sanitize}  # STAGES="" runs none (LM only)
+STAGES=${STAGES-models kernels sanitize}  # STAGES="" runs none (the experiment only)
+EXPERIMENT=${EXPERIMENT:-lm_pair}
 want() { [[ " $STAGES " == *" $1 "* ]]; }
 t0=$(date +%s)
 elapsed() { echo $(( $(date +%s) - t0 )); }
@@ -31,7 +33,7 @@ stage build "${targets[*]}"
 
 lm_pid=""
 if [[ "${LM:-1}" == 1 ]]; then
-  DEADLINE_S=$(( ${DEADLINE_S:-560} - $(elapsed) )) scripts/device/lm_pair_device.sh > "$OUT/lm_pair.log" 2>&1 &
+  DEADLINE_S=$(( ${DEADLINE_S:-560} - $(elapsed) )) scripts/device/reproduce_device.sh "$EXPERIMENT" > "$OUT/$EXPERIMENT.log" 2>&1 &
   lm_pid=$!
 fi
 if want models; then
@@ -48,7 +50,7 @@ if want sanitize; then
 fi
 if [[ -n "$lm_pid" ]]; then
   wait "$lm_pid"
-  stage lm_pair "exit $?; $(grep -E ': (training|resuming|completed|cut|not started|finished)' "$OUT/lm_pair.log" | tr '\n' '|')"
+  stage "$EXPERIMENT" "exit $?; $(grep -E ': (training|resuming|completed|cut|not started|finished)' "$OUT/$EXPERIMENT.log" | tr '\n' '|')"
 fi
 if want bench; then
   OUT="$OUT" PROJECT_BUILD=build bench/device_run.sh bench ${BENCH_ARGS:---d 32,96,256 --dir both} > "$OUT/bench.log" 2>&1
@@ -61,5 +63,5 @@ if want speed; then
   (cd "$OUT" && tar czf speed.tgz --exclude=checkpoints --exclude=trace.json speed && rm -rf speed)
 fi
 printf '%s\n' "${summary[@]}" | tee "$OUT/summary.txt"
-(cd "$OUT" && tar czf logs.tgz --exclude=lm_pair.tgz --exclude=speed.tgz --exclude=logs.tgz ./*.log ./*.txt ./*.csv 2>/dev/null;
+(cd "$OUT" && tar czf logs.tgz ./*.log ./*.txt ./*.csv 2>/dev/null;
  find . -maxdepth 1 -type f ! -name '*.tgz' -delete)

@@ -3,7 +3,7 @@
 # scripts/lm/build_gutenberg_corpus.sh builds and its tokenised cache entry (SentencePiece BPE 8192 + token shards,
 # written by the first `sigtrain train` of configs/lm/pair*.yaml: 77 s on the 2-core development machine), each as
 # tar.xz, so that they fit the device tool's 64 MiB with the tree and .device-slim (31.6 MB of text and 16 MB of
-# tokens become ~16 MiB). scripts/device/lm_pair_device.sh unpacks them there; the cache key is a hash of the
+# tokens become 14 MiB). scripts/device/lm_pair_device.sh unpacks them there; the cache key is a hash of the
 # corpus bytes, so the entry is found as it is.
 #   scripts/device/pack_lm_data.sh [--cache DIR]      (default: $SIGTRAIN_CACHE or .cache/sigtrain)
 set -euo pipefail
