@@ -1,9 +1,9 @@
 // Sigmoid-attention backward kernel (FlashAttention-2 style, mma.sync), no LSE and no rowsum(dO*O) pre-pass.
 //
 // CTA = (k-tile of BN = 16*NW keys and a slice of D / SPLIT head-dim columns, kv head, sequence). Each warp owns
-// 16 keys. K and V stay in shared memory for
-// the whole CTA; the CTA loops over the q-heads of its GQA group and over q-tiles of BM rows (Q and dO
-// double-buffered through cp.async), and keeps dK and dV in fp32 registers (deterministic, summed over the group):
+// 16 keys. K and V stay in shared memory for the whole CTA; the CTA loops over the q-heads of its GQA group and over
+// q-tiles of BM rows (Q and dO double-buffered through cp.async), and keeps dK and dV in fp32 registers
+// (deterministic, summed over the group):
 //   S^T = K Q^T, dP^T = V dO^T                         (per warp: 16 keys x BM queries, fp32 regs)
 //   P^T = sigma(.), dS^T = P(1-P) dP (0 where masked)   (registers)
 //   dV += P^T dO, dK += dS^T Q                          (A operands straight from registers)

@@ -243,8 +243,8 @@ __device__ __forceinline__ ScoreMod make_score_mod(const KParams& kp, int b, con
 }
 
 // ---- The backward kernels' shared prologue: which q-tiles a CTA meets, and the rows it only zeroes --------------
-// (The forward kernels keep their own, equivalent prologue: the same helper there made the mma.sync D128 forward
-// spill and cost the TMA forward 5-8 % in an A/B on the H200, docs/kernel-notebook.md v10.)
+// (The forward kernels keep their own, equivalent prologue: the same kind of helper there made the mma.sync D128
+// forward spill and cost the forward kernels 3-9 % in an A/B on the H200, docs/kernel-notebook.md v10.)
 
 // Backward (both kernel families): the q-tiles [m_begin, m_begin + nm) of BM queries that see the k-tile
 // [k0, k0 + BN) (causal: from the first query on its diagonal), and row_end, the end of the dK / dV rows this CTA

@@ -41,45 +41,77 @@ K::NormParams params_for(const at::Tensor& x, const at::Tensor& weight, const at
   return p;
 }
 
+// What both autograd functions do around the kernel launch. Forward: the statistics (mean for LayerNorm, rstd)
+// and y, wired into the parameters; the caller adds its own inputs, launches, and saves with save_forward().
+struct ForwardBuffers {
+  K::NormParams p;
+  at::Tensor mean, rstd, y;
+};
+ForwardBuffers forward_buffers(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps,
+                               bool rms, at::ScalarType out_dtype) {
+  ForwardBuffers f{params_for(x, weight, bias, eps, rms, out_dtype), {}, {}, {}};
+  auto f32 = x.options().dtype(at::kFloat);
+  if (!rms) f.mean = at::empty({f.p.rows}, f32);
+  f.rstd = at::empty({f.p.rows}, f32);
+  f.y = at::empty(x.sizes(), x.options().dtype(out_dtype));
+  f.p.mean = rms ? nullptr : f.mean.data_ptr<float>();
+  f.p.rstd = f.rstd.data_ptr<float>();
+  f.p.y = f.y.data_ptr();
+  return f;
+}
+
+// normalised: the tensor the forward normalised (x, or the sum s).
+void save_forward(AutogradContext* ctx, const at::Tensor& normalised, const at::Tensor& weight, const at::Tensor& bias,
+                  const ForwardBuffers& f, double eps, bool rms, at::ScalarType out_dtype) {
+  ctx->save_for_backward({normalised, weight, bias, f.mean, f.rstd});
+  ctx->saved_data["eps"] = eps;
+  ctx->saved_data["rms"] = rms;
+  ctx->saved_data["out_dtype"] = static_cast<int64_t>(out_dtype);
+}
+
+// Backward: the saved tensors and settings back, dy (y's gradient, undefined: zeros) in y's dtype, and dx, dγ, dβ
+// and the workspace allocated and wired in; the caller adds its own outputs and launches.
+struct BackwardBuffers {
+  K::NormParams p;
+  at::Tensor normalised, dy, dx, dweight, dbias, workspace;
+};
+BackwardBuffers backward_buffers(AutogradContext* ctx, const at::Tensor& grad_y) {
+  const auto saved = ctx->get_saved_variables();
+  const at::Tensor &normalised = saved[0], &weight = saved[1], &bias = saved[2], &mean = saved[3], &rstd = saved[4];
+  const bool rms = ctx->saved_data["rms"].toBool();
+  const auto out_dtype = static_cast<at::ScalarType>(ctx->saved_data["out_dtype"].toInt());
+  BackwardBuffers b{params_for(normalised, weight, bias, ctx->saved_data["eps"].toDouble(), rms, out_dtype),
+                    normalised, {}, {}, {}, {}, {}};
+  b.dy = grad_y.defined() ? grad_y.to(out_dtype).contiguous() : at::zeros_like(normalised, out_dtype);
+  b.dx = at::empty_like(normalised);
+  b.dweight = at::empty_like(weight);
+  if (bias.numel() > 0) b.dbias = at::empty_like(bias);
+  b.workspace = at::empty({K::norm_workspace_floats(b.p.rows, b.p.dim)}, normalised.options().dtype(at::kFloat));
+  b.p.mean = rms ? nullptr : mean.data_ptr<float>();
+  b.p.rstd = rstd.data_ptr<float>();
+  b.p.dy = b.dy.data_ptr();
+  b.p.dx = b.dx.data_ptr();
+  b.p.dgamma = b.dweight.data_ptr<float>();
+  b.p.dbeta = bias.numel() > 0 ? b.dbias.data_ptr<float>() : nullptr;
+  b.p.workspace = b.workspace.data_ptr<float>();
+  return b;
+}
+
 struct FusedNorm : public torch::autograd::Function<FusedNorm> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                             double eps, bool rms, at::ScalarType out_dtype) {
     const c10::cuda::CUDAGuard guard(x.device());
-    K::NormParams p = params_for(x, weight, bias, eps, rms, out_dtype);
-    auto f32 = x.options().dtype(at::kFloat);
-    at::Tensor mean = rms ? at::Tensor() : at::empty({p.rows}, f32), rstd = at::empty({p.rows}, f32);
-    at::Tensor y = at::empty(x.sizes(), x.options().dtype(out_dtype));
-    p.mean = rms ? nullptr : mean.data_ptr<float>();
-    p.rstd = rstd.data_ptr<float>();
-    p.y = y.data_ptr();
-    K::norm_forward(p, at::cuda::getCurrentCUDAStream());
-    ctx->save_for_backward({x, weight, bias, mean, rstd});
-    ctx->saved_data["eps"] = eps;
-    ctx->saved_data["rms"] = rms;
-    ctx->saved_data["out_dtype"] = static_cast<int64_t>(out_dtype);
-    return y;
+    ForwardBuffers f = forward_buffers(x, weight, bias, eps, rms, out_dtype);
+    K::norm_forward(f.p, at::cuda::getCurrentCUDAStream());
+    save_forward(ctx, x, weight, bias, f, eps, rms, out_dtype);
+    return f.y;
   }
 
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const at::Tensor &x = saved[0], &weight = saved[1], &bias = saved[2], &mean = saved[3], &rstd = saved[4];
-    const c10::cuda::CUDAGuard guard(x.device());
-    const bool rms = ctx->saved_data["rms"].toBool();
-    const auto out_dtype = static_cast<at::ScalarType>(ctx->saved_data["out_dtype"].toInt());
-    K::NormParams p = params_for(x, weight, bias, ctx->saved_data["eps"].toDouble(), rms, out_dtype);
-    const at::Tensor dy = grads[0].to(out_dtype).contiguous();
-    at::Tensor dx = at::empty_like(x), dweight = at::empty_like(weight);
-    at::Tensor dbias = bias.numel() > 0 ? at::empty_like(bias) : at::Tensor();
-    at::Tensor workspace = at::empty({K::norm_workspace_floats(p.rows, p.dim)}, x.options().dtype(at::kFloat));
-    p.mean = rms ? nullptr : mean.data_ptr<float>();
-    p.rstd = rstd.data_ptr<float>();
-    p.dy = dy.data_ptr();
-    p.dx = dx.data_ptr();
-    p.dgamma = dweight.data_ptr<float>();
-    p.dbeta = bias.numel() > 0 ? dbias.data_ptr<float>() : nullptr;
-    p.workspace = workspace.data_ptr<float>();
-    K::norm_backward(p, at::cuda::getCurrentCUDAStream());
-    return {dx, dweight, dbias, at::Tensor(), at::Tensor(), at::Tensor()};
+    BackwardBuffers b = backward_buffers(ctx, grads[0]);
+    const c10::cuda::CUDAGuard guard(b.normalised.device());
+    K::norm_backward(b.p, at::cuda::getCurrentCUDAStream());
+    return {b.dx, b.dweight, b.dbias, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -89,53 +121,30 @@ struct FusedAddNorm : public torch::autograd::Function<FusedAddNorm> {
                              const at::Tensor& weight, const at::Tensor& bias, double eps, bool rms,
                              at::ScalarType out_dtype) {
     const c10::cuda::CUDAGuard guard(x.device());
-    K::NormParams p = params_for(x, weight, bias, eps, rms, out_dtype);
-    auto f32 = x.options().dtype(at::kFloat);
-    at::Tensor mean = rms ? at::Tensor() : at::empty({p.rows}, f32), rstd = at::empty({p.rows}, f32);
+    ForwardBuffers f = forward_buffers(x, weight, bias, eps, rms, out_dtype);
     at::Tensor sum = at::empty_like(x);
-    at::Tensor y = at::empty(x.sizes(), x.options().dtype(out_dtype));
-    p.mean = rms ? nullptr : mean.data_ptr<float>();
-    p.rstd = rstd.data_ptr<float>();
-    p.y = y.data_ptr();
-    p.delta = delta.data_ptr();
-    p.sum = sum.data_ptr();
-    K::norm_forward(p, at::cuda::getCurrentCUDAStream());
-    ctx->save_for_backward({sum, weight, bias, mean, rstd});
-    ctx->saved_data["eps"] = eps;
-    ctx->saved_data["rms"] = rms;
-    ctx->saved_data["out_dtype"] = static_cast<int64_t>(out_dtype);
+    f.p.delta = delta.data_ptr();
+    f.p.sum = sum.data_ptr();
+    K::norm_forward(f.p, at::cuda::getCurrentCUDAStream());
+    save_forward(ctx, sum, weight, bias, f, eps, rms, out_dtype);
     ctx->saved_data["delta_dtype"] = static_cast<int64_t>(delta.scalar_type());
-    return {sum, y};
+    return {sum, f.y};
   }
 
   // grads[0] reaches s from the rest of the residual stream (undefined when nothing used s, e.g. after the final
   // norm), grads[1] reaches y.
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
-    const auto saved = ctx->get_saved_variables();
-    const at::Tensor &sum = saved[0], &weight = saved[1], &bias = saved[2], &mean = saved[3], &rstd = saved[4];
+    BackwardBuffers b = backward_buffers(ctx, grads[1]);
+    const at::Tensor& sum = b.normalised;
     const c10::cuda::CUDAGuard guard(sum.device());
-    const bool rms = ctx->saved_data["rms"].toBool();
-    const auto out_dtype = static_cast<at::ScalarType>(ctx->saved_data["out_dtype"].toInt());
     const auto delta_dtype = static_cast<at::ScalarType>(ctx->saved_data["delta_dtype"].toInt());
-    K::NormParams p = params_for(sum, weight, bias, ctx->saved_data["eps"].toDouble(), rms, out_dtype);
-    const at::Tensor dy = grads[1].defined() ? grads[1].to(out_dtype).contiguous() : at::zeros_like(sum, out_dtype);
     const at::Tensor dsum = grads[0].defined() ? grads[0].to(sum.scalar_type()).contiguous() : at::Tensor();
-    at::Tensor dx = at::empty_like(sum), dweight = at::empty_like(weight);
-    at::Tensor dbias = bias.numel() > 0 ? at::empty_like(bias) : at::Tensor();
     // delta's gradient is dx itself when the dtypes agree, else the kernel writes it in delta's dtype too.
-    at::Tensor ddelta = delta_dtype == sum.scalar_type() ? dx : at::empty(sum.sizes(), sum.options().dtype(delta_dtype));
-    at::Tensor workspace = at::empty({K::norm_workspace_floats(p.rows, p.dim)}, sum.options().dtype(at::kFloat));
-    p.mean = rms ? nullptr : mean.data_ptr<float>();
-    p.rstd = rstd.data_ptr<float>();
-    p.dy = dy.data_ptr();
-    p.dx = dx.data_ptr();
-    p.dsum = dsum.defined() ? dsum.data_ptr() : nullptr;
-    p.ddelta = ddelta.is_same(dx) ? nullptr : ddelta.data_ptr();
-    p.dgamma = dweight.data_ptr<float>();
-    p.dbeta = bias.numel() > 0 ? dbias.data_ptr<float>() : nullptr;
-    p.workspace = workspace.data_ptr<float>();
-    K::norm_backward(p, at::cuda::getCurrentCUDAStream());
-    return {dx, ddelta, dweight, dbias, at::Tensor(), at::Tensor(), at::Tensor()};
+    at::Tensor ddelta = delta_dtype == sum.scalar_type() ? b.dx : at::empty(sum.sizes(), sum.options().dtype(delta_dtype));
+    b.p.dsum = dsum.defined() ? dsum.data_ptr() : nullptr;
+    b.p.ddelta = ddelta.is_same(b.dx) ? nullptr : ddelta.data_ptr();
+    K::norm_backward(b.p, at::cuda::getCurrentCUDAStream());
+    return {b.dx, ddelta, b.dweight, b.dbias, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 

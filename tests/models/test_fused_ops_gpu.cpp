@@ -29,6 +29,14 @@
 
 using namespace sigtrain::models;
 
+namespace {
+// CUDA's default autocast dtype is fp16: every test that autocasts sets bf16 itself, so none depends on another's.
+void enable_bf16_autocast() {
+  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
+  at::autocast::set_autocast_enabled(at::kCUDA, true);
+}
+}  // namespace
+
 #define SKIP_WITHOUT_FUSED_CUDA()                                              \
   if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";          \
   if (!fused_ops_built()) GTEST_SKIP() << "this build has no fused kernels"
@@ -203,8 +211,7 @@ TEST(FusedNorm, NormModuleUnderAutocastMatchesLibTorchPath) {
     at::Tensor x = torch::randn({4, 50, 256}, torch::TensorOptions().device(torch::kCUDA));
     at::Tensor yp, yf;
     {
-      at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);  // CUDA's default is fp16
-      at::autocast::set_autocast_enabled(at::kCUDA, true);
+      enable_bf16_autocast();
       yp = plain.forward(x);
       yf = fused.forward(x);
       at::autocast::set_autocast_enabled(at::kCUDA, false);
@@ -354,8 +361,7 @@ TEST(FusedAddNorm, BlockStackBitIdenticalToUnfusedAdds) {
         model->set_fused_ops(ops);
         ModelInputs in;
         in.tokens = torch::randint(0, 97, {4, 64}, torch::TensorOptions().device(torch::kCUDA).dtype(torch::kLong));
-        at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);  // CUDA's default is fp16
-        at::autocast::set_autocast_enabled(at::kCUDA, true);
+        enable_bf16_autocast();
         at::Tensor h = model->forward(in);
         at::autocast::set_autocast_enabled(at::kCUDA, false);
         at::autocast::clear_cache();
@@ -398,10 +404,7 @@ MlpResult run_mlp(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b
   at::Tensor w2i = w2.detach().requires_grad_(true);
   at::Tensor b1i = b1.defined() ? b1.detach().requires_grad_(true) : at::Tensor();
   at::Tensor b2i = b2.defined() ? b2.detach().requires_grad_(true) : at::Tensor();
-  if (autocast) {
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);  // CUDA's default is fp16
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-  }
+  if (autocast) enable_bf16_autocast();
   at::Tensor y = fused ? fused_gelu_mlp(xi, w1i, b1i, w2i, b2i)
                        : at::linear(at::gelu(at::linear(xi, w1i, b1i), "tanh"), w2i, b2i);
   if (autocast) {
@@ -495,8 +498,7 @@ TEST(FusedMlp, MlpModuleUnderAutocastMatchesLibTorchPath) {
   fused.fused = true;
   at::Tensor x = torch::randn({2, 77, 256}, torch::TensorOptions().device(torch::kCUDA));
   at::Tensor xp = x.detach().requires_grad_(true), xf = x.detach().requires_grad_(true);
-  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);  // CUDA's default is fp16
-  at::autocast::set_autocast_enabled(at::kCUDA, true);
+  enable_bf16_autocast();
   at::Tensor yp = plain.forward(xp), yf = fused.forward(xf);
   at::autocast::set_autocast_enabled(at::kCUDA, false);
   at::autocast::clear_cache();
@@ -532,8 +534,7 @@ TEST(FusedMlp, UnsupportedInputsFallBackToLibTorch) {
   mlp.to(torch::kCUDA);
   mlp.fused = true;
   at::Tensor x = torch::randn({5, 60}, cuda);
-  at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);  // CUDA's default is fp16
-  at::autocast::set_autocast_enabled(at::kCUDA, true);
+  enable_bf16_autocast();
   at::Tensor y = mlp.forward(x);
   at::Tensor ref = at::linear(at::gelu(at::linear(x, mlp.fc->weight, mlp.fc->bias), "tanh"), mlp.proj->weight,
                               mlp.proj->bias);
