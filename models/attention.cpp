@@ -111,6 +111,25 @@ at::Tensor AttentionBackend::operator()(const at::Tensor& q, const at::Tensor& k
   return forward(q, k, v, mask, opts);
 }
 
+at::Tensor AttentionBackend::packed(const at::Tensor& qkv, int64_t n_head, int64_t n_kv_head,
+                                    const AttentionMask& mask, const AttentionOptions& opts) const {
+  if (qkv.dim() != 4 || qkv.size(2) != n_head + 2 * n_kv_head)
+    throw std::invalid_argument("attention: packed qkv must be [B, T, n_head + 2 * n_kv_head, D]");
+  if (std::string why = unavailable_on(qkv.is_cuda()); !why.empty())
+    throw std::invalid_argument("attention.backend: " + why);
+  if (std::string why = unsupported(opts.kind, qkv.size(3)); !why.empty())
+    throw std::invalid_argument("attention.backend: " + why);
+  return forward_packed(qkv, n_head, n_kv_head, mask, opts);
+}
+
+at::Tensor AttentionBackend::forward_packed(const at::Tensor& qkv, int64_t n_head, int64_t n_kv_head,
+                                            const AttentionMask& mask, const AttentionOptions& opts) const {
+  // One split, not three narrows: its backward writes d(qkv) with one concatenation, where three narrows' would
+  // each fill a zero tensor of the full size, copy their slice in and add the three up (docs/benchmarks.md).
+  const auto parts = qkv.split_with_sizes({n_head, n_kv_head, n_kv_head}, 2);
+  return forward(parts[0], parts[1], parts[2], mask, opts);
+}
+
 namespace {
 
 class FunctionBackend final : public AttentionBackend {
@@ -163,7 +182,7 @@ class SdpaBackend final : public AttentionBackend {
 // Our CUDA kernels (models/attention_fused.cpp registers the function; without it the backend explains why not).
 class FusedBackend final : public AttentionBackend {
  public:
-  explicit FusedBackend(FusedAttentionFn fn) : fn_(fn) {}
+  explicit FusedBackend(FusedAttentionFns fns) : fn_(fns.separate), packed_fn_(fns.packed) {}
   const std::string& name() const override { return name_; }
   std::string unsupported(AttentionKind kind, int64_t head_dim) const override {
     if (fn_ == nullptr)
@@ -189,10 +208,16 @@ class FusedBackend final : public AttentionBackend {
                      const AttentionOptions& o) const override {
     return fn_(q, k, v, m, o);
   }
+  at::Tensor forward_packed(const at::Tensor& qkv, int64_t n_head, int64_t n_kv_head, const AttentionMask& m,
+                            const AttentionOptions& o) const override {
+    if (packed_fn_ == nullptr) return AttentionBackend::forward_packed(qkv, n_head, n_kv_head, m, o);
+    return packed_fn_(qkv, n_head, n_kv_head, m, o);
+  }
 
  private:
   std::string name_ = "fused";
   FusedAttentionFn fn_;
+  FusedPackedAttentionFn packed_fn_;
 };
 
 // Registration happens at set-up (the built-ins, tests); lookups happen when models are built, not per call.
@@ -203,21 +228,21 @@ struct Registry {
 
 // What models/attention_fused.cpp installed (its install function runs while the registry is being made, so it
 // cannot use the registry itself).
-FusedAttentionFn& installed_fused_fn() {
-  static FusedAttentionFn fn = nullptr;
-  return fn;
+FusedAttentionFns& installed_fused_fns() {
+  static FusedAttentionFns fns;
+  return fns;
 }
 std::atomic<bool> g_registry_ready{false};
 
 Registry& registry() {
   static Registry* r = [] {
 #if defined(SIGTRAIN_HAVE_FUSED_ATTENTION)
-    install_fused_attention();  // → register_fused_attention → installed_fused_fn()
+    install_fused_attention();  // → register_fused_attention → installed_fused_fns()
 #endif
     auto* reg = new Registry();
     reg->backends["math"] = std::make_shared<MathBackend>();
     reg->backends["sdpa"] = std::make_shared<SdpaBackend>();
-    reg->backends["fused"] = std::make_shared<FusedBackend>(installed_fused_fn());
+    reg->backends["fused"] = std::make_shared<FusedBackend>(installed_fused_fns());
     g_registry_ready = true;
     return reg;
   }();
@@ -237,15 +262,15 @@ void register_attention_backend(const std::string& name, AttentionBackendFn fn) 
   register_attention_backend(std::make_shared<FunctionBackend>(name, std::move(fn)));
 }
 
-void register_fused_attention(FusedAttentionFn fn) {
-  if (fn == nullptr) throw std::invalid_argument("register_fused_attention: null function");
-  installed_fused_fn() = fn;
-  if (g_registry_ready) register_attention_backend(std::make_shared<FusedBackend>(fn));
+void register_fused_attention(const FusedAttentionFns& fns) {
+  if (fns.separate == nullptr) throw std::invalid_argument("register_fused_attention: null function");
+  installed_fused_fns() = fns;
+  if (g_registry_ready) register_attention_backend(std::make_shared<FusedBackend>(fns));
 }
 
 bool fused_attention_built() {
-  registry();  // installs the kernels' function when the build has it
-  return installed_fused_fn() != nullptr;
+  registry();  // installs the kernels' functions when the build has them
+  return installed_fused_fns().separate != nullptr;
 }
 
 bool has_attention_backend(const std::string& name) {

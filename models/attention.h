@@ -70,10 +70,17 @@ class AttentionBackend {
   // Runs the rules above on the inputs (std::invalid_argument), then the backend.
   at::Tensor operator()(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionMask& mask,
                         const AttentionOptions& opts) const;
+  // The same from one packed projection qkv [B, T, H + 2·H_kv, D] (q heads, then k, then v): what a block without
+  // QK-norm or RoPE has. A backend may take it whole, so that its backward writes d(qkv) in one buffer instead of
+  // three gradients that autograd then concatenates; by default it splits and runs the call above.
+  at::Tensor packed(const at::Tensor& qkv, int64_t n_head, int64_t n_kv_head, const AttentionMask& mask,
+                    const AttentionOptions& opts) const;
 
  protected:
   virtual at::Tensor forward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const AttentionMask& mask,
                              const AttentionOptions& opts) const = 0;
+  virtual at::Tensor forward_packed(const at::Tensor& qkv, int64_t n_head, int64_t n_kv_head,
+                                    const AttentionMask& mask, const AttentionOptions& opts) const;
 };
 using AttentionBackendPtr = std::shared_ptr<const AttentionBackend>;
 
@@ -95,7 +102,13 @@ AttentionBackendPtr find_attention_backend(const std::string& name);
 // the static library's object is always linked — no reliance on static initialisers).
 using FusedAttentionFn = at::Tensor (*)(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                                         const AttentionMask& mask, const FusedAttentionOptions& opts);
-void register_fused_attention(FusedAttentionFn fn);
+using FusedPackedAttentionFn = at::Tensor (*)(const at::Tensor& qkv, int64_t n_head, int64_t n_kv_head,
+                                              const AttentionMask& mask, const FusedAttentionOptions& opts);
+struct FusedAttentionFns {
+  FusedAttentionFn separate = nullptr;     // q, k, v (any strides)
+  FusedPackedAttentionFn packed = nullptr;  // AttentionBackend::packed's layout; d(qkv) written in one buffer
+};
+void register_fused_attention(const FusedAttentionFns& fns);
 void install_fused_attention();  // defined in attention_fused.cpp; only referenced when SIGTRAIN_HAVE_FUSED_ATTENTION
 // True when this binary has the fused kernels (the backend may still need CUDA tensors).
 bool fused_attention_built();

@@ -24,6 +24,7 @@ FusedOpsConfig FusedOpsConfig::parse(config::SectionReader& r) {
   c.norm = parse_choice(r, "norm");
   c.add_norm = parse_choice(r, "add_norm");
   c.mlp = parse_choice(r, "mlp");
+  c.packed_qkv = parse_choice(r, "packed_qkv");
   return c;
 }
 
@@ -45,6 +46,7 @@ FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda) {
                               "fused_ops.norm: auto, or fused_ops.add_norm: auto or off");
   ops.add_norm = resolve(cfg.add_norm, possible, "add_norm") && ops.norm;
   ops.mlp = resolve(cfg.mlp, possible, "mlp");
+  ops.packed_qkv = resolve(cfg.packed_qkv, possible, "packed_qkv");
   return ops;
 }
 

@@ -8,6 +8,8 @@
 //     norm: auto              # kernels/norm_kernel.h: LayerNorm / RMSNorm writing the autocast dtype directly
 //     add_norm: auto          # the same kernels with a pre-norm block's residual add (and its backward) fused in
 //     mlp: auto               # kernels/gemm_epilogue.h: the GELU MLP with bias, GELU and their gradients in the GEMMs
+//     packed_qkv: auto        # attention.backend fused takes the qkv projection whole (no QK-norm / RoPE): d(qkv) in
+//                             # one buffer, no concatenation of dq, dk, dv
 #include <string>
 
 #include "common/config.h"
@@ -21,6 +23,7 @@ struct FusedOpsConfig {
   FusedChoice norm = FusedChoice::kAuto;
   FusedChoice add_norm = FusedChoice::kAuto;
   FusedChoice mlp = FusedChoice::kAuto;
+  FusedChoice packed_qkv = FusedChoice::kAuto;
   static FusedOpsConfig parse(config::SectionReader& r);
 };
 
@@ -30,6 +33,7 @@ struct FusedOps {
   bool norm = false;
   bool add_norm = false;
   bool mlp = false;
+  bool packed_qkv = false;
 };
 
 // Whether this build has the fused kernels (nvcc and LibTorch with CUDA found).

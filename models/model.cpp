@@ -152,7 +152,11 @@ void Model::set_fused_ops(const FusedOps& ops) {
     if (auto norm = std::dynamic_pointer_cast<Norm>(m)) {
       norm->fused = ops.norm;
       norm->fused_add = ops.add_norm;
-    } else if (auto mlp = std::dynamic_pointer_cast<Mlp>(m)) mlp->fused = ops.mlp;
+    } else if (auto mlp = std::dynamic_pointer_cast<Mlp>(m)) {
+      mlp->fused = ops.mlp;
+    } else if (auto attn = std::dynamic_pointer_cast<MultiHeadAttention>(m)) {
+      attn->packed_qkv = ops.packed_qkv;
+    }
 }
 
 void Model::set_attention_backend(const std::string& name) {

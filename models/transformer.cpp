@@ -134,22 +134,33 @@ void MultiHeadAttention::set_backend(const std::string& name) {
 at::Tensor MultiHeadAttention::forward(const at::Tensor& x, const AttentionMask& mask, const Rope* rope) {
   const int64_t B = x.size(0), T = x.size(1);
   at::Tensor qkv_all = qkv->forward(x).view({B, T, n_head_ + 2 * n_kv_head_, head_dim_});
-  // One split, not three narrows: its backward writes d(qkv) with one concatenation, where three narrows' would
-  // each fill a zero tensor of the full size, copy their slice in and add the three up (docs/benchmarks.md).
-  const auto parts = qkv_all.split_with_sizes({n_head_, n_kv_head_, n_kv_head_}, 2);
-  at::Tensor q = parts[0], k = parts[1], v = parts[2];
-  if (q_norm) {  // QK-norm over the head dimension, before RoPE
-    // (under autocast LayerNorm computes and returns float32: back to the dtype of v, which every backend expects)
-    q = q_norm->forward(q).to(v.scalar_type());
-    k = k_norm->forward(k).to(v.scalar_type());
+  at::Tensor o;  // [B, T, H, D]
+  if (packed_qkv && !q_norm && !rope) {
+    // q, k and v go to the backend as the projection made them: a backend that takes them packed (fused) writes
+    // d(qkv) in one buffer, with no concatenation of three gradients in the backward (docs/benchmarks.md).
+    if (collect_stats_) {
+      const auto parts = qkv_all.detach().split_with_sizes({n_head_, n_kv_head_, n_kv_head_}, 2);
+      stats_ = compute_attention_stats(parts[0], parts[1], parts[2], mask, opts_, stats_sample_batch_);
+    }
+    o = backend_->packed(qkv_all, n_head_, n_kv_head_, mask, opts_);
+  } else {
+    // One split, not three narrows: its backward writes d(qkv) with one concatenation, where three narrows' would
+    // each fill a zero tensor of the full size, copy their slice in and add the three up (docs/benchmarks.md).
+    const auto parts = qkv_all.split_with_sizes({n_head_, n_kv_head_, n_kv_head_}, 2);
+    at::Tensor q = parts[0], k = parts[1], v = parts[2];
+    if (q_norm) {  // QK-norm over the head dimension, before RoPE
+      // (under autocast LayerNorm computes and returns float32: back to the dtype of v, which every backend expects)
+      q = q_norm->forward(q).to(v.scalar_type());
+      k = k_norm->forward(k).to(v.scalar_type());
+    }
+    if (rope) {
+      q = rope->apply(q);
+      k = rope->apply(k);
+    }
+    if (collect_stats_) stats_ = compute_attention_stats(q.detach(), k.detach(), v.detach(), mask, opts_,
+                                                         stats_sample_batch_);
+    o = (*backend_)(q, k, v, mask, opts_);
   }
-  if (rope) {
-    q = rope->apply(q);
-    k = rope->apply(k);
-  }
-  if (collect_stats_) stats_ = compute_attention_stats(q.detach(), k.detach(), v.detach(), mask, opts_,
-                                                       stats_sample_batch_);
-  at::Tensor o = (*backend_)(q, k, v, mask, opts_);  // [B, T, H, D]
   return out->forward(o.reshape({B, T, n_head_ * head_dim_}));
 }
 

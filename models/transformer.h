@@ -113,6 +113,9 @@ class MultiHeadAttention : public torch::nn::Module {
 
   std::shared_ptr<Linear> qkv, out;
   std::shared_ptr<Norm> q_norm, k_norm;  // null without QK-norm
+  // fused_ops.packed_qkv (Model::set_fused_ops): without QK-norm and RoPE, the projection's qkv goes to the backend
+  // whole (AttentionBackend::packed), so the fused backend's backward writes d(qkv) in one buffer.
+  bool packed_qkv = false;
 
  private:
   int64_t n_head_, n_kv_head_, head_dim_;

@@ -4,12 +4,15 @@
 # measurements that need the GPU to themselves run after the experiment's commands have stopped. First used
 # 2026-12-04 (docs/benchmarks.md). Stages, in order (STAGES, default "models kernels sanitize", STAGES="" none;
 # LM=0 leaves the experiment out):
-#   models    test_models_gpu (the fused ops against float64: cross-entropy, norms, add + norm, GELU MLP)
+#   models    test_models_gpu (the fused ops against float64: cross-entropy, norms, add + norm, GELU MLP, packed qkv)
+#             and test_fused_backend (the fused attention's autograd wrapper, both entry points)
+#   trainer   test_trainer_gpu (bit-exact resume and CUDA graphs with every fast path on, fused AdamW)
 #   kernels   test_kernels (the float64 sweep, every head dim) and test_fused_backend
 #   sanitize  compute-sanitizer memcheck and racecheck on every kernel instance (bench/device_run.sh sanitize)
 #   bench     (afterwards) attention_bench: BENCH_ARGS (default: D 32, 96, 256 at N 1K-16K, fwd + bwd)
-#   speed     (afterwards) scripts/device/speed_side_by_side.sh gpt2 with SPEED_VARIANTS, sigtrain only
-#             unless TORCH_MODES is set
+#   speed     (afterwards) scripts/device/speed_side_by_side.sh SPEED_MODELS (default gpt2) with SPEED_VARIANTS,
+#             sigtrain only unless TORCH_MODES is set (PROFILE=1 adds the CUPTI breakdowns), at most SPEED_TIMEOUT_S
+#             (default 400) s
 # DEADLINE_S (default 560) bounds the experiment's training commands from this script's start, so that the call ends
 # inside the device tool's 600 s. Builds first (scripts/device/build.sh). Run from the root after
 # `source .device-slim/unpack.sh`; carry .device-slim and the experiment's data (.device-lm for the LM pair).
@@ -26,7 +29,8 @@ summary=()
 stage() { summary+=("$1: $2"); echo "== $1 ($(elapsed) s): $2"; }
 
 targets=(sigtrain)
-want models && targets+=(test_models_gpu)
+want models && targets+=(test_models_gpu test_fused_backend)
+want trainer && targets+=(test_trainer_gpu)
 { want kernels || want sanitize || want bench; } && targets+=(test_kernels test_fused_backend attention_bench)
 OUT="$OUT" TARGETS="${targets[*]}" scripts/device/build.sh || exit 1
 stage build "${targets[*]}"
@@ -39,6 +43,12 @@ fi
 if want models; then
   timeout 300 build/tests/models/test_models_gpu > "$OUT/test_models_gpu.log" 2>&1
   stage models "exit $?, $(grep -E '^\[  (PASSED|FAILED) ' "$OUT/test_models_gpu.log" | tr '\n' ' ')"
+  timeout 120 build/tests/kernels/test_fused_backend > "$OUT/test_fused_backend.log" 2>&1
+  stage fused_backend "exit $?, $(grep -E '^\[  (PASSED|FAILED) ' "$OUT/test_fused_backend.log" | tr '\n' ' ')"
+fi
+if want trainer; then
+  timeout 300 build/tests/trainer/test_trainer_gpu > "$OUT/test_trainer_gpu.log" 2>&1
+  stage trainer "exit $?, $(grep -E '^\[  (PASSED|FAILED) ' "$OUT/test_trainer_gpu.log" | tr '\n' ' ')"
 fi
 if want kernels; then
   OUT="$OUT" PROJECT_BUILD=build timeout 400 bench/device_run.sh test > "$OUT/kernels.log" 2>&1
@@ -58,7 +68,7 @@ if want bench; then
 fi
 if want speed; then
   TORCH_MODES=${TORCH_MODES:-skip} SIGTRAIN_VARIANTS=${SPEED_VARIANTS:-sigmoid:fused sigmoid:fused:fused_ops.add_norm=off} \
-    OUT="$OUT" scripts/device/speed_side_by_side.sh gpt2 > "$OUT/speed.log" 2>&1
+    OUT="$OUT" timeout "${SPEED_TIMEOUT_S:-400}" scripts/device/speed_side_by_side.sh ${SPEED_MODELS:-gpt2} > "$OUT/speed.log" 2>&1
   stage speed "exit $?; $(tr '\n' '|' < "$OUT/speed/table.md" 2>/dev/null)"
   (cd "$OUT" && tar czf speed.tgz --exclude=checkpoints --exclude=trace.json speed && rm -rf speed)
 fi

@@ -268,6 +268,44 @@ TEST(Models, BlockOnAResidualStreamEqualsTheBlockOnItsSum) {
   }
 }
 
+// AttentionBackend::packed: a backend without a packed path of its own splits the qkv and runs its usual forward,
+// so a block with packed_qkv on computes exactly what it computes with it off (outputs and gradients bit for bit);
+// a qkv of the wrong head count is refused.
+TEST(Models, PackedQkvThroughASplittingBackendChangesNothing) {
+  ModelConfig c = tiny();
+  c.qk_norm = false;
+  torch::manual_seed(4);
+  MultiHeadAttention mha(c, attn(), 0);
+  const at::Tensor x = torch::randn({2, 8, c.d_model}, torch::requires_grad());
+  auto run = [&](bool packed) {
+    mha.packed_qkv = packed;
+    mha.zero_grad();
+    at::Tensor y = mha.forward(x, AttentionMask{true}, nullptr);
+    std::vector<at::Tensor> grads = torch::autograd::grad({y.sum()}, {x, mha.qkv->weight});
+    return std::vector<at::Tensor>{y.detach(), grads[0], grads[1]};
+  };
+  const auto split = run(false), packed = run(true);
+  for (size_t i = 0; i < split.size(); ++i) EXPECT_TRUE(torch::equal(split[i], packed[i])) << i;
+
+  const at::Tensor wrong = torch::randn({2, 8, c.n_head + 1, c.head_dim()});
+  try {
+    find_attention_backend("math")->packed(wrong, c.n_head, c.n_head, AttentionMask{}, AttentionOptions{});
+    ADD_FAILURE() << "no error";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("n_head + 2 * n_kv_head"), std::string::npos) << e.what();
+  }
+}
+
+// fused_ops.packed_qkv is auto like the other fused ops: off without CUDA, on with it where the kernels are built.
+TEST(FusedOps, PackedQkvAutoFollowsTheDevice) {
+  FusedOpsConfig cfg;
+  EXPECT_FALSE(resolve_fused_ops(cfg, /*cuda=*/false).packed_qkv);
+  if (!fused_ops_built()) GTEST_SKIP() << "this build has no fused kernels";
+  EXPECT_TRUE(resolve_fused_ops(cfg, true).packed_qkv);
+  cfg.packed_qkv = FusedChoice::kOff;
+  EXPECT_FALSE(resolve_fused_ops(cfg, true).packed_qkv);
+}
+
 // fused_ops.add_norm needs the fused norm: `on` with the norm off is a config error naming both keys; `auto`
 // follows the norm.
 TEST(FusedOps, AddNormFollowsTheNorm) {

@@ -170,6 +170,28 @@ std::vector<torch::Tensor> outputs_and_grads(Model& model, const ModelInputs& in
   return out;
 }
 
+// A 2-layer, d 256 model with 4 heads of 64 (the fused kernels' head dim) and a vocabulary of 100.
+ModelConfig two_layer_d256(PositionKind pos, int64_t n_kv_head, int64_t max_seq_len) {
+  ModelConfig c;
+  c.vocab_size = 100;
+  c.n_layer = 2;
+  c.d_model = 256;
+  c.n_head = 4;
+  c.n_kv_head = n_kv_head;
+  c.max_seq_len = max_seq_len;
+  c.positions = pos;
+  return c;
+}
+
+// Sigmoid attention with the exact σ (the fused kernels' tanh form would add its own error), built on math.
+AttentionConfig exact_sigmoid_via_math() {
+  AttentionConfig a;
+  a.kind = AttentionKind::kSigmoid;
+  a.backend = "math";
+  a.sigmoid_approx = SigmoidApprox::kExact;
+  return a;
+}
+
 }  // namespace
 
 TEST(ModelsGpu, FusedModelMatchesMathUnderAutocast) {
@@ -178,21 +200,10 @@ TEST(ModelsGpu, FusedModelMatchesMathUnderAutocast) {
   const torch::Device dev(torch::kCUDA);
   for (auto pos : {PositionKind::kRope, PositionKind::kAlibi})
     for (auto arch : {Arch::kDecoder, Arch::kEncoder}) {
-      ModelConfig c;
+      ModelConfig c = two_layer_d256(pos, /*n_kv_head=*/2, /*max_seq_len=*/160);
       c.arch = arch;
-      c.vocab_size = 100;
-      c.n_layer = 2;
-      c.d_model = 256;
-      c.n_head = 4;  // head dim 64
-      c.n_kv_head = 2;
-      c.max_seq_len = 160;
-      c.positions = pos;
-      AttentionConfig a;
-      a.kind = AttentionKind::kSigmoid;
-      a.backend = "math";
-      a.sigmoid_approx = SigmoidApprox::kExact;
       torch::manual_seed(0);
-      auto model = build_model(c, a);
+      auto model = build_model(c, exact_sigmoid_via_math());
       model->to(dev);
       auto lo = torch::TensorOptions().device(dev).dtype(torch::kLong);
       ModelInputs in{torch::randint(0, 100, {3, 150}, lo), {}, torch::tensor({150, 77, 1}, lo)};
@@ -205,6 +216,43 @@ TEST(ModelsGpu, FusedModelMatchesMathUnderAutocast) {
       std::cout << "[fused vs math] " << what << ": logits rel err " << rel_err(f[0], m[0])
                 << ", worst grad rel err " << worst << "\n";
     }
+}
+
+// fused_ops.packed_qkv: a block without QK-norm and RoPE (learned positions, as GPT-2; ALiBi) hands the fused
+// backend its qkv whole. The forward is bit-identical to the split path (the same kernel on the same views); the
+// gradients agree up to the order of dQ's atomic adds, and both match the math backend.
+TEST(ModelsGpu, FusedPackedQkvMatchesSplitQkv) {
+  SKIP_WITHOUT_CUDA();
+  if (!fused_attention_built()) GTEST_SKIP() << "fused attention backend not built";
+  const torch::Device dev(torch::kCUDA);
+  for (auto pos : {PositionKind::kLearned, PositionKind::kAlibi}) {
+    ModelConfig c = two_layer_d256(pos, /*n_kv_head=*/pos == PositionKind::kAlibi ? 2 : 4, /*max_seq_len=*/300);
+    c.qk_norm = false;
+    torch::manual_seed(0);
+    auto model = build_model(c, exact_sigmoid_via_math());
+    model->to(dev);
+    auto lo = torch::TensorOptions().device(dev).dtype(torch::kLong);
+    ModelInputs in{torch::randint(0, 100, {3, 300}, lo), {}, torch::tensor({300, 177, 1}, lo)};
+    FusedOps ops;
+    auto split = outputs_and_grads(*model, in, "fused");
+    ops.packed_qkv = true;
+    model->set_fused_ops(ops);
+    auto packed = outputs_and_grads(*model, in, "fused");
+    ops.packed_qkv = false;
+    model->set_fused_ops(ops);
+    auto m = outputs_and_grads(*model, in, "math");
+    const std::string what = to_string(pos);
+    EXPECT_TRUE(torch::equal(packed[0], split[0])) << what << ": packed and split logits differ";
+    double worst_split = 0, worst_math = 0;
+    for (size_t i = 1; i < packed.size(); ++i) {
+      worst_split = std::max(worst_split, rel_err(packed[i], split[i]));
+      worst_math = std::max(worst_math, rel_err(packed[i], m[i]));
+    }
+    EXPECT_LT(worst_split, 1e-2) << what << " worst gradient, packed vs split";
+    EXPECT_LT(worst_math, 5e-2) << what << " worst gradient, packed vs math";
+    std::cout << "[packed qkv] " << what << ": worst grad rel err vs split " << worst_split << ", vs math "
+              << worst_math << "\n";
+  }
 }
 
 // The vision transformer with QK-norm (LayerNorm, which autocast runs in float32) through the fused kernels vs
@@ -227,12 +275,8 @@ TEST(ModelsGpu, FusedVitMatchesMathUnderAutocast) {
   c.vision.patch_size = 4;
   c.vision.channels = 1;
   c.vision.num_classes = 10;
-  AttentionConfig a;
-  a.kind = AttentionKind::kSigmoid;
-  a.backend = "math";
-  a.sigmoid_approx = SigmoidApprox::kExact;
   torch::manual_seed(0);
-  auto model = build_model(c, a);
+  auto model = build_model(c, exact_sigmoid_via_math());
   model->to(dev);
   ModelInputs in;
   in.images = torch::randn({8, 1, 28, 28}, torch::TensorOptions().device(dev));

@@ -67,7 +67,8 @@ TrainingRun::TrainingRun(RunConfig cfg, const Runtime& runtime, DistributedConte
             (fused_ops.cross_entropy ? "fused kernel" : "LibTorch (fp32 logits)") +
             "; norms: " + (fused_ops.norm ? "fused kernel" : "LibTorch") +
             (fused_ops.add_norm ? " with the residual add" : "") +
-            "; GELU MLP: " + (fused_ops.mlp ? "fused (cuBLASLt epilogues)" : "LibTorch"));
+            "; GELU MLP: " + (fused_ops.mlp ? "fused (cuBLASLt epilogues)" : "LibTorch") +
+            "; qkv to attention: " + (fused_ops.packed_qkv ? "packed" : "split"));
   // Data parallelism: gradients become views into flat buckets that are averaged over ranks during backward.
   if (world_ > 1) {
     grad_sync_ = std::make_unique<GradSync>(params_, dist_, cfg_.dist.bucket_mb, cfg_.dist.overlap);
