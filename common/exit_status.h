@@ -8,7 +8,9 @@
 //      also an unexpected error that is not the input's fault
 //   2  bad input, refused before anything was written: config (key, type, value, empty file), command-line
 //      flag, missing file or folder, damaged or mismatching checkpoint, unreadable report input
-// `sigtrain launch` returns the first failing rank's status (so again 1 or 2), or 128 + N when a signal N ended it.
+// `sigtrain launch` returns the first failing rank's status (so again 1 or 2), or 128 + N when a signal N ended it;
+// `sigtrain train` returns 128 + N when signal N (SIGTERM, SIGINT) stopped it after a checkpoint of its last step
+// (trainer/loop/stop_signal.h; summary.json status `interrupted`).
 #include <stdexcept>
 
 namespace sigtrain::exit_status {

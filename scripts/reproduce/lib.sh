@@ -34,8 +34,9 @@
 #   SMOKE=1             a tiny CPU run of the same pipeline (the experiment's SMOKE_SETS), for tests
 #   RUN_TIMEOUT_S=N     wall-clock limit per training command (cut runs resume next time); BUDGET_S=N: no new
 #                       training command starts once N s have passed since the start (the rest waits for next time)
-#   DEADLINE_S=N        every training command is cut N s after the start (a device call's end): a run resumes next
-#                       time from its latest checkpoint; none starts with under 30 s left
+#   DEADLINE_S=N        every training command is cut N s after the start (a device call's end): SIGTERM, on which
+#                       the run finishes its step and saves a checkpoint of it (trainer/loop/stop_signal.h), so it
+#                       resumes next time from exactly there; none starts with under 30 s left
 #   PARALLEL=N          up to N training commands at once (default 1: one after the other); on one GPU, for small
 #                       models whose step is bound by the host rather than the GPU
 #   NO_PLOTS=1          sigtrain report --no-plots
@@ -161,7 +162,9 @@ repro_train() {
        return 1 ;;
     2) repro_say "$name: refused (exit 2, bad input): $(grep -m1 -E 'error' "$log" || tail -n 1 "$log")"
        return 2 ;;
-    124|137) repro_say "$name: cut after ${took} s (RUN_TIMEOUT_S / DEADLINE_S); run the same command again to resume"
+    124|137) repro_say "$name: cut after ${took} s (RUN_TIMEOUT_S / DEADLINE_S; $state); run the same command again to resume"
+       return 1 ;;
+    130|143) repro_say "$name: stopped by a signal after ${took} s ($state); run the same command again to resume"
        return 1 ;;
     *) repro_say "$name: exit $rc after ${took} s ($log)"; tail -n 5 "$log" | sed 's/^/    /'; return 1 ;;
   esac

@@ -4,7 +4,8 @@
 # steps, softmax vs sigmoid (b = -log n) (configs/stress/paper_{softmax,sigmoid}.yaml). The default arms train
 # through the kernels that never materialise P: softmax through LibTorch's SDPA, sigmoid through our fused kernels,
 # 4 sequences per micro-batch (the same 32 per step); the arms softmax_math / sigmoid_math keep the configs' math
-# backend (exact attention statistics from the training pass itself, micro-batch 1: ~20 s per step, ~11 h per arm).
+# backend (exact attention statistics from the training pass itself, micro-batch 1: ~20 s per step, ~11 h per arm);
+# the arms sigmoid_qknorm and sigmoid_hybrid add the paper's stabilisers to sigmoid/fused.
 # Claim (second seed paper): softmax's gradients explode by ~1e4 and it diverges; sigmoid stays stable.
 # One H200: ~1.8 s (sigmoid/fused) and ~2.7 s (softmax/sdpa) per step (146.7K / 98.2K tokens/s measured
 # 2026-11-28), ~1.0 h / 1.5 h per arm for 2000 steps; bounded device calls: DEADLINE_S (or RUN_TIMEOUT_S / BUDGET_S)
@@ -23,6 +24,10 @@ repro_arm softmax configs/stress/paper_softmax.yaml attention.backend=sdpa train
 repro_arm sigmoid configs/stress/paper_sigmoid.yaml attention.backend=fused train.micro_batch_size=4
 repro_arm softmax_math configs/stress/paper_softmax.yaml
 repro_arm sigmoid_math configs/stress/paper_sigmoid.yaml
+# The stabilisers the paper pairs with sigmoid (not in the default arms, which test b = -log n alone): QK-norm, and
+# QK-norm with hybrid norm (docs/results/stress_paper/: without them sigmoid's row mass grew ~1,000x in 200 steps).
+repro_arm sigmoid_qknorm configs/stress/paper_sigmoid.yaml attention.backend=fused train.micro_batch_size=4 model.qk_norm=true
+repro_arm sigmoid_hybrid configs/stress/paper_sigmoid.yaml attention.backend=fused train.micro_batch_size=4 model.qk_norm=true model.norm_placement=hybrid
 DEFAULT_ARMS="softmax sigmoid"
 # A checkpoint of 159.5M parameters with AdamW's moments is ~2 GB: every 50 steps (~17 min of math-path steps), one
 # kept.

@@ -6,6 +6,7 @@
 #include <array>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -184,6 +185,27 @@ TEST(Launch, ResumeUnderTwoRanksIsBitExact) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   fixture::expect_same_summary(dir / "straight", dir / "crashed");
   expect_same_curves(dir / "straight", dir / "crashed", 0.0);
+}
+
+TEST(Launch, SigtermOnOneRankStopsBothAtOneStepAndResumesBitExact) {
+  // Rank 1 alone gets SIGTERM as step 3 starts; the ranks compare their flags at the logged steps (every 5), so
+  // both finish step 5, save its checkpoint together and exit 128 + SIGTERM; resuming gives the straight run.
+  auto dir = fixture::fresh_dir("ddp_sigterm");
+  const std::string cfg = tiny_config(dir);
+  auto r = launch(2, "--config " + cfg + " --run-dir " + (dir / "straight").string());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  r = launch(2, "--config " + cfg + " --run-dir " + (dir / "stopped").string() +
+                    " --set test_hooks.sigterm_step=3 --set test_hooks.sigterm_rank=1");
+  EXPECT_EQ(r.exit_code, 128 + SIGTERM) << r.output;
+  const auto summary = fixture::read_json(dir / "stopped" / "summary.json");
+  EXPECT_EQ(summary["status"], "interrupted") << summary.dump();
+  EXPECT_EQ(summary["last_step"], 5);
+  EXPECT_TRUE(fs::exists(dir / "stopped" / "checkpoints" / "step_00000005" / "DONE"));
+
+  r = launch(2, "--run-dir " + (dir / "stopped").string() + " --resume");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  fixture::expect_same_summary(dir / "straight", dir / "stopped");
+  expect_same_curves(dir / "straight", dir / "stopped", 0.0);
 }
 
 TEST(Launch, ResumeWithAnotherWorldSizeContinuesTheRun) {

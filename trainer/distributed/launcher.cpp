@@ -63,6 +63,9 @@ int pick_free_port() {
 }
 
 std::string describe_status(int status) {
+  if (WIFEXITED(status) && (WEXITSTATUS(status) == 128 + SIGTERM || WEXITSTATUS(status) == 128 + SIGINT))
+    return "exited with status " + std::to_string(WEXITSTATUS(status)) +
+           " (stopped by a signal after a checkpoint of its last step: resumable)";
   if (WIFEXITED(status)) return "exited with status " + std::to_string(WEXITSTATUS(status));
   if (WIFSIGNALED(status))
     return "was killed by signal " + std::to_string(WTERMSIG(status)) + " (" + ::strsignal(WTERMSIG(status)) + ")";

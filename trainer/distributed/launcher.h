@@ -10,6 +10,8 @@
 // MASTER_PORT, plus NCCL_NVLS_ENABLE=0 unless set. Children's stdout is shared; their stderr is relayed line by line
 // and the last lines of each are kept. When a child fails (non-zero exit or a signal) the others get SIGTERM, then
 // SIGKILL after the grace period, and the launcher exits non-zero naming the rank, its status and its last lines.
+// A rank that ends with 128 + SIGTERM / SIGINT stopped on a signal after a checkpoint (trainer/loop/stop_signal.h):
+// the ranks agreed on the step, so the others end the same way; the log calls it resumable.
 // The launcher exits with 0 only when every child did.
 #include <string>
 #include <vector>

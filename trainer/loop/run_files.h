@@ -29,8 +29,9 @@ class MetricsWriter {
 };
 
 struct RunSummary {
-  std::string status = "running";  // completed | failed | diverged
-  std::string reason;              // for failed / diverged
+  std::string status = "running";  // completed | failed | diverged | interrupted
+  std::string reason;              // for failed / diverged / interrupted
+  int stop_signal = 0;             // interrupted: the signal that stopped the run (exit status 128 + it)
   int64_t last_step = 0;
   int64_t diverged_step = -1;
   // Losses that were never measured (a run that failed before its first logged step or evaluation) stay empty and

@@ -22,6 +22,7 @@
 #include "trainer/loop/run_config.h"
 #include "trainer/loop/run_files.h"
 #include "trainer/loop/runtime.h"
+#include "trainer/loop/stop_signal.h"
 #include "trainer/loop/training_run.h"
 
 namespace sigtrain::trainer {
@@ -138,7 +139,10 @@ int run_training(const TrainOptions& opts) {
   std::unique_ptr<TrainingRun> run;  // outlives the try: a failure records how far the run got
   try {
     run = std::make_unique<TrainingRun>(std::move(cfg), rt, dist, run_dir, resume_dir);
-    run->run(summary);
+    {
+      const StopSignals stop_signals;  // SIGTERM / SIGINT from here on: finish the step, checkpoint, stop
+      run->run(summary);
+    }
     summary.wall_time_s = std::chrono::duration<double>(Clock::now() - wall_start).count();
     summary_extra.update(run->summary_extra());
     if (rank == 0) write_summary(summary_path, summary, summary_extra);
@@ -146,6 +150,7 @@ int run_training(const TrainOptions& opts) {
     log::info("done: " + summary.status + " at step " + std::to_string(summary.last_step) + ", train loss " +
               loss_text(summary.final_train_loss) + ", validation loss " + loss_text(summary.final_val_loss) + " (" +
               format_fixed(summary.wall_time_s, 1) + " s)");
+    if (summary.status == "interrupted") return 128 + summary.stop_signal;  // the shell's "ended by signal N"
     return summary.status == "diverged" ? exit_status::kRunFailed : exit_status::kOk;
   } catch (const std::exception& e) {
     summary.status = "failed";

@@ -11,6 +11,7 @@
 #include "common/log.h"
 #include "data/lm_sampler.h"
 #include "trainer/loop/micro_step_graph.h"
+#include "trainer/loop/stop_signal.h"
 #include "trainer/optim/grad_norm.h"
 #include "trainer/optim/lr_schedule.h"
 #include "trainer/optim/optimizer.h"
@@ -285,6 +286,31 @@ void TrainingRun::save_checkpoint() {
   log::info("checkpoint " + where);
 }
 
+int TrainingRun::stop_signal_after(int64_t done) {
+  if (world_ == 1) return StopSignals::received();
+  // Every rank must stop after the same step (the checkpoint is a collective): the ranks compare their flags at the
+  // logged steps, where the step already syncs with the host.
+  if (done % cfg_.logging.every != 0) return 0;
+  int sig = 0;
+  for (const auto& flags : dist_.all_gather(std::vector<int64_t>{StopSignals::received()}))
+    if (flags[0] != 0) sig = static_cast<int>(flags[0]);
+  return sig;
+}
+
+void TrainingRun::stop_for_signal(int sig, RunSummary& summary) {
+  const int64_t done = state_.step;
+  if (!due(cfg_.checkpoint.every)) save_checkpoint();  // (a step that just saved one keeps it)
+  summary.status = "interrupted";
+  summary.stop_signal = sig;
+  summary.reason = std::string("stopped by ") + stop_signal_name(sig) + " after step " + std::to_string(done);
+  if (monitor_->diverged())  // save_checkpoint() kept the last good checkpoint instead
+    summary.reason += " without a checkpoint of that step (the run diverged at step " +
+                      std::to_string(monitor_->diverged_step()) + ")";
+  else
+    summary.reason += ", with a checkpoint of that step; `sigtrain train --resume " + run_dir_ + "` continues it";
+  log::warn(summary.reason);
+}
+
 void TrainingRun::mark_diverged(RunSummary& summary) const {
   summary.status = "diverged";
   summary.diverged_step = monitor_->diverged_step();
@@ -310,8 +336,12 @@ void TrainingRun::run(RunSummary& summary) {
     }
     if (cfg_.eval.every > 0 && (due(cfg_.eval.every) || done == steps)) evaluate();
     if (due(cfg_.checkpoint.every) && done != steps) save_checkpoint();
+    if (const int sig = stop_signal_after(done); sig != 0 && done != steps) {
+      stop_for_signal(sig, summary);
+      break;
+    }
   }
-  if (summary.status != "diverged") {
+  if (summary.status == "running") {
     if (cfg_.eval.every == 0) evaluate();
     if (cfg_.checkpoint.save_final && state_.step > state_.start_step) save_checkpoint();
     summary.status = "completed";

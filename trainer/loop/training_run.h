@@ -77,6 +77,11 @@ class TrainingRun {
  private:
   void log_step(const StepResult& step);  // the one host sync per logged step; metrics record, progress line
   void mark_diverged(RunSummary& summary) const;
+  // The stop signal (trainer/loop/stop_signal.h) to act on after step `done`, 0 for none; with several ranks the
+  // same answer on all of them.
+  int stop_signal_after(int64_t done);
+  // Saves a checkpoint of this step (unless the step just saved one) and marks the run interrupted.
+  void stop_for_signal(int sig, RunSummary& summary);
   nlohmann::json report_metrics() const;  // the task's metrics for `sigtrain report`
   bool due(int64_t every) const { return every > 0 && state_.step % every == 0; }
 

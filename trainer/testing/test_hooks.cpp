@@ -3,6 +3,7 @@
 #include <torch/torch.h>
 
 #include <chrono>
+#include <csignal>
 #include <cmath>
 #include <cstdlib>
 #include <string>
@@ -22,6 +23,10 @@ TestHooks::TestHooks(const TestHooksConfig& cfg) : cfg_(cfg) {
 }
 
 void TestHooks::at_step_start(int rank, int64_t step) const {
+  if (cfg_.sigterm_step > 0 && step == cfg_.sigterm_step && (cfg_.sigterm_rank < 0 || cfg_.sigterm_rank == rank)) {
+    log::warn("test_hooks.sigterm_step: SIGTERM to this process at the start of step " + std::to_string(step));
+    std::raise(SIGTERM);
+  }
   if (rank != fail_rank_ || step != fail_step_) return;
   if (fail_hang_) {
     log::warn("SIGTRAIN_TEST_FAIL_RANK: rank " + std::to_string(rank) + " stops responding at step " +

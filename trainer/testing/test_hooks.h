@@ -14,7 +14,8 @@ class TestHooks {
  public:
   explicit TestHooks(const TestHooksConfig& cfg);
 
-  // Before step `step` (1-based) on `rank`: SIGTRAIN_TEST_FAIL_RANK exits (status 17, like a crash) or hangs.
+  // Before step `step` (1-based) on `rank`: SIGTERM to this process at sigterm_step (on sigterm_rank, or every rank;
+  // the step then runs, as a preempted step would); SIGTRAIN_TEST_FAIL_RANK exits (status 17, like a crash) or hangs.
   void at_step_start(int rank, int64_t step) const;
   // The scheduled lr of step `step`, spiked from lr_spike_step on.
   double lr(int64_t step, double scheduled_lr) const;
