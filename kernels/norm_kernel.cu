@@ -2,8 +2,9 @@
 //
 // One warp per row, the row held in registers (CHUNKS 4-element vectors per lane, dim ≤ 4096): the forward reads x
 // once and writes y once in its own dtype; the backward reads x and dy once and writes dx once. dγ / dβ: each warp
-// of the backward keeps per-column partial sums over the rows it visits (a grid-stride loop over a fixed number of
-// warps), writes them to the workspace, and a second kernel sums the workspace's columns in a fixed order.
+// of the backward keeps per-column partial sums in shared memory over the rows it visits (a grid-stride loop over
+// a fixed number of blocks), each block writes its warps' sum to the workspace, and a second kernel sums the
+// workspace's columns in a fixed order.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -18,9 +19,12 @@
 namespace sigtrain::kernels {
 namespace {
 
-constexpr int kMaxDim = 2048;  // 16 vectors per lane; beyond, the backward's registers spill
+constexpr int kMaxDim = 2048;  // 16 vectors per lane
 constexpr int kWarpsPerBlock = 8;
-constexpr int kBackwardWarps = 2048;  // partial-sum rows of the dγ/dβ workspace
+// Backward blocks at most: two per SM of a 132-SM H100 / H200, so that all are resident at once (one wave). A
+// constant, not the device's SM count, so that dγ / dβ (summed per block, then over blocks) are the same numbers on
+// every GPU.
+constexpr int kBackwardBlocks = 264;
 
 // 4 consecutive elements in, as floats / out, from floats.
 __device__ __forceinline__ void load4(const float* p, float v[4]) {
@@ -127,48 +131,57 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock) norm_forward_kernel(NormP
   }
 }
 
+// Backward rows: one warp per row as in the forward. The warp's dγ / dβ partial sums live in shared memory
+// ([warps][2][dim] floats, each lane owning its columns: no atomics), not in registers, and γ is re-read per row
+// from L1: that keeps the kernel near 100 registers (it was 196 with both in registers, one block per SM in two
+// waves at a third of HBM's bandwidth) so that all blocks are resident at once. dsum is loaded with x and dy,
+// before the row's reductions, so that a row costs one memory round trip, not two.
 template <typename TX, typename TY, int CHUNKS, bool RMS>
-__global__ void __launch_bounds__(32 * kWarpsPerBlock) norm_backward_kernel(NormParams p) {
+__global__ void __launch_bounds__(32 * kWarpsPerBlock, CHUNKS <= 8 ? 2 : 1) norm_backward_kernel(NormParams p) {
+  extern __shared__ float4 partial_sums[];  // [warps_per_block][2][dim / 4]
   const int lane = threadIdx.x % 32;
-  const int warp = blockIdx.x * kWarpsPerBlock + threadIdx.x / 32;
-  const int n_warps = gridDim.x * kWarpsPerBlock;
+  const int warps_per_block = blockDim.x / 32;
   const int n_chunks = static_cast<int>(p.dim / 4);
   const float inv_dim = 1.f / static_cast<float>(p.dim);
-  float gamma[CHUNKS][4], dgamma[CHUNKS][4], dbeta[CHUNKS][4];
-#pragma unroll
-  for (int c = 0; c < CHUNKS; ++c) {
-    const int chunk = lane + c * 32;
-    if (chunk < n_chunks) load4(p.gamma + chunk * 4, gamma[c]);
-#pragma unroll
-    for (int j = 0; j < 4; ++j) dgamma[c][j] = dbeta[c][j] = 0.f;
-  }
-  for (int64_t row = warp; row < p.rows; row += n_warps) {
+  float4* acc_gamma = partial_sums + static_cast<int64_t>(threadIdx.x / 32) * 2 * n_chunks;
+  float4* acc_beta = acc_gamma + n_chunks;
+  for (int chunk = lane; chunk < n_chunks; chunk += 32) acc_gamma[chunk] = acc_beta[chunk] = make_float4(0, 0, 0, 0);
+  const int64_t row_step = static_cast<int64_t>(gridDim.x) * warps_per_block;
+  for (int64_t row = static_cast<int64_t>(blockIdx.x) * warps_per_block + threadIdx.x / 32; row < p.rows;
+       row += row_step) {
     const TX* x = static_cast<const TX*>(p.x) + row * p.dim;
     const TY* dy = static_cast<const TY*>(p.dy) + row * p.dim;
+    const TX* dsum = p.dsum ? static_cast<const TX*>(p.dsum) + row * p.dim : nullptr;
     const float mean = RMS ? 0.f : p.mean[row], rstd = p.rstd[row];
-    float xhat[CHUNKS][4], g[CHUNKS][4];
+    float xhat[CHUNKS][4], g[CHUNKS][4], r[CHUNKS][4];
     float s1 = 0.f, s2 = 0.f;
 #pragma unroll
     for (int c = 0; c < CHUNKS; ++c) {
       const int chunk = lane + c * 32;
       if (chunk >= n_chunks) continue;
-      float xv[4], dyv[4];
+      float xv[4], dyv[4], gamma[4];
       load4(x + chunk * 4, xv);
       load4(dy + chunk * 4, dyv);
+      if (dsum) load4(dsum + chunk * 4, r[c]);
+      load4(p.gamma + chunk * 4, gamma);
+      float4 ag = acc_gamma[chunk], ab = acc_beta[chunk];
+      float* ag_j = &ag.x;
+      float* ab_j = &ab.x;
 #pragma unroll
       for (int j = 0; j < 4; ++j) {
         xhat[c][j] = (xv[j] - mean) * rstd;
-        g[c][j] = dyv[j] * gamma[c][j];
+        g[c][j] = dyv[j] * gamma[j];
         s1 += g[c][j];
         s2 += g[c][j] * xhat[c][j];
-        dgamma[c][j] += dyv[j] * xhat[c][j];
-        dbeta[c][j] += dyv[j];
+        ag_j[j] += dyv[j] * xhat[c][j];
+        ab_j[j] += dyv[j];
       }
+      acc_gamma[chunk] = ag;
+      acc_beta[chunk] = ab;
     }
     const float mean_g = RMS ? 0.f : warp_sum(s1) * inv_dim;
     const float mean_gx = warp_sum(s2) * inv_dim;
     TX* dx = static_cast<TX*>(p.dx) + row * p.dim;
-    const TX* dsum = p.dsum ? static_cast<const TX*>(p.dsum) + row * p.dim : nullptr;
     TY* ddelta = p.ddelta ? static_cast<TY*>(p.ddelta) + row * p.dim : nullptr;
 #pragma unroll
     for (int c = 0; c < CHUNKS; ++c) {
@@ -180,37 +193,40 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock) norm_backward_kernel(Norm
       if (dsum) {
         // __fadd_rn: never contracted into an FMA with the multiply above, so dx is bit for bit the norm's dx plus
         // the stream's gradient, as the unfused add's backward sums them (fused_ops.add_norm changes no number).
-        float r[4];
-        load4(dsum + chunk * 4, r);
 #pragma unroll
-        for (int j = 0; j < 4; ++j) out[j] = __fadd_rn(out[j], r[j]);
+        for (int j = 0; j < 4; ++j) out[j] = __fadd_rn(out[j], r[c][j]);
       }
       store4(dx + chunk * 4, out);
       if (ddelta) store4(ddelta + chunk * 4, out);  // delta's gradient: the sum's, in delta's dtype
     }
   }
-  // This warp's partial sums: row `warp` of the workspace (dγ), and of its second half (dβ).
-  float* ws_gamma = p.workspace + static_cast<int64_t>(warp) * p.dim;
-  float* ws_beta = p.workspace + (static_cast<int64_t>(n_warps) + warp) * p.dim;
-#pragma unroll
-  for (int c = 0; c < CHUNKS; ++c) {
-    const int chunk = lane + c * 32;
-    if (chunk >= n_chunks) continue;
-    store4(ws_gamma + chunk * 4, dgamma[c]);
-    if (p.dbeta) store4(ws_beta + chunk * 4, dbeta[c]);
+  // The block's partial sums, its warps added in order: row blockIdx.x of the workspace (dγ) and of its second half
+  // (dβ).
+  __syncthreads();
+  const float* sums = reinterpret_cast<const float*>(partial_sums);
+  float* ws_gamma = p.workspace + static_cast<int64_t>(blockIdx.x) * p.dim;
+  float* ws_beta = p.workspace + (static_cast<int64_t>(gridDim.x) + blockIdx.x) * p.dim;
+  for (int col = threadIdx.x; col < p.dim; col += blockDim.x) {
+    float tg = 0.f, tb = 0.f;
+    for (int w = 0; w < warps_per_block; ++w) {
+      tg += sums[(2 * w) * p.dim + col];
+      tb += sums[(2 * w + 1) * p.dim + col];
+    }
+    ws_gamma[col] = tg;
+    if (p.dbeta) ws_beta[col] = tb;
   }
 }
 
-// Column sums of the workspace's two halves ([n_warps, dim] each): 32 columns x 32 row slices per block.
-__global__ void __launch_bounds__(1024) norm_param_grad_kernel(NormParams p, int n_warps) {
+// Column sums of the workspace's two halves ([n_partials, dim] each): 32 columns x 32 row slices per block.
+__global__ void __launch_bounds__(1024) norm_param_grad_kernel(NormParams p, int n_partials) {
   __shared__ float partial[2][32][33];
   const int col = blockIdx.x * 32 + threadIdx.x % 32;
   const int slice = threadIdx.x / 32;
   float sg = 0.f, sb = 0.f;
   if (col < p.dim)
-    for (int w = slice; w < n_warps; w += 32) {
+    for (int w = slice; w < n_partials; w += 32) {
       sg += p.workspace[static_cast<int64_t>(w) * p.dim + col];
-      if (p.dbeta) sb += p.workspace[(static_cast<int64_t>(n_warps) + w) * p.dim + col];
+      if (p.dbeta) sb += p.workspace[(static_cast<int64_t>(n_partials) + w) * p.dim + col];
     }
   partial[0][slice][threadIdx.x % 32] = sg;
   partial[1][slice][threadIdx.x % 32] = sb;
@@ -226,20 +242,31 @@ __global__ void __launch_bounds__(1024) norm_param_grad_kernel(NormParams p, int
   }
 }
 
+// The 4-element vectors each lane holds: the built count at or above dim / 128 (exact for 384, 768, 1024, 1536:
+// a rounded-up count costs registers for vectors no lane uses).
 int chunks_for(int64_t dim) {
   const int64_t per_lane = (dim / 4 + 31) / 32;
-  int c = 1;
-  while (c < per_lane) c *= 2;
-  return c;
+  for (const int c : {1, 2, 3, 4, 6, 8, 12})
+    if (c >= per_lane) return c;
+  return 16;
 }
 
-int backward_warps(int64_t rows) {
-  return static_cast<int>(std::min<int64_t>(kBackwardWarps, (rows + kWarpsPerBlock - 1) / kWarpsPerBlock * kWarpsPerBlock));
+// Fewer warps per backward block for wide rows keep the shared partial sums at 64 KB a block.
+int backward_warps_per_block(int64_t dim) { return dim <= 1024 ? kWarpsPerBlock : kWarpsPerBlock / 2; }
+
+size_t backward_shared_bytes(int64_t dim) {
+  return static_cast<size_t>(backward_warps_per_block(dim)) * 2 * static_cast<size_t>(dim) * sizeof(float);
+}
+
+int backward_blocks(int64_t rows, int64_t dim) {
+  const int64_t warps = backward_warps_per_block(dim);
+  return static_cast<int>(std::min<int64_t>(kBackwardBlocks, std::max<int64_t>(1, (rows + warps - 1) / warps)));
 }
 
 void check(const NormParams& p, bool backward) {
   auto fail = [](const std::string& what) { throw std::invalid_argument("fused norm: " + what); };
-  if (!norm_supported(p.dim)) fail("dim " + std::to_string(p.dim) + " unsupported (a multiple of 4, at most 4096)");
+  if (!norm_supported(p.dim))
+    fail("dim " + std::to_string(p.dim) + " unsupported (a multiple of 4, at most " + std::to_string(kMaxDim) + ")");
   if (p.rows < 0) fail("rows must be >= 0");
   if (!p.x || !p.gamma || !p.rstd || (!p.rms && !p.mean)) fail("x, gamma, rstd (and mean for LayerNorm) are required");
   if (p.rms && p.beta) fail("RMSNorm has no beta");
@@ -256,9 +283,13 @@ void check(const NormParams& p, bool backward) {
 template <typename TX, typename TY, bool kBackward, bool RMS, int CHUNKS>
 void launch_chunks(const NormParams& p, Stream stream) {
   if constexpr (kBackward) {
-    const int warps = backward_warps(p.rows);
-    norm_backward_kernel<TX, TY, CHUNKS, RMS><<<warps / kWarpsPerBlock, 32 * kWarpsPerBlock, 0, stream>>>(p);
-    norm_param_grad_kernel<<<static_cast<unsigned>((p.dim + 31) / 32), 1024, 0, stream>>>(p, warps);
+    const int blocks = backward_blocks(p.rows, p.dim);
+    const size_t shared_bytes = backward_shared_bytes(p.dim);
+    auto* kernel = norm_backward_kernel<TX, TY, CHUNKS, RMS>;
+    if (shared_bytes > 48 * 1024)  // above the default limit a kernel must opt in (a host-side attribute)
+      cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(shared_bytes));
+    kernel<<<blocks, 32 * backward_warps_per_block(p.dim), shared_bytes, stream>>>(p);
+    norm_param_grad_kernel<<<static_cast<unsigned>((p.dim + 31) / 32), 1024, 0, stream>>>(p, blocks);
   } else {
     const auto blocks = static_cast<unsigned>((p.rows + kWarpsPerBlock - 1) / kWarpsPerBlock);
     norm_forward_kernel<TX, TY, CHUNKS, RMS><<<blocks, 32 * kWarpsPerBlock, 0, stream>>>(p);
@@ -270,8 +301,11 @@ void launch(const NormParams& p, Stream stream) {
   switch (chunks_for(p.dim)) {
     case 1: return launch_chunks<TX, TY, kBackward, RMS, 1>(p, stream);
     case 2: return launch_chunks<TX, TY, kBackward, RMS, 2>(p, stream);
+    case 3: return launch_chunks<TX, TY, kBackward, RMS, 3>(p, stream);
     case 4: return launch_chunks<TX, TY, kBackward, RMS, 4>(p, stream);
+    case 6: return launch_chunks<TX, TY, kBackward, RMS, 6>(p, stream);
     case 8: return launch_chunks<TX, TY, kBackward, RMS, 8>(p, stream);
+    case 12: return launch_chunks<TX, TY, kBackward, RMS, 12>(p, stream);
     default: return launch_chunks<TX, TY, kBackward, RMS, 16>(p, stream);
   }
 }
@@ -303,7 +337,7 @@ void run(const NormParams& p, Stream stream) {
 
 bool norm_supported(int64_t dim) { return dim > 0 && dim % 4 == 0 && dim <= kMaxDim; }
 
-int64_t norm_workspace_floats(int64_t rows, int64_t dim) { return 2 * static_cast<int64_t>(backward_warps(rows)) * dim; }
+int64_t norm_workspace_floats(int64_t rows, int64_t dim) { return 2 * static_cast<int64_t>(backward_blocks(rows, dim)) * dim; }
 
 void norm_forward(const NormParams& p, Stream stream) { run<false>(p, stream); }
 void norm_backward(const NormParams& p, Stream stream) { run<true>(p, stream); }

@@ -7,7 +7,7 @@
 // saves μ and r (fp32 [rows]); the backward gives
 //   dx = r · (g − mean(g) − x̂ · mean(g · x̂))       g = dy · γ, x̂ = (x − μ) · r     (RMSNorm: no mean(g) term)
 //   dγ = Σ_rows dy · x̂,   dβ = Σ_rows dy
-// with dγ, dβ reduced in two passes (per-warp partial sums in a workspace, then a column sum): no atomics, so the
+// with dγ, dβ reduced in two passes (per-block partial sums in a workspace, then a column sum): no atomics, so the
 // result is deterministic. Rows are contiguous (stride = dim); dim ≤ 2048 and a multiple of 4 (norm_supported).
 // dtype pairs: y in x's dtype, or fp32 x into a bf16 / fp16 y.
 //

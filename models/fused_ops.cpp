@@ -25,6 +25,7 @@ FusedOpsConfig FusedOpsConfig::parse(config::SectionReader& r) {
   c.add_norm = parse_choice(r, "add_norm");
   c.mlp = parse_choice(r, "mlp");
   c.packed_qkv = parse_choice(r, "packed_qkv");
+  c.linear = parse_choice(r, "linear");
   return c;
 }
 
@@ -47,6 +48,7 @@ FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda) {
   ops.add_norm = resolve(cfg.add_norm, possible, "add_norm") && ops.norm;
   ops.mlp = resolve(cfg.mlp, possible, "mlp");
   ops.packed_qkv = resolve(cfg.packed_qkv, possible, "packed_qkv");
+  ops.linear = resolve(cfg.linear, possible, "linear");
   return ops;
 }
 

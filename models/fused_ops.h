@@ -10,6 +10,7 @@
 //     mlp: auto               # kernels/gemm_epilogue.h: the GELU MLP with bias, GELU and their gradients in the GEMMs
 //     packed_qkv: auto        # attention.backend fused takes the qkv projection whole (no QK-norm / RoPE): d(qkv) in
 //                             # one buffer, no concatenation of dq, dk, dv
+//     linear: auto            # kernels/gemm_epilogue.h: every other linear layer's dW in fp32 with db in its GEMM
 #include <string>
 
 #include "common/config.h"
@@ -24,6 +25,7 @@ struct FusedOpsConfig {
   FusedChoice add_norm = FusedChoice::kAuto;
   FusedChoice mlp = FusedChoice::kAuto;
   FusedChoice packed_qkv = FusedChoice::kAuto;
+  FusedChoice linear = FusedChoice::kAuto;
   static FusedOpsConfig parse(config::SectionReader& r);
 };
 
@@ -34,6 +36,7 @@ struct FusedOps {
   bool add_norm = false;
   bool mlp = false;
   bool packed_qkv = false;
+  bool linear = false;
 };
 
 // Whether this build has the fused kernels (nvcc and LibTorch with CUDA found).

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "models/cross_entropy.h"
+#include "models/linear_fused.h"
 #include "models/mlp_fused.h"
 #include "models/norm_fused.h"
 
@@ -30,6 +31,11 @@ bool fused_mlp_applicable(const at::Tensor&, const at::Tensor&, const at::Tensor
 at::Tensor fused_gelu_mlp(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
                           const at::Tensor&) {
   throw std::logic_error("fused MLP: this build has no CUDA kernels (models::fused_ops_built() is false)");
+}
+
+bool fused_linear_applicable(const at::Tensor&, const at::Tensor&) { return false; }
+at::Tensor fused_linear(const at::Tensor&, const at::Tensor&, const at::Tensor&) {
+  throw std::logic_error("fused linear: this build has no CUDA kernels (models::fused_ops_built() is false)");
 }
 
 }  // namespace sigtrain::models

@@ -7,69 +7,22 @@
 //   dpre [M, F] = (dy W₂) ⊙ GELU′     LibTorch's mm and gelu_backward
 //   dW₁  [F, K] = dpreᵀ x, db₁        D K×F = (x K×M) · op(dpre F×M, T)        bias = Σ over M (BGRADB)
 //   dx   [M, K] = dpre W₁             LibTorch's mm
-#include <ATen/autocast_mode.h>
-#include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/autograd.h>
 
-#include <atomic>
-#include <utility>
-#include <stdexcept>
-
-#include "common/log.h"
-#include "gemm_epilogue.h"
+#include "models/gemm_epilogue_ops.h"
 #include "models/mlp_fused.h"
 
 namespace sigtrain::models {
 namespace {
 
 namespace K = sigtrain::kernels;
+using epilogue_ops::gemm;
+using epilogue_ops::run;
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
-K::GemmDType gemm_dtype(at::ScalarType t) {
-  return t == at::kBFloat16 ? K::GemmDType::kBF16 : t == at::kHalf ? K::GemmDType::kFP16 : K::GemmDType::kFP32;
-}
-
-bool aligned(const at::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; }
-
-// Runs g on the current stream with LibTorch's cuBLASLt handle and workspace (the same stream orders it against
-// LibTorch's own GEMMs). False: no algorithm; the first such step of the run is logged.
-bool run(const K::EpilogueGemm& g, const char* what) {
-  const bool ok = K::epilogue_gemm(g, at::cuda::getCurrentCUDABlasLtHandle(), at::cuda::getCUDABlasLtWorkspace(),
-                                   at::cuda::getCUDABlasLtWorkspaceSize(), at::cuda::getCurrentCUDAStream());
-  static std::atomic<bool> warned{false};
-  if (!ok && !warned.exchange(true))
-    log::warn("fused_ops.mlp: cuBLASLt has no algorithm for the " + std::string(what) +
-              " epilogue here; that step (and any other without one) runs LibTorch's ops");
-  return ok;
-}
-
-K::EpilogueGemm gemm(int64_t m, int64_t n, int64_t k, bool ta, bool tb, const at::Tensor& a, int64_t lda,
-                     const at::Tensor& b, int64_t ldb, const at::Tensor& d, int64_t ldd) {
-  K::EpilogueGemm g;
-  g.m = m, g.n = n, g.k = k, g.trans_a = ta, g.trans_b = tb;
-  g.ab_dtype = gemm_dtype(a.scalar_type());
-  g.d_dtype = gemm_dtype(d.scalar_type());
-  g.a = a.data_ptr(), g.lda = lda, g.b = b.data_ptr(), g.ldb = ldb, g.d = d.data_ptr(), g.ldd = ldd;
-  return g;
-}
-
-// The gradients of a linear layer's fp32 weight [O, I] and bias [O] from its input [M, I] and output gradient
-// [M, O] (both in the compute dtype): dW = gradᵀ · input in one GEMM that writes fp32 and, with a bias, reduces the
-// bias gradient in its epilogue (BGRADB: D I×O = (input I×M) · op(grad O×M, T), bias = Σ over M).
-std::pair<at::Tensor, at::Tensor> weight_and_bias_grad(const at::Tensor& input, const at::Tensor& grad, bool has_bias) {
-  const int64_t M = input.size(0), I = input.size(1), O = grad.size(1);
-  const auto f32 = input.options().dtype(at::kFloat);
-  at::Tensor dw = at::empty({O, I}, f32), db = has_bias ? at::empty({O}, f32) : at::Tensor();
-  K::EpilogueGemm g = gemm(I, O, M, false, true, input, I, grad, O, dw, I);
-  if (has_bias) g.epilogue = K::GemmEpilogue::kBGradB, g.bias = db.data_ptr();
-  if (!run(g, "bias-gradient (BGRADB)")) {
-    dw = at::mm(grad.t(), input).to(at::kFloat);
-    if (has_bias) db = grad.sum(0, false, at::kFloat);
-  }
-  return {dw, db};
-}
+constexpr const char* kOp = "mlp";
 
 struct FusedGeluMlp : public torch::autograd::Function<FusedGeluMlp> {
   // x [M, K] in the compute dtype, contiguous; fp32 weights; biases fp32 or empty.
@@ -87,7 +40,7 @@ struct FusedGeluMlp : public torch::autograd::Function<FusedGeluMlp> {
     g.epilogue = has_b1 ? K::GemmEpilogue::kGeluAuxBias : K::GemmEpilogue::kGeluAux;
     g.bias = has_b1 ? b1h.data_ptr() : nullptr;
     g.aux = pre.data_ptr(), g.ldaux = F;
-    if (!run(g, "bias + GELU")) {
+    if (!run(g, kOp, "bias + GELU")) {
       pre = has_b1 ? at::addmm(b1h, x, w1h.t()) : at::mm(x, w1h.t());
       h = at::gelu(pre, "tanh");
     }
@@ -106,12 +59,12 @@ struct FusedGeluMlp : public torch::autograd::Function<FusedGeluMlp> {
     const at::ScalarType dt = x.scalar_type();
     const at::Tensor dy = grads[0].to(dt).contiguous();
 
-    auto [dw2, db2] = weight_and_bias_grad(h, dy, has_b2);
+    auto [dw2, db2] = epilogue_ops::weight_and_bias_grad(h, dy, has_b2, kOp);
     // dpre = (dy W₂) ⊙ GELU′(pre) with LibTorch's GELU backward: with cuBLASLt's DGELU_BGRAD epilogue the H200
     // ran a separate cuBLASLt epilogue kernel, 0.33 ms per GPT-2 layer against 0.08 ms for gelu_backward
     // (docs/benchmarks.md).
     const at::Tensor dpre = at::gelu_backward(at::mm(dy, w2h), pre, "tanh");
-    auto [dw1, db1] = weight_and_bias_grad(x, dpre, has_b1);
+    auto [dw1, db1] = epilogue_ops::weight_and_bias_grad(x, dpre, has_b1, kOp);
     const at::Tensor dx = at::mm(dpre, w1h);
     return {dx, dw1, db1, dw2, db2};
   }
@@ -119,13 +72,7 @@ struct FusedGeluMlp : public torch::autograd::Function<FusedGeluMlp> {
 
 }  // namespace
 
-std::optional<at::ScalarType> fused_mlp_compute_dtype(const at::Tensor& x) {
-  if (!x.is_cuda()) return std::nullopt;
-  const at::ScalarType t = at::autocast::is_autocast_enabled(at::kCUDA) ? at::autocast::get_autocast_dtype(at::kCUDA)
-                                                                         : x.scalar_type();
-  if (t == at::kBFloat16 || t == at::kHalf) return t;
-  return std::nullopt;
-}
+std::optional<at::ScalarType> fused_mlp_compute_dtype(const at::Tensor& x) { return epilogue_ops::compute_dtype(x); }
 
 bool fused_mlp_applicable(const at::Tensor& x, const at::Tensor& fc_weight, const at::Tensor& proj_weight) {
   if (!fused_mlp_compute_dtype(x) || x.dim() < 1) return false;
@@ -149,7 +96,7 @@ at::Tensor fused_gelu_mlp(const at::Tensor& x, const at::Tensor& fc_weight, cons
   // The GEMMs read x as [M, K] rows in the compute dtype (a differentiable cast, outside the function).
   at::Tensor x2 = x.to(*fused_mlp_compute_dtype(x)).reshape({-1, Kd});
   if (!x2.is_contiguous()) x2 = x2.contiguous();
-  if (!aligned(x2)) x2 = x2.clone();
+  if (!epilogue_ops::aligned_16(x2)) x2 = x2.clone();
   // A custom autograd function records every tensor input's device: "no bias" is an empty tensor, not an undefined one.
   const at::Tensor none = at::empty({0}, fc_weight.options());
   at::Tensor out = FusedGeluMlp::apply(x2, fc_weight, fc_bias.defined() ? fc_bias : none, proj_weight,

@@ -156,6 +156,8 @@ void Model::set_fused_ops(const FusedOps& ops) {
       mlp->fused = ops.mlp;
     } else if (auto attn = std::dynamic_pointer_cast<MultiHeadAttention>(m)) {
       attn->packed_qkv = ops.packed_qkv;
+    } else if (auto linear = std::dynamic_pointer_cast<Linear>(m)) {
+      linear->fused = ops.linear;
     }
 }
 

@@ -7,6 +7,7 @@
 
 #include <cmath>
 
+#include "models/linear_fused.h"
 #include "models/mlp_fused.h"
 #include "models/norm_fused.h"
 
@@ -31,7 +32,10 @@ Linear::Linear(int64_t in, int64_t out, bool use_bias, double init_std, ParamGro
   if (use_bias) bias = register_parameter("bias", torch::zeros({out}));
 }
 
-at::Tensor Linear::forward(const at::Tensor& x) const { return at::linear(x, weight, bias); }
+at::Tensor Linear::forward(const at::Tensor& x) const {
+  if (fused && fused_linear_applicable(x, weight)) return fused_linear(x, weight, bias);
+  return at::linear(x, weight, bias);
+}
 
 Embedding::Embedding(int64_t num, int64_t dim, double init_std) : ParamModule(ParamGroup::kEmbedding) {
   weight = register_parameter("weight", torch::empty({num, dim}));

@@ -40,8 +40,11 @@ void trunc_normal_(at::Tensor& t, double std);
 class Linear : public ParamModule {
  public:
   Linear(int64_t in, int64_t out, bool bias, double init_std, ParamGroup group);
+  // With `fused` on, CUDA inputs that fit go through models/linear_fused.h (dW in fp32 and db from the
+  // weight-gradient GEMM); else LibTorch's linear.
   at::Tensor forward(const at::Tensor& x) const;
   at::Tensor weight, bias;  // bias undefined when off
+  bool fused = false;       // fused_ops.linear (Model::set_fused_ops)
 };
 
 // A lookup table [num, dim] initialised trunc-normal(std); parameter "weight" (group embedding).

@@ -13,6 +13,7 @@
 // bit for bit.
 // GELU MLP (cuBLASLt epilogues): output and all five gradients against float64 and beside LibTorch's autocast
 // path (tolerances at the FusedMlp tests), bit-for-bit repeats, the module under autocast, the fallbacks.
+// Linear (cuBLASLt BGRADB): y and dx beside autocast's, dW and db in fp32 against float64, the fallbacks.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -22,6 +23,7 @@
 
 #include "models/cross_entropy.h"
 #include "models/fused_ops.h"
+#include "models/linear_fused.h"
 #include "models/mlp_fused.h"
 #include "models/model.h"
 #include "models/norm_fused.h"
@@ -199,6 +201,7 @@ TEST(FusedNorm, LayerNormFp32NoBiasWide) { SKIP_WITHOUT_FUSED_CUDA(); check_norm
 TEST(FusedNorm, LayerNormFp32IntoFp16) { SKIP_WITHOUT_FUSED_CUDA(); check_norm({300, 1024, at::kFloat, at::kHalf, false, true}); }
 TEST(FusedNorm, RmsNormBf16HeadDim) { SKIP_WITHOUT_FUSED_CUDA(); check_norm({5000, 64, at::kBFloat16, at::kBFloat16, true, false}); }
 TEST(FusedNorm, RmsNormFp32IntoBf16OddWidth) { SKIP_WITHOUT_FUSED_CUDA(); check_norm({3, 196, at::kFloat, at::kBFloat16, true, false}); }
+TEST(FusedNorm, LayerNormFp32IntoBf16Wide) { SKIP_WITHOUT_FUSED_CUDA(); check_norm({1100, 1536, at::kFloat, at::kBFloat16, false, true}); }
 TEST(FusedNorm, LayerNormFp16Small) { SKIP_WITHOUT_FUSED_CUDA(); check_norm({129, 384, at::kHalf, at::kHalf, false, true}); }
 
 TEST(FusedNorm, NormModuleUnderAutocastMatchesLibTorchPath) {
@@ -538,6 +541,90 @@ TEST(FusedMlp, UnsupportedInputsFallBackToLibTorch) {
   at::Tensor y = mlp.forward(x);
   at::Tensor ref = at::linear(at::gelu(at::linear(x, mlp.fc->weight, mlp.fc->bias), "tanh"), mlp.proj->weight,
                               mlp.proj->bias);
+  at::autocast::set_autocast_enabled(at::kCUDA, false);
+  at::autocast::clear_cache();
+  EXPECT_TRUE(torch::equal(y, ref));
+}
+
+// The fused linear layer (models/linear_fused.h) against float64 on the same bf16-exact inputs and beside
+// LibTorch's autocast linear. y and dx are bf16 as autocast's (error ≤ 2× autocast's plus 2^-9 of the scale);
+// dW and db come from the GEMM in fp32, where autocast rounds them to bf16: their error must be fp32
+// accumulation's (≤ 2^-14 of the scale), which a bf16 dW (≈ 2^-9) fails, as does a missing or transposed db.
+namespace {
+
+struct LinearResult {
+  at::Tensor y, dx, dw, db;
+};
+
+LinearResult run_linear(const at::Tensor& x, const at::Tensor& w, const at::Tensor& b, const at::Tensor& dy,
+                        bool fused, bool autocast) {
+  at::Tensor xi = x.detach().requires_grad_(true), wi = w.detach().requires_grad_(true);
+  at::Tensor bi = b.defined() ? b.detach().requires_grad_(true) : at::Tensor();
+  if (autocast) enable_bf16_autocast();
+  at::Tensor y = fused ? fused_linear(xi, wi, bi) : at::linear(xi, wi, bi);
+  if (autocast) {
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+    at::autocast::clear_cache();
+  }
+  (y.to(torch::kDouble) * dy.to(torch::kDouble)).sum().backward();
+  return {y.detach(), xi.grad(), wi.grad(), bi.defined() ? bi.grad() : at::Tensor()};
+}
+
+void check_linear(int64_t rows, int64_t in, int64_t out, bool bias) {
+  SCOPED_TRACE("rows " + std::to_string(rows) + " in " + std::to_string(in) + " out " + std::to_string(out) +
+               (bias ? " bias" : " no bias"));
+  torch::manual_seed(6);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  auto bf16_exact = [](const at::Tensor& t) { return t.to(torch::kBFloat16).to(torch::kFloat); };
+  at::Tensor x = bf16_exact(torch::randn({2, rows, in}, cuda)).to(torch::kBFloat16);
+  at::Tensor w = bf16_exact(torch::randn({out, in}, cuda) / std::sqrt(double(in)));
+  at::Tensor b = bias ? bf16_exact(torch::randn({out}, cuda) * 0.5) : at::Tensor();
+  at::Tensor dy = torch::randn({2, rows, out}, cuda).to(torch::kBFloat16);
+  ASSERT_TRUE(fused_linear_applicable(x, w));
+  auto to64 = [](const at::Tensor& t) { return t.defined() ? t.to(torch::kDouble) : at::Tensor(); };
+  const LinearResult ref = run_linear(to64(x), to64(w), to64(b), dy, false, false);
+  const LinearResult lib = run_linear(x, w, b, dy, false, true);
+  const LinearResult fus = run_linear(x, w, b, dy, true, false);
+  ASSERT_EQ(fus.y.sizes(), ref.y.sizes());
+  EXPECT_EQ(fus.y.scalar_type(), at::kBFloat16);
+  EXPECT_EQ(fus.dw.scalar_type(), at::kFloat);
+  auto err = [](const at::Tensor& a, const at::Tensor& r) { return (a.to(torch::kDouble) - r).abs().max().item<double>(); };
+  auto scale = [](const at::Tensor& r) { return r.abs().max().item<double>(); };
+  for (const auto& [f, l, r, what] : {std::tuple{fus.y, lib.y, ref.y, "y"}, std::tuple{fus.dx, lib.dx, ref.dx, "dx"}})
+    EXPECT_LE(err(f, r), 2 * err(l, r) + std::ldexp(1.0, -9) * scale(r)) << what;
+  EXPECT_LE(err(fus.dw, ref.dw), std::ldexp(1.0, -14) * scale(ref.dw))
+      << "dW: fp32 from the GEMM (LibTorch autocast's bf16 dW is off by " << err(lib.dw, ref.dw) << ")";
+  if (bias) {
+    EXPECT_LE(err(fus.db, ref.db), std::ldexp(1.0, -14) * scale(ref.db))
+        << "db: the GEMM epilogue's fp32 sum (autocast's: off by " << err(lib.db, ref.db) << ")";
+  } else {
+    EXPECT_FALSE(fus.db.defined());
+  }
+}
+
+}  // namespace
+
+TEST(FusedLinear, QkvProjectionAtGpt2Width) { SKIP_WITHOUT_FUSED_CUDA(); check_linear(1029, 768, 2304, true); }
+TEST(FusedLinear, NoBiasHeadLikeWidth) { SKIP_WITHOUT_FUSED_CUDA(); check_linear(64, 256, 1032, false); }
+TEST(FusedLinear, FewRows) { SKIP_WITHOUT_FUSED_CUDA(); check_linear(3, 64, 64, true); }
+
+TEST(FusedLinear, UnsupportedInputsFallBackToLibTorch) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  at::Tensor w = torch::randn({64, 32}, cuda);
+  EXPECT_TRUE(fused_linear_applicable(torch::randn({8, 32}, cuda).to(torch::kBFloat16), w));
+  EXPECT_FALSE(fused_linear_applicable(torch::randn({8, 32}, cuda), w)) << "fp32 without autocast";
+  EXPECT_FALSE(fused_linear_applicable(torch::randn({8, 32}).to(torch::kBFloat16), w.cpu())) << "CPU";
+  EXPECT_FALSE(fused_linear_applicable(torch::randn({8, 36}, cuda).to(torch::kBFloat16), torch::randn({64, 36}, cuda)))
+      << "in % 8";
+  EXPECT_FALSE(fused_linear_applicable(torch::randn({8, 32}, cuda).to(torch::kBFloat16), torch::randn({10, 32}, cuda)))
+      << "out % 8 (a 10-class head)";
+  Linear head(32, 10, /*bias=*/true, 0.02, ParamGroup::kHead);
+  head.to(torch::kCUDA);
+  head.fused = true;
+  at::Tensor x = torch::randn({5, 32}, cuda);
+  enable_bf16_autocast();
+  at::Tensor y = head.forward(x), ref = at::linear(x, head.weight, head.bias);
   at::autocast::set_autocast_enabled(at::kCUDA, false);
   at::autocast::clear_cache();
   EXPECT_TRUE(torch::equal(y, ref));

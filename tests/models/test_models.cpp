@@ -306,6 +306,35 @@ TEST(FusedOps, PackedQkvAutoFollowsTheDevice) {
   EXPECT_FALSE(resolve_fused_ops(cfg, true).packed_qkv);
 }
 
+// fused_ops.linear likewise; Model::set_fused_ops hands it to every Linear (the head and the projections), and a
+// CPU input keeps LibTorch's linear with the flag on (the same numbers as off).
+TEST(FusedOps, LinearAutoFollowsTheDeviceAndReachesEveryLinear) {
+  FusedOpsConfig cfg;
+  EXPECT_FALSE(resolve_fused_ops(cfg, /*cuda=*/false).linear);
+  cfg.linear = FusedChoice::kOn;
+  if (!fused_ops_built()) {
+    EXPECT_THROW(resolve_fused_ops(cfg, true), sigtrain::config::ConfigError);
+  } else {
+    EXPECT_TRUE(resolve_fused_ops(cfg, true).linear);
+  }
+  ModelConfig c = tiny(Arch::kDecoder);
+  c.tie_embeddings = false;  // the head is a Linear
+  auto model = build_model(c, attn());
+  FusedOps ops;
+  ops.linear = true;
+  model->set_fused_ops(ops);
+  int linears = 0;
+  for (const auto& m : model->modules(/*include_self=*/false))
+    if (auto linear = std::dynamic_pointer_cast<Linear>(m)) {
+      EXPECT_TRUE(linear->fused);
+      ++linears;
+    }
+  EXPECT_EQ(linears, c.n_layer * 4 + 1) << "qkv, out, fc, proj per block and the head";
+  Linear& head = *std::dynamic_pointer_cast<Linear>(model->named_modules()["head"]);
+  at::Tensor x = torch::randn({3, 32});
+  EXPECT_TRUE(torch::equal(head.forward(x), at::linear(x, head.weight, head.bias)));
+}
+
 // fused_ops.add_norm needs the fused norm: `on` with the norm off is a config error naming both keys; `auto`
 // follows the norm.
 TEST(FusedOps, AddNormFollowsTheNorm) {

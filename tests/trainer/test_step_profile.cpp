@@ -1,10 +1,12 @@
 // The step profiler (profile section, trainer/instruments/step_profiler.h) on a tiny CPU run: the window it covers,
-// the host time of each phase of the step, the files it writes, and that profiling leaves training unchanged.
+// the host time of each phase of the step, the files it writes, and that profiling leaves training unchanged; the
+// grouping of the GPU's idle gaps by place.
 #include <gtest/gtest.h>
 
 #include <filesystem>
 
 #include "tests/trainer/training_fixture.h"
+#include "trainer/instruments/gpu_gaps.h"
 
 namespace fs = std::filesystem;
 using namespace sigtrain;
@@ -33,4 +35,37 @@ TEST(StepProfile, WritesTheBreakdownOfTheWindowAndLeavesTrainingUnchanged) {
   EXPECT_NE(fixture::read_text(profile / "summary.md").find("| forward |"), std::string::npos);
   EXPECT_NE(fixture::read_text(profile / "trace.json").find("traceEvents"), std::string::npos);
   EXPECT_FALSE(fs::exists(dir / "plain" / "profile"));  // off by default
+}
+
+// The idle-gap grouping (trainer/instruments/gpu_gaps.h) on intervals made by hand: overlapping kernels of two
+// streams count once, each gap goes to the kernel that ended the busy stretch and the one that started the next,
+// repeats of the same place add up, and the largest group comes first.
+TEST(GpuIdleGaps, GroupsGapsByTheKernelsAroundThem) {
+  using trainer::GpuInterval;
+  const std::vector<GpuInterval> intervals = {
+      {0, 100, "gemm", "forward"},
+      {50, 120, "norm", "forward"},         // overlaps gemm: ends the stretch at 120
+      {150, 200, "attn", "forward"},        // gap 30 after norm
+      {1000, 1100, "adam", "optimizer"},    // gap 800 after attn
+      {1100, 1150, "gemm", "forward"},      // touching: no gap
+      {1200, 1300, "attn", "forward"},      // gap 50 after gemm
+      {1320, 1400, "attn", "forward"},      // gap 20 after attn
+      {1415, 1420, "attn", "forward"},      // gap 15 after attn: same place as the one above
+  };
+  const auto groups = trainer::gpu_idle_gaps(intervals);
+  ASSERT_EQ(groups.size(), 4u);
+  EXPECT_EQ(groups[0].before, "attn");
+  EXPECT_EQ(groups[0].after, "adam");
+  EXPECT_EQ(groups[0].phase, "optimizer");
+  EXPECT_EQ(groups[0].ns, 800.0);
+  EXPECT_EQ(groups[1].before, "gemm");
+  EXPECT_EQ(groups[1].ns, 50.0);
+  EXPECT_EQ(groups[2].before, "attn");
+  EXPECT_EQ(groups[2].after, "attn");
+  EXPECT_EQ(groups[2].ns, 35.0);
+  EXPECT_EQ(groups[2].count, 2);
+  EXPECT_EQ(groups[3].before, "norm");  // not gemm: norm ended the overlapping stretch
+  EXPECT_EQ(groups[3].ns, 30.0);
+  // A threshold leaves the short gaps out.
+  EXPECT_EQ(trainer::gpu_idle_gaps(intervals, 40).size(), 2u);
 }

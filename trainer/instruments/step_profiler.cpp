@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "common/log.h"
+#include "trainer/instruments/gpu_gaps.h"
 
 namespace sigtrain::trainer {
 namespace fs = std::filesystem;
@@ -151,6 +152,7 @@ void StepProfiler::stop_and_report() {
   std::map<std::string, double> ns_by_phase;
   std::map<std::string, KernelTotal> by_kernel;
   std::vector<std::pair<uint64_t, uint64_t>> busy;
+  std::vector<GpuInterval> kernel_intervals;  // for the idle gaps
   int64_t gpu_events = 0;
   std::map<std::string, double> gpu_span_ns_by_phase;  // first kernel start to last kernel end of each phase
   for (const auto& e : result->events()) {
@@ -175,6 +177,9 @@ void StepProfiler::stop_and_report() {
     ++k.count;
     k.category = category;
     busy.emplace_back(e.startNs(), e.endNs());
+    std::string shown = name.substr(0, 70);
+    std::replace(shown.begin(), shown.end(), '|', '/');
+    kernel_intervals.push_back({e.startNs(), e.endNs(), std::move(shown), phase});
     ++gpu_events;
   }
   // GPU busy time: the union of kernel intervals (concurrent streams overlap).
@@ -268,6 +273,24 @@ void StepProfiler::stop_and_report() {
   }
   summary["gpu_ms_per_step_by_category"] = by_category;
   summary["top_kernels"] = top;
+  // Where the GPU waited: the gaps between kernels, by the kernels around them. (The idle above also holds the
+  // window's edges: before its first kernel and after its last.)
+  const std::vector<GpuGapGroup> gaps = gpu_idle_gaps(std::move(kernel_intervals));
+  double gaps_ns = 0;
+  for (const auto& g : gaps) gaps_ns += g.ns;
+  md << "\nGPU idle by place: " << fixed(gaps_ns * ms, 3)
+     << " ms/step between kernels (ms/step, gaps/step; the phase that launched the kernel after the gap):\n\n"
+        "| kernel before the gap | kernel after it | phase | ms | gaps |\n|---|---|---|---:|---:|\n";
+  nlohmann::json idle = nlohmann::json::array();
+  for (size_t i = 0; i < std::min<size_t>(10, gaps.size()); ++i) {
+    const GpuGapGroup& g = gaps[i];
+    md << "| `" << g.before << "` | `" << g.after << "` | " << g.phase << " | " << fixed(g.ns * ms, 3) << " | "
+       << fixed(static_cast<double>(g.count) / steps, 1) << " |\n";
+    idle.push_back({{"kernel_before", g.before}, {"kernel_after", g.after}, {"phase", g.phase},
+                    {"ms_per_step", g.ns * ms}, {"gaps_per_step", static_cast<double>(g.count) / steps}});
+  }
+  summary["gpu_idle_between_kernels_ms_per_step"] = gaps_ns * ms;
+  summary["gpu_idle_by_place"] = idle;
   log::info("profile:\n" + md.str());
   if (out_dir_.empty()) return;
   const fs::path dir = fs::path(out_dir_) / "profile";

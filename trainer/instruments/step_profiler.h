@@ -3,7 +3,8 @@
 // from `profile.start_step`, turned into one table: GPU time per kernel category (GEMM, attention, norm, loss,
 // optimizer, ...) and per phase of the step in which the kernel was launched (data, forward, backward, grad_sync,
 // grad_norm, optimizer), the step's wall time, the GPU's busy time and the idle rest (host gaps: launch overhead,
-// syncs, the data pipeline). Written to <run>/profile/{summary.md,summary.json[,trace.json]} and the log.
+// syncs, the data pipeline) with the gaps that make it up grouped by place (gpu_gaps.h). Written to
+// <run>/profile/{summary.md,summary.json[,trace.json]} and the log.
 //
 // The step marks its phases with PhaseScope (a RecordFunction user scope named "sigtrain::<phase>"): nearly free
 // when no profiler is active. A kernel's phase is that of the CPU op that launched it (Kineto's correlation id).

@@ -1,0 +1,34 @@
+#pragma once
+// LibTorch-side helpers around kernels/gemm_epilogue.h, shared by the fused ops built on cuBLASLt epilogues
+// (models/mlp_fused.h, models/linear_fused.h). Built with the kernels only.
+#include <ATen/core/Tensor.h>
+
+#include <optional>
+#include <utility>
+
+#include "gemm_epilogue.h"
+
+namespace sigtrain::models::epilogue_ops {
+
+// The dtype such an op computes x in: the CUDA autocast dtype when autocast is on, else x's own when it is bf16 /
+// fp16; nullopt (use LibTorch's ops) otherwise, e.g. fp32 training or a CPU tensor.
+std::optional<at::ScalarType> compute_dtype(const at::Tensor& x);
+
+bool aligned_16(const at::Tensor& t);
+
+// D (m × n, ldd) = op(a) · op(b) as cuBLASLt sees it (column-major), dtypes from the tensors, no epilogue yet.
+kernels::EpilogueGemm gemm(int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b, const at::Tensor& a,
+                           int64_t lda, const at::Tensor& b, int64_t ldb, const at::Tensor& d, int64_t ldd);
+
+// Runs g on the current stream with LibTorch's cuBLASLt handle and workspace (the same stream orders it against
+// LibTorch's own GEMMs). False: cuBLASLt has no algorithm for it; the first such case of the process is logged,
+// naming `op` (the fused_ops key) and `what` (the epilogue).
+bool run(const kernels::EpilogueGemm& g, const char* op, const char* what);
+
+// The gradients of a linear layer's fp32 weight [O, I] and bias [O] from its input [M, I] and output gradient
+// [M, O] (both in the compute dtype, contiguous): dW = gradᵀ · input in one GEMM that writes fp32 and, with a bias,
+// reduces the bias gradient in its epilogue (BGRADB). Without an algorithm for it, LibTorch's mm and sum.
+std::pair<at::Tensor, at::Tensor> weight_and_bias_grad(const at::Tensor& input, const at::Tensor& grad, bool has_bias,
+                                                       const char* op);
+
+}  // namespace sigtrain::models::epilogue_ops

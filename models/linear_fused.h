@@ -1,0 +1,20 @@
+#pragma once
+// A linear layer, y = x Wᵀ + b, as one differentiable op for models::Linear (fused_ops.linear). The forward is
+// LibTorch's autocast linear (x, W and b cast to the compute dtype, one addmm with its bias epilogue); the
+// backward writes dW in fp32, the master weight's dtype, straight from the weight-gradient GEMM and reduces db in
+// that GEMM's epilogue (cuBLASLt BGRADB, kernels/gemm_epilogue.h): no separate bias-gradient reduction and no
+// cast of a bf16 dW. dW and db are therefore the fp32 sums autocast's path rounds to bf16 before its cast.
+#include <ATen/core/Tensor.h>
+
+namespace sigtrain::models {
+
+// Whether fused_linear takes these: x on CUDA with a compute dtype (autocast's, or x's own bf16 / fp16), an fp32
+// contiguous weight [O, I] with I = x.size(-1), and I, O multiples of 8 (cuBLASLt's 16-byte rows); false in a
+// build without the kernels.
+bool fused_linear_applicable(const at::Tensor& x, const at::Tensor& weight);
+
+// x Wᵀ + b over x's last dim, in the compute dtype; bias fp32 or undefined. Gradients for x, W and b.
+// std::logic_error in a build without the kernels.
+at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+
+}  // namespace sigtrain::models
