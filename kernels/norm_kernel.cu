@@ -1,6 +1,6 @@
 // Fused LayerNorm / RMSNorm forward and backward (norm_kernel.h).
 //
-// One warp per row, the row held in registers (CHUNKS 4-element vectors per lane, dim ≤ 4096): the forward reads x
+// One warp per row, the row held in registers (CHUNKS 4-element vectors per lane, dim ≤ 2048): the forward reads x
 // once and writes y once in its own dtype; the backward reads x and dy once and writes dx once. dγ / dβ: each warp
 // of the backward keeps per-column partial sums in shared memory over the rows it visits (a grid-stride loop over
 // a fixed number of blocks), each block writes its warps' sum to the workspace, and a second kernel sums the

@@ -82,6 +82,13 @@ std::string fixed(double v, int digits = 2) {
   return o.str();
 }
 
+// A kernel name as a markdown table cell: cut to max_chars, without the table's '|'.
+std::string table_cell(const std::string& name, size_t max_chars) {
+  std::string shown = name.substr(0, max_chars);
+  std::replace(shown.begin(), shown.end(), '|', '/');
+  return shown;
+}
+
 }  // namespace
 
 StepProfiler::StepProfiler(const ProfileConfig& cfg, std::string out_dir, bool cuda)
@@ -151,8 +158,7 @@ void StepProfiler::stop_and_report() {
   std::map<std::string, std::map<std::string, double>> ns_by_category_phase;
   std::map<std::string, double> ns_by_phase;
   std::map<std::string, KernelTotal> by_kernel;
-  std::vector<std::pair<uint64_t, uint64_t>> busy;
-  std::vector<GpuInterval> kernel_intervals;  // for the idle gaps
+  std::vector<GpuInterval> kernel_intervals;  // for the busy time and the idle gaps
   int64_t gpu_events = 0;
   std::map<std::string, double> gpu_span_ns_by_phase;  // first kernel start to last kernel end of each phase
   for (const auto& e : result->events()) {
@@ -176,26 +182,20 @@ void StepProfiler::stop_and_report() {
     k.ns += ns;
     ++k.count;
     k.category = category;
-    busy.emplace_back(e.startNs(), e.endNs());
-    std::string shown = name.substr(0, 70);
-    std::replace(shown.begin(), shown.end(), '|', '/');
-    kernel_intervals.push_back({e.startNs(), e.endNs(), std::move(shown), phase});
+    kernel_intervals.push_back({e.startNs(), e.endNs(), table_cell(name, 70), phase});
     ++gpu_events;
   }
-  // GPU busy time: the union of kernel intervals (concurrent streams overlap).
-  std::sort(busy.begin(), busy.end());
-  double busy_ns = 0;
-  uint64_t cur_s = 0, cur_e = 0;
-  for (const auto& [s, e] : busy) {
-    if (s > cur_e) {
-      busy_ns += static_cast<double>(cur_e - cur_s);
-      cur_s = s;
-      cur_e = e;
-    } else {
-      cur_e = std::max(cur_e, e);
-    }
+  // GPU busy time: the union of kernel intervals (concurrent streams overlap), i.e. the span from the first kernel's
+  // start to the last one's end less the gaps between kernels.
+  uint64_t first_start = UINT64_MAX, last_end = 0;
+  for (const GpuInterval& iv : kernel_intervals) {
+    first_start = std::min(first_start, iv.start_ns);
+    last_end = std::max(last_end, iv.end_ns);
   }
-  busy_ns += static_cast<double>(cur_e - cur_s);
+  const std::vector<GpuGapGroup> gaps = gpu_idle_gaps(std::move(kernel_intervals));
+  double gaps_ns = 0;
+  for (const auto& g : gaps) gaps_ns += g.ns;
+  const double busy_ns = last_end > first_start ? static_cast<double>(last_end - first_start) - gaps_ns : 0.0;
 
   std::vector<std::string> phase_cols(std::begin(kStepPhases), std::end(kStepPhases));
   phase_cols.push_back("other");
@@ -264,9 +264,7 @@ void StepProfiler::stop_and_report() {
   nlohmann::json top = nlohmann::json::array();
   for (size_t i = 0; i < std::min<size_t>(25, kernels.size()); ++i) {
     const auto& k = by_kernel[kernels[i].second];
-    std::string shown = kernels[i].second.substr(0, 110);
-    std::replace(shown.begin(), shown.end(), '|', '/');
-    md << "| `" << shown << "` | " << k.category << " | " << fixed(k.ns * ms, 3) << " | "
+    md << "| `" << table_cell(kernels[i].second, 110) << "` | " << k.category << " | " << fixed(k.ns * ms, 3) << " | "
        << fixed(static_cast<double>(k.count) / steps, 1) << " |\n";
     top.push_back({{"kernel", kernels[i].second}, {"category", k.category}, {"ms_per_step", k.ns * ms},
                    {"calls_per_step", static_cast<double>(k.count) / steps}});
@@ -275,9 +273,6 @@ void StepProfiler::stop_and_report() {
   summary["top_kernels"] = top;
   // Where the GPU waited: the gaps between kernels, by the kernels around them. (The idle above also holds the
   // window's edges: before its first kernel and after its last.)
-  const std::vector<GpuGapGroup> gaps = gpu_idle_gaps(std::move(kernel_intervals));
-  double gaps_ns = 0;
-  for (const auto& g : gaps) gaps_ns += g.ns;
   md << "\nGPU idle by place: " << fixed(gaps_ns * ms, 3)
      << " ms/step between kernels (ms/step, gaps/step; the phase that launched the kernel after the gap):\n\n"
         "| kernel before the gap | kernel after it | phase | ms | gaps |\n|---|---|---|---:|---:|\n";
