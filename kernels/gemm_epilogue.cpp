@@ -35,7 +35,6 @@ cublasLtEpilogue_t lt_epilogue(GemmEpilogue e) {
     case GemmEpilogue::kBias: return CUBLASLT_EPILOGUE_BIAS;
     case GemmEpilogue::kGeluAux: return CUBLASLT_EPILOGUE_GELU_AUX;
     case GemmEpilogue::kGeluAuxBias: return CUBLASLT_EPILOGUE_GELU_AUX_BIAS;
-    case GemmEpilogue::kBGradB: return CUBLASLT_EPILOGUE_BGRADB;
   }
   throw std::logic_error("epilogue_gemm: unknown epilogue");
 }
@@ -44,7 +43,7 @@ bool has_aux(GemmEpilogue e) {
   return e == GemmEpilogue::kGeluAux || e == GemmEpilogue::kGeluAuxBias;
 }
 bool has_bias(GemmEpilogue e) {
-  return e == GemmEpilogue::kBias || e == GemmEpilogue::kGeluAuxBias || e == GemmEpilogue::kBGradB;
+  return e == GemmEpilogue::kBias || e == GemmEpilogue::kGeluAuxBias;
 }
 
 // The 16-byte alignment of each pointer decides which algorithms qualify, so it is part of the cache key.

@@ -1,10 +1,10 @@
 // GEMMs whose epilogue does the MLP's elementwise work (cuBLASLt), torch-free C++ API. models/mlp_fused.h builds
 // the GELU MLP from them:
 //   forward   h = GELU(x·W₁ᵀ + b₁) with the pre-activation kept          kGeluAuxBias (kGeluAux without b₁)
-//   backward  dW₂ = dyᵀ·h, db₂ = Σ_rows dy;  dW₁ = dpreᵀ·x, db₁ = Σ_rows dpre        kBGradB
-// so no separate GELU or bias-gradient kernels run. cuBLASLt's GELU is the tanh approximation (GPT-2's). Its
-// DGELU_BGRAD epilogue is left out on purpose: on the H200 it ran as a separate cuBLASLt kernel, four times slower
-// than LibTorch's gelu_backward (docs/benchmarks.md); DGELU alone was not tried. Every matrix is column-major, as cuBLASLt sees
+//   backward  dW₂ = dyᵀ·h, dW₁ = dpreᵀ·x written in fp32                   kNone
+// so no separate GELU kernel runs. cuBLASLt's GELU is the tanh approximation (GPT-2's). Its DGELU_BGRAD and BGRADB
+// epilogues are left out on purpose: on the H200 each ran as a separate cuBLASLt kernel, slower than the GELU
+// backward and the column sums of bias_grad_kernel.h (docs/benchmarks.md); DGELU alone was not tried. Every matrix is column-major, as cuBLASLt sees
 // it (a row-major [rows, cols] tensor is a column-major cols × rows matrix). The algorithm comes from cuBLASLt's
 // heuristic once per problem and is cached, so every step of a run uses the same one (cuBLASLt's split-K schemes
 // reduce in a fixed order: results repeat bit for bit).
@@ -28,7 +28,6 @@ enum class GemmEpilogue : int {
   kBias,         // D += bias (length m), bias in D's dtype
   kGeluAux,      // aux = D, D = GELU(D)
   kGeluAuxBias,  // aux = D + bias, D = GELU(aux)
-  kBGradB,       // bias = Σ over op(B)'s rows (length n, D's dtype): the gradient of a bias that B's rows received
 };
 
 // D (m × n, ldd) = op(A) · op(B), op(A) m × k, op(B) k × n; fp32 accumulation; then the epilogue. A and B share a
@@ -45,7 +44,7 @@ struct EpilogueGemm {
   void* d = nullptr;
   int64_t ldd = 0;
   GemmEpilogue epilogue = GemmEpilogue::kNone;
-  void* bias = nullptr;  // read by kBias / kGeluAuxBias, written by kBGradB
+  void* bias = nullptr;  // read by kBias / kGeluAuxBias
   void* aux = nullptr;   // the GELU pre-activation, m × n in D's dtype, written by kGeluAux*
   int64_t ldaux = 0;     // a multiple of 8, ≥ m
 };

@@ -7,10 +7,13 @@
 //     cross_entropy: auto     # kernels/cross_entropy_kernel.h: loss and gradient from the bf16 logits, no fp32 copy
 //     norm: auto              # kernels/norm_kernel.h: LayerNorm / RMSNorm writing the autocast dtype directly
 //     add_norm: auto          # the same kernels with a pre-norm block's residual add (and its backward) fused in
-//     mlp: auto               # kernels/gemm_epilogue.h: the GELU MLP with bias, GELU and their gradients in the GEMMs
+//     mlp: auto               # kernels/gemm_epilogue.h: the GELU MLP with bias and GELU in the GEMMs, the GELU
+//                             # backward with its bias gradient in one pass (kernels/bias_grad_kernel.h)
 //     packed_qkv: auto        # attention.backend fused takes the qkv projection whole (no QK-norm / RoPE): d(qkv) in
 //                             # one buffer, no concatenation of dq, dk, dv
-//     linear: auto            # kernels/gemm_epilogue.h: every other linear layer's dW in fp32 with db in its GEMM
+//     linear: auto            # kernels/gemm_epilogue.h: every other linear layer's dW in fp32 from its GEMM, db
+//                             # one column sum (kernels/bias_grad_kernel.h)
+//   (mlp and linear read their weights from one multi-tensor bf16 copy per forward: models/weight_casts.h)
 #include <string>
 
 #include "common/config.h"

@@ -7,6 +7,7 @@
 #include <atomic>
 #include <string>
 
+#include "bias_grad_kernel.h"
 #include "common/log.h"
 
 namespace sigtrain::models::epilogue_ops {
@@ -16,6 +17,26 @@ namespace K = sigtrain::kernels;
 
 K::GemmDType gemm_dtype(at::ScalarType t) {
   return t == at::kBFloat16 ? K::GemmDType::kBF16 : t == at::kHalf ? K::GemmDType::kFP16 : K::GemmDType::kFP32;
+}
+
+// Σ over rows of grad (or of grad ⊙ GELU′(pre), written to gelu_grad) into a new fp32 [cols].
+at::Tensor run_bias_grad(const at::Tensor& grad, const at::Tensor& pre, const at::Tensor& gelu_grad) {
+  TORCH_CHECK(grad.dim() == 2 && grad.is_contiguous() && aligned_16(grad) &&
+                  (grad.scalar_type() == at::kBFloat16 || grad.scalar_type() == at::kHalf) &&
+                  K::bias_grad_supported(grad.size(1)),
+              "bias gradient: grad must be a contiguous, aligned bf16 / fp16 [rows, cols] with cols a multiple of 8");
+  K::BiasGradParams p;
+  p.dtype = grad.scalar_type() == at::kBFloat16 ? K::BiasGradDType::kBF16 : K::BiasGradDType::kFP16;
+  p.rows = grad.size(0), p.cols = grad.size(1);
+  p.grad = grad.data_ptr();
+  if (pre.defined()) p.gelu_pre = pre.data_ptr(), p.gelu_grad = gelu_grad.data_ptr();
+  const auto f32 = grad.options().dtype(at::kFloat);
+  at::Tensor db = at::empty({p.cols}, f32);
+  at::Tensor workspace = at::empty({K::bias_grad_workspace_floats(p.rows, p.cols)}, f32);
+  p.bias_grad = db.data_ptr<float>();
+  p.workspace = workspace.data_ptr<float>();
+  K::bias_grad(p, at::cuda::getCurrentCUDAStream());
+  return db;
 }
 
 }  // namespace
@@ -29,6 +50,19 @@ std::optional<at::ScalarType> compute_dtype(const at::Tensor& x) {
 }
 
 bool aligned_16(const at::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; }
+
+at::Tensor gemm_rows(const at::Tensor& x, at::ScalarType dtype) {
+  at::Tensor rows = x.to(dtype).reshape({-1, x.size(-1)});
+  if (!rows.is_contiguous()) rows = rows.contiguous();
+  if (!aligned_16(rows)) rows = rows.clone();
+  return rows;
+}
+
+at::Tensor cast_from(const WeightCasts* casts, const at::Tensor& w, at::ScalarType dtype) {
+  at::Tensor copy = casts ? casts->get(w, dtype) : at::Tensor();
+  // A custom autograd function records every tensor input's device: "none" is an empty tensor, not an undefined one.
+  return copy.defined() ? copy : at::empty({0}, w.options().dtype(dtype));
+}
 
 K::EpilogueGemm gemm(int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b, const at::Tensor& a, int64_t lda,
                      const at::Tensor& b, int64_t ldb, const at::Tensor& d, int64_t ldd) {
@@ -50,19 +84,25 @@ bool run(const K::EpilogueGemm& g, const char* op, const char* what) {
   return ok;
 }
 
-// D I×O = (input I×M) · op(grad O×M, T), bias = Σ over M.
+// D I×O = (input I×M) · op(grad O×M, T).
 std::pair<at::Tensor, at::Tensor> weight_and_bias_grad(const at::Tensor& input, const at::Tensor& grad, bool has_bias,
                                                        const char* op) {
   const int64_t M = input.size(0), I = input.size(1), O = grad.size(1);
-  const auto f32 = input.options().dtype(at::kFloat);
-  at::Tensor dw = at::empty({O, I}, f32), db = has_bias ? at::empty({O}, f32) : at::Tensor();
-  K::EpilogueGemm g = gemm(I, O, M, false, true, input, I, grad, O, dw, I);
-  if (has_bias) g.epilogue = K::GemmEpilogue::kBGradB, g.bias = db.data_ptr();
-  if (!run(g, op, has_bias ? "bias-gradient (BGRADB)" : "fp32 weight-gradient")) {
+  at::Tensor dw = at::empty({O, I}, input.options().dtype(at::kFloat));
+  if (!run(gemm(I, O, M, false, true, input, I, grad, O, dw, I), op, "fp32 weight-gradient"))
     dw = at::mm(grad.t(), input).to(at::kFloat);
-    if (has_bias) db = grad.sum(0, false, at::kFloat);
-  }
-  return {dw, db};
+  return {dw, has_bias ? bias_grad(grad) : at::Tensor()};
+}
+
+at::Tensor bias_grad(const at::Tensor& grad) { return run_bias_grad(grad, at::Tensor(), at::Tensor()); }
+
+std::pair<at::Tensor, at::Tensor> gelu_and_bias_grad(const at::Tensor& grad, const at::Tensor& pre) {
+  TORCH_CHECK(pre.sizes() == grad.sizes() && pre.scalar_type() == grad.scalar_type() && pre.is_contiguous() &&
+                  aligned_16(pre),
+              "GELU + bias gradient: pre must match grad (shape, dtype, contiguous, aligned)");
+  at::Tensor dpre = at::empty_like(grad);
+  at::Tensor db = run_bias_grad(grad, pre, dpre);
+  return {dpre, db};
 }
 
 }  // namespace sigtrain::models::epilogue_ops

@@ -7,6 +7,7 @@
 #include <utility>
 
 #include "gemm_epilogue.h"
+#include "models/weight_casts.h"
 
 namespace sigtrain::models::epilogue_ops {
 
@@ -15,6 +16,15 @@ namespace sigtrain::models::epilogue_ops {
 std::optional<at::ScalarType> compute_dtype(const at::Tensor& x);
 
 bool aligned_16(const at::Tensor& t);
+
+// x as the GEMMs read it: [M, x.size(-1)] rows in `dtype`, contiguous, 16-byte aligned (a differentiable cast and
+// reshape; a copy only where x is not already so).
+at::Tensor gemm_rows(const at::Tensor& x, at::ScalarType dtype);
+
+// The compute-dtype copy of an fp32 weight or bias for a GEMM: from `casts` (the model's copies, one launch for all)
+// when it has one, else an empty tensor (on w's device), for which the op casts `w` itself. w defined (an empty
+// "no bias" tensor gives an empty tensor).
+at::Tensor cast_from(const WeightCasts* casts, const at::Tensor& w, at::ScalarType dtype);
 
 // D (m × n, ldd) = op(a) · op(b) as cuBLASLt sees it (column-major), dtypes from the tensors, no epilogue yet.
 kernels::EpilogueGemm gemm(int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b, const at::Tensor& a,
@@ -26,9 +36,17 @@ kernels::EpilogueGemm gemm(int64_t m, int64_t n, int64_t k, bool trans_a, bool t
 bool run(const kernels::EpilogueGemm& g, const char* op, const char* what);
 
 // The gradients of a linear layer's fp32 weight [O, I] and bias [O] from its input [M, I] and output gradient
-// [M, O] (both in the compute dtype, contiguous): dW = gradᵀ · input in one GEMM that writes fp32 and, with a bias,
-// reduces the bias gradient in its epilogue (BGRADB). Without an algorithm for it, LibTorch's mm and sum.
+// [M, O] (both in the compute dtype, contiguous): dW = gradᵀ · input in one GEMM that writes fp32 (without an
+// algorithm for it, LibTorch's mm and a cast), and with a bias db = bias_grad(grad).
 std::pair<at::Tensor, at::Tensor> weight_and_bias_grad(const at::Tensor& input, const at::Tensor& grad, bool has_bias,
                                                        const char* op);
+
+// db = Σ over grad's rows [M, O] (compute dtype, contiguous, O a multiple of 8) in fp32, by kernels/bias_grad_kernel.h
+// (not cuBLASLt's BGRADB epilogue, which the H200 runs as a slower kernel of its own).
+at::Tensor bias_grad(const at::Tensor& grad);
+
+// The MLP's first layer: {dpre, db} with dpre = grad ⊙ GELU′(pre) (tanh form, grad's dtype) and db = Σ over rows of
+// dpre, in one pass (kernels/bias_grad_kernel.h); grad and pre [M, F] alike, contiguous.
+std::pair<at::Tensor, at::Tensor> gelu_and_bias_grad(const at::Tensor& grad, const at::Tensor& pre);
 
 }  // namespace sigtrain::models::epilogue_ops

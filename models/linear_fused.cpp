@@ -1,6 +1,6 @@
 // The fused linear layer's autograd function (models/linear_fused.h). With M rows, I inputs, O outputs:
 //   y  [M, O] = x Wᵀ + b      LibTorch's addmm in the compute dtype, as autocast's linear
-//   dW [O, I] = dyᵀ x, db     one GEMM writing fp32, db = Σ over M in its epilogue (epilogue_ops::weight_and_bias_grad)
+//   dW [O, I] = dyᵀ x, db     one GEMM writing fp32, db = Σ over M by our column sum (epilogue_ops::weight_and_bias_grad)
 //   dx [M, I] = dy W          LibTorch's mm
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/autograd.h>
@@ -17,13 +17,15 @@ using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
 struct FusedLinear : public torch::autograd::Function<FusedLinear> {
-  // x [M, I] in the compute dtype, contiguous; fp32 weight; bias fp32 or empty.
-  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b) {
+  // x [M, I] in the compute dtype, contiguous; fp32 weight; bias fp32 or empty; w_cast / b_cast their copies in the
+  // compute dtype (WeightCasts) or empty, then cast here.
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
+                            const at::Tensor& w_cast, const at::Tensor& b_cast) {
     const c10::cuda::CUDAGuard guard(x.device());
     const at::ScalarType dt = x.scalar_type();
     const bool has_bias = b.numel() > 0;
-    const at::Tensor wh = w.to(dt);
-    const at::Tensor y = has_bias ? at::addmm(b.to(dt), x, wh.t()) : at::mm(x, wh.t());
+    const at::Tensor wh = w_cast.numel() > 0 ? w_cast : w.to(dt);
+    const at::Tensor y = has_bias ? at::addmm(b_cast.numel() > 0 ? b_cast : b.to(dt), x, wh.t()) : at::mm(x, wh.t());
     ctx->save_for_backward({x, wh});
     ctx->saved_data["has_bias"] = has_bias;
     return y;
@@ -35,7 +37,7 @@ struct FusedLinear : public torch::autograd::Function<FusedLinear> {
     const c10::cuda::CUDAGuard guard(x.device());
     const at::Tensor dy = grads[0].to(x.scalar_type()).contiguous();
     auto [dw, db] = epilogue_ops::weight_and_bias_grad(x, dy, ctx->saved_data["has_bias"].toBool(), "linear");
-    return {at::mm(dy, wh), dw, db};
+    return {at::mm(dy, wh), dw, db, at::Tensor(), at::Tensor()};
   }
 };
 
@@ -47,17 +49,16 @@ bool fused_linear_applicable(const at::Tensor& x, const at::Tensor& weight) {
          weight.size(1) == x.size(-1) && weight.size(0) % 8 == 0 && weight.size(1) % 8 == 0;
 }
 
-at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                        const WeightCasts* casts) {
   TORCH_CHECK(fused_linear_applicable(x, weight), "fused linear: input or weight not supported (fused_linear_applicable)");
   TORCH_CHECK(!bias.defined() || (bias.scalar_type() == at::kFloat && bias.is_contiguous()),
               "fused linear: the bias must be fp32");
-  const int64_t in = x.size(-1);
-  // The GEMMs read x as [M, I] rows in the compute dtype (a differentiable cast, outside the function).
-  at::Tensor x2 = x.to(*epilogue_ops::compute_dtype(x)).reshape({-1, in});
-  if (!x2.is_contiguous()) x2 = x2.contiguous();
-  if (!epilogue_ops::aligned_16(x2)) x2 = x2.clone();
+  const at::ScalarType dt = *epilogue_ops::compute_dtype(x);
   // A custom autograd function records every tensor input's device: "no bias" is an empty tensor, not an undefined one.
-  at::Tensor y = FusedLinear::apply(x2, weight, bias.defined() ? bias : at::empty({0}, weight.options()));
+  const at::Tensor b = bias.defined() ? bias : at::empty({0}, weight.options());
+  at::Tensor y = FusedLinear::apply(epilogue_ops::gemm_rows(x, dt), weight, b, epilogue_ops::cast_from(casts, weight, dt),
+                                    epilogue_ops::cast_from(casts, b, dt));
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
   shape.back() = weight.size(0);
   return y.view(shape);

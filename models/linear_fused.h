@@ -1,10 +1,12 @@
 #pragma once
 // A linear layer, y = x Wᵀ + b, as one differentiable op for models::Linear (fused_ops.linear). The forward is
 // LibTorch's autocast linear (x, W and b cast to the compute dtype, one addmm with its bias epilogue); the
-// backward writes dW in fp32, the master weight's dtype, straight from the weight-gradient GEMM and reduces db in
-// that GEMM's epilogue (cuBLASLt BGRADB, kernels/gemm_epilogue.h): no separate bias-gradient reduction and no
-// cast of a bf16 dW. dW and db are therefore the fp32 sums autocast's path rounds to bf16 before its cast.
+// backward writes dW in fp32, the master weight's dtype, straight from the weight-gradient GEMM (kernels/gemm_epilogue.h)
+// and db with one column-sum kernel at HBM bandwidth (kernels/bias_grad_kernel.h): no cast of a bf16 dW. dW and db
+// are therefore the fp32 sums autocast's path rounds to bf16 before its cast.
 #include <ATen/core/Tensor.h>
+
+#include "models/weight_casts.h"
 
 namespace sigtrain::models {
 
@@ -13,8 +15,10 @@ namespace sigtrain::models {
 // build without the kernels.
 bool fused_linear_applicable(const at::Tensor& x, const at::Tensor& weight);
 
-// x Wᵀ + b over x's last dim, in the compute dtype; bias fp32 or undefined. Gradients for x, W and b.
+// x Wᵀ + b over x's last dim, in the compute dtype; bias fp32 or undefined. Gradients for x, W and b. With `casts`,
+// the GEMM reads W and b from the model's compute-dtype copies where it has them (models/weight_casts.h).
 // std::logic_error in a build without the kernels.
-at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                        const WeightCasts* casts = nullptr);
 
 }  // namespace sigtrain::models

@@ -3,12 +3,14 @@
 // K = d_model, F = the hidden width, N = proj's output width:
 //   h    [M, F] = GELU(x W₁ᵀ + b₁)    D F×M = op(W₁ K×F, T) · (x K×M)         aux = pre-activation [M, F]
 //   out  [M, N] = h W₂ᵀ + b₂          LibTorch's addmm (its own bias epilogue)
-//   dW₂  [N, F] = dyᵀ h, db₂          D F×N = (h F×M) · op(dy N×M, T)          bias = Σ over M (BGRADB)
-//   dpre [M, F] = (dy W₂) ⊙ GELU′     LibTorch's mm and gelu_backward
-//   dW₁  [F, K] = dpreᵀ x, db₁        D K×F = (x K×M) · op(dpre F×M, T)        bias = Σ over M (BGRADB)
+//   dW₂  [N, F] = dyᵀ h, db₂          D F×N = (h F×M) · op(dy N×M, T)          db₂ = Σ over M (bias_grad)
+//   dpre [M, F] = (dy W₂) ⊙ GELU′     LibTorch's mm, then GELU′ and db₁ = Σ over M in one pass (gelu_and_bias_grad)
+//   dW₁  [F, K] = dpreᵀ x             D K×F = (x K×M) · op(dpre F×M, T)
 //   dx   [M, K] = dpre W₁             LibTorch's mm
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/autograd.h>
+
+#include <tuple>
 
 #include "models/gemm_epilogue_ops.h"
 #include "models/mlp_fused.h"
@@ -25,15 +27,18 @@ using torch::autograd::tensor_list;
 constexpr const char* kOp = "mlp";
 
 struct FusedGeluMlp : public torch::autograd::Function<FusedGeluMlp> {
-  // x [M, K] in the compute dtype, contiguous; fp32 weights; biases fp32 or empty.
+  // x [M, K] in the compute dtype, contiguous; fp32 weights; biases fp32 or empty; w1c .. b2c their compute-dtype
+  // copies (WeightCasts), each empty where the forward casts it here.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1,
-                            const at::Tensor& w2, const at::Tensor& b2) {
+                            const at::Tensor& w2, const at::Tensor& b2, const at::Tensor& w1c, const at::Tensor& b1c,
+                            const at::Tensor& w2c, const at::Tensor& b2c) {
     const c10::cuda::CUDAGuard guard(x.device());
     const at::ScalarType dt = x.scalar_type();
     const int64_t M = x.size(0), Kd = x.size(1), F = w1.size(0);
     const bool has_b1 = b1.numel() > 0, has_b2 = b2.numel() > 0;
-    const at::Tensor w1h = w1.to(dt), w2h = w2.to(dt);
-    const at::Tensor b1h = has_b1 ? b1.to(dt) : at::Tensor(), b2h = has_b2 ? b2.to(dt) : at::Tensor();
+    auto cast = [dt](const at::Tensor& t, const at::Tensor& copy) { return copy.numel() > 0 ? copy : t.to(dt); };
+    const at::Tensor w1h = cast(w1, w1c), w2h = cast(w2, w2c);
+    const at::Tensor b1h = has_b1 ? cast(b1, b1c) : at::Tensor(), b2h = has_b2 ? cast(b2, b2c) : at::Tensor();
 
     at::Tensor pre = at::empty({M, F}, x.options()), h = at::empty({M, F}, x.options());
     K::EpilogueGemm g = gemm(F, M, Kd, true, false, w1h, Kd, x, Kd, h, F);
@@ -60,13 +65,15 @@ struct FusedGeluMlp : public torch::autograd::Function<FusedGeluMlp> {
     const at::Tensor dy = grads[0].to(dt).contiguous();
 
     auto [dw2, db2] = epilogue_ops::weight_and_bias_grad(h, dy, has_b2, kOp);
-    // dpre = (dy W₂) ⊙ GELU′(pre) with LibTorch's GELU backward: with cuBLASLt's DGELU_BGRAD epilogue the H200
-    // ran a separate cuBLASLt epilogue kernel, 0.33 ms per GPT-2 layer against 0.08 ms for gelu_backward
-    // (docs/benchmarks.md).
-    const at::Tensor dpre = at::gelu_backward(at::mm(dy, w2h), pre, "tanh");
-    auto [dw1, db1] = epilogue_ops::weight_and_bias_grad(x, dpre, has_b1, kOp);
+    // dpre = (dy W₂) ⊙ GELU′(pre), with b₁ summed in the same pass over dpre (cuBLASLt's DGELU_BGRAD epilogue ran as
+    // a separate kernel on the H200, 0.33 ms per GPT-2 layer against 0.08 ms for gelu_backward: docs/benchmarks.md).
+    const at::Tensor dh = at::mm(dy, w2h);
+    at::Tensor dpre, db1;
+    if (has_b1) std::tie(dpre, db1) = epilogue_ops::gelu_and_bias_grad(dh, pre);
+    else dpre = at::gelu_backward(dh, pre, "tanh");
+    at::Tensor dw1 = epilogue_ops::weight_and_bias_grad(x, dpre, false, kOp).first;
     const at::Tensor dx = at::mm(dpre, w1h);
-    return {dx, dw1, db1, dw2, db2};
+    return {dx, dw1, db1, dw2, db2, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -86,21 +93,20 @@ bool fused_mlp_applicable(const at::Tensor& x, const at::Tensor& fc_weight, cons
 }
 
 at::Tensor fused_gelu_mlp(const at::Tensor& x, const at::Tensor& fc_weight, const at::Tensor& fc_bias,
-                          const at::Tensor& proj_weight, const at::Tensor& proj_bias) {
+                          const at::Tensor& proj_weight, const at::Tensor& proj_bias, const WeightCasts* casts) {
   TORCH_CHECK(fused_mlp_applicable(x, fc_weight, proj_weight),
               "fused MLP: input or weights not supported (fused_mlp_applicable)");
   for (const at::Tensor* b : {&fc_bias, &proj_bias})
     TORCH_CHECK(!b->defined() || (b->scalar_type() == at::kFloat && b->is_contiguous()),
                 "fused MLP: biases must be fp32");
-  const int64_t Kd = x.size(-1);
-  // The GEMMs read x as [M, K] rows in the compute dtype (a differentiable cast, outside the function).
-  at::Tensor x2 = x.to(*fused_mlp_compute_dtype(x)).reshape({-1, Kd});
-  if (!x2.is_contiguous()) x2 = x2.contiguous();
-  if (!epilogue_ops::aligned_16(x2)) x2 = x2.clone();
+  const at::ScalarType dt = *fused_mlp_compute_dtype(x);
   // A custom autograd function records every tensor input's device: "no bias" is an empty tensor, not an undefined one.
   const at::Tensor none = at::empty({0}, fc_weight.options());
-  at::Tensor out = FusedGeluMlp::apply(x2, fc_weight, fc_bias.defined() ? fc_bias : none, proj_weight,
-                                       proj_bias.defined() ? proj_bias : none);
+  const at::Tensor b1 = fc_bias.defined() ? fc_bias : none, b2 = proj_bias.defined() ? proj_bias : none;
+  using epilogue_ops::cast_from;
+  at::Tensor out = FusedGeluMlp::apply(epilogue_ops::gemm_rows(x, dt), fc_weight, b1, proj_weight, b2,
+                                       cast_from(casts, fc_weight, dt), cast_from(casts, b1, dt),
+                                       cast_from(casts, proj_weight, dt), cast_from(casts, b2, dt));
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
   shape.back() = proj_weight.size(0);
   return out.view(shape);

@@ -1,12 +1,15 @@
 #pragma once
-// The GELU MLP, proj(GELU_tanh(fc(x))), as one differentiable op whose GEMMs do the bias, the GELU and their
-// gradients in cuBLASLt epilogues (kernels/gemm_epilogue.h) for models::Mlp (fused_ops.mlp). The GEMMs run in
+// The GELU MLP, proj(GELU_tanh(fc(x))), as one differentiable op for models::Mlp (fused_ops.mlp): the forward's
+// bias and GELU in a cuBLASLt epilogue (kernels/gemm_epilogue.h), the backward's GELU′ and first bias gradient in
+// one pass and the second bias gradient one column sum (kernels/bias_grad_kernel.h). The GEMMs run in
 // the compute dtype (the autocast dtype, or x's bf16 / fp16 without autocast) like LibTorch's autocast path; the
 // weight gradients are written in fp32, the master weights' dtype, straight from the GEMM. Where cuBLASLt has no
 // algorithm for an epilogue, that step runs LibTorch's ops instead (same values, logged once).
 #include <ATen/core/Tensor.h>
 
 #include <optional>
+
+#include "models/weight_casts.h"
 
 namespace sigtrain::models {
 
@@ -20,8 +23,11 @@ std::optional<at::ScalarType> fused_mlp_compute_dtype(const at::Tensor& x);
 bool fused_mlp_applicable(const at::Tensor& x, const at::Tensor& fc_weight, const at::Tensor& proj_weight);
 
 // proj_weight · GELU_tanh(fc_weight · x + fc_bias) + proj_bias over x's last dim, in the compute dtype; biases may
-// be undefined. Gradients for x and all four parameters. std::logic_error in a build without the kernels.
+// be undefined. Gradients for x and all four parameters. With `casts`, the GEMMs read the parameters from the
+// model's compute-dtype copies where it has them (models/weight_casts.h). std::logic_error in a build without the
+// kernels.
 at::Tensor fused_gelu_mlp(const at::Tensor& x, const at::Tensor& fc_weight, const at::Tensor& fc_bias,
-                          const at::Tensor& proj_weight, const at::Tensor& proj_bias);
+                          const at::Tensor& proj_weight, const at::Tensor& proj_bias,
+                          const WeightCasts* casts = nullptr);
 
 }  // namespace sigtrain::models

@@ -1,6 +1,7 @@
 // The transformer shared by the decoder LM and the encoder: embeddings → blocks → final norm → head.
 #include "models/model.h"
 
+#include <ATen/autocast_mode.h>
 #include <torch/torch.h>
 
 #include <cmath>
@@ -39,6 +40,9 @@ AttentionMask Model::make_mask(const ModelInputs& in, const at::Device& device) 
 }
 
 at::Tensor Model::hidden(const ModelInputs& in) {
+  // The fused ops' compute-dtype weights, all in one copy, before any layer reads them (models/weight_casts.h).
+  if (!weight_casts_->empty() && at::autocast::is_autocast_enabled(at::kCUDA))
+    weight_casts_->refresh(at::autocast::get_autocast_dtype(at::kCUDA));
   at::Tensor x = embed(in);
   if (cfg_.dropout > 0.0) x = at::dropout(x, cfg_.dropout, is_training());
   const AttentionMask mask = make_mask(in, x.device());
@@ -148,17 +152,27 @@ double Model::flops_per_token(int64_t seq_len) const {
 }
 
 void Model::set_fused_ops(const FusedOps& ops) {
+  std::vector<at::Tensor> cast_weights;  // what the fused MLPs and linear layers read in the compute dtype
+  auto add = [&cast_weights](const Linear& l) {
+    for (const at::Tensor* t : {&l.weight, &l.bias})
+      if (t->defined()) cast_weights.push_back(*t);
+  };
   for (const auto& m : modules(/*include_self=*/false))
     if (auto norm = std::dynamic_pointer_cast<Norm>(m)) {
       norm->fused = ops.norm;
       norm->fused_add = ops.add_norm;
     } else if (auto mlp = std::dynamic_pointer_cast<Mlp>(m)) {
       mlp->fused = ops.mlp;
+      mlp->casts = ops.mlp ? weight_casts_ : nullptr;
+      if (ops.mlp && mlp->kind == MlpKind::kGelu) add(*mlp->fc), add(*mlp->proj);
     } else if (auto attn = std::dynamic_pointer_cast<MultiHeadAttention>(m)) {
       attn->packed_qkv = ops.packed_qkv;
     } else if (auto linear = std::dynamic_pointer_cast<Linear>(m)) {
       linear->fused = ops.linear;
+      linear->casts = ops.linear ? weight_casts_ : nullptr;
+      if (ops.linear) add(*linear);
     }
+  weight_casts_->set_weights(std::move(cast_weights));
 }
 
 void Model::set_attention_backend(const std::string& name) {

@@ -99,7 +99,9 @@ class Model : public torch::nn::Module {
   // Switch every block's attention backend (e.g. tests comparing math and sdpa on one set of weights).
   void set_attention_backend(const std::string& name);
 
-  // The fused kernels the model's modules use (fused_ops section, resolved for the device): the norms and MLPs.
+  // The fused kernels the model's modules use (fused_ops section, resolved for the device): the norms, MLPs and
+  // linear layers. With the MLP or linear ops on, each forward under CUDA autocast first makes the compute-dtype
+  // copies of their weights in one multi-tensor copy (models/weight_casts.h).
   void set_fused_ops(const FusedOps& ops);
 
   // Stability instruments (off by default): per-layer attention statistics on the first `sample_batch`
@@ -126,6 +128,7 @@ class Model : public torch::nn::Module {
   std::shared_ptr<Rope> rope_;            // buffers "rope.cos", "rope.sin", RoPE only
   std::vector<std::shared_ptr<TransformerBlock>> blocks_;  // "blocks.<i>.…"
   std::shared_ptr<Norm> final_norm_;      // "final_norm.*", pre / hybrid only (post-norm blocks end in a norm)
+  std::shared_ptr<WeightCasts> weight_casts_ = std::make_shared<WeightCasts>();  // the fused ops' weights (set_fused_ops)
 };
 
 // Token models (the decoder LM and the encoder): token embedding (+ learned positions | RoPE | ALiBi | none),

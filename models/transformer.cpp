@@ -33,7 +33,7 @@ Linear::Linear(int64_t in, int64_t out, bool use_bias, double init_std, ParamGro
 }
 
 at::Tensor Linear::forward(const at::Tensor& x) const {
-  if (fused && fused_linear_applicable(x, weight)) return fused_linear(x, weight, bias);
+  if (fused && fused_linear_applicable(x, weight)) return fused_linear(x, weight, bias, casts.get());
   return at::linear(x, weight, bias);
 }
 
@@ -179,7 +179,7 @@ Mlp::Mlp(const ModelConfig& cfg) : kind(cfg.mlp) {
 
 at::Tensor Mlp::forward(const at::Tensor& x) const {
   if (fused && kind == MlpKind::kGelu && fused_mlp_applicable(x, fc->weight, proj->weight))
-    return fused_gelu_mlp(x, fc->weight, fc->bias, proj->weight, proj->bias);
+    return fused_gelu_mlp(x, fc->weight, fc->bias, proj->weight, proj->bias, casts.get());
   at::Tensor h = fc->forward(x);
   if (kind == MlpKind::kGelu) {
     h = at::gelu(h, "tanh");

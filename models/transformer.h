@@ -20,6 +20,7 @@
 #include "models/attention.h"
 #include "models/model_config.h"
 #include "models/param_group.h"
+#include "models/weight_casts.h"
 
 namespace sigtrain::models {
 
@@ -45,6 +46,7 @@ class Linear : public ParamModule {
   at::Tensor forward(const at::Tensor& x) const;
   at::Tensor weight, bias;  // bias undefined when off
   bool fused = false;       // fused_ops.linear (Model::set_fused_ops)
+  std::shared_ptr<const WeightCasts> casts;  // the model's compute-dtype copies of weight and bias, when fused
 };
 
 // A lookup table [num, dim] initialised trunc-normal(std); parameter "weight" (group embedding).
@@ -138,6 +140,7 @@ class Mlp : public torch::nn::Module {
   // With `fused` on, a GELU MLP on CUDA under autocast (or in bf16 / fp16) whose widths fit runs as one op with its
   // bias, GELU and their gradients in the GEMM epilogues (models/mlp_fused.h); else LibTorch's ops.
   bool fused = false;  // fused_ops.mlp (Model::set_fused_ops)
+  std::shared_ptr<const WeightCasts> casts;  // the model's compute-dtype copies of fc's and proj's parameters
 };
 
 // The residual stream between blocks, as x + pending: a pre-norm block returns its MLP branch unadded, and the

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "half_bits.h"
 #include "sa_forward_tma.cuh"  // fwd_item (host-callable)
 #include "sigmoid_attention.h"
 
@@ -239,27 +240,8 @@ struct DevBuf {
   DevBuf& operator=(const DevBuf&) = delete;
 };
 
-uint16_t to_half_bits(float f, DType dt) {
-  uint16_t u;
-  if (dt == DType::kBF16) {
-    __nv_bfloat16 v = __float2bfloat16(f);
-    std::memcpy(&u, &v, 2);
-  } else {
-    __half v = __float2half(f);
-    std::memcpy(&u, &v, 2);
-  }
-  return u;
-}
-float from_half_bits(uint16_t u, DType dt) {
-  if (dt == DType::kBF16) {
-    __nv_bfloat16 v;
-    std::memcpy(&v, &u, 2);
-    return __bfloat162float(v);
-  }
-  __half v;
-  std::memcpy(&v, &u, 2);
-  return __half2float(v);
-}
+uint16_t to_half_bits(float f, DType dt) { return test_support::to_16bit(f, dt == DType::kBF16); }
+float from_half_bits(uint16_t u, DType dt) { return test_support::from_16bit(u, dt == DType::kBF16); }
 constexpr uint16_t kNaN16 = 0xFFFF;  // NaN in both bf16 and fp16
 
 struct Seqs {

@@ -13,7 +13,10 @@
 // bit for bit.
 // GELU MLP (cuBLASLt epilogues): output and all five gradients against float64 and beside LibTorch's autocast
 // path (tolerances at the FusedMlp tests), bit-for-bit repeats, the module under autocast, the fallbacks.
-// Linear (cuBLASLt BGRADB): y and dx beside autocast's, dW and db in fp32 against float64, the fallbacks.
+// Linear (fp32 weight-gradient GEMM, column-sum bias gradient): y and dx beside autocast's, dW and db in fp32 against
+// float64, the fallbacks.
+// Bias gradient kernel: column sums and GELU′ + column sums against float64 and LibTorch's gelu_backward, bf16 and
+// fp16, a row count that is not a multiple of the 128-row partials, bit-for-bit repeats, the argument checks.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -28,6 +31,7 @@
 #include "models/model.h"
 #include "models/norm_fused.h"
 #include "models/transformer.h"
+#include "models/weight_casts.h"
 
 using namespace sigtrain::models;
 
@@ -607,6 +611,34 @@ void check_linear(int64_t rows, int64_t in, int64_t out, bool bias) {
 TEST(FusedLinear, QkvProjectionAtGpt2Width) { SKIP_WITHOUT_FUSED_CUDA(); check_linear(1029, 768, 2304, true); }
 TEST(FusedLinear, NoBiasHeadLikeWidth) { SKIP_WITHOUT_FUSED_CUDA(); check_linear(64, 256, 1032, false); }
 TEST(FusedLinear, FewRows) { SKIP_WITHOUT_FUSED_CUDA(); check_linear(3, 64, 64, true); }
+
+// The model's compute-dtype weight copies (models/weight_casts.h) change no number: the linear layer and the MLP
+// with them are bit for bit the ops casting their own weights, forward and backward. (That the fused AdamW step
+// bumps the version counters the copies are checked against: tests/trainer/test_adamw.cpp.)
+TEST(WeightCastsGpu, FusedOpsWithTheCopiesAreBitIdentical) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  torch::manual_seed(12);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  at::Tensor x = torch::randn({300, 256}, cuda).to(torch::kBFloat16);
+  at::Tensor w1 = (torch::randn({1024, 256}, cuda) * 0.05).requires_grad_(true);
+  at::Tensor b1 = (torch::randn({1024}, cuda) * 0.1).requires_grad_(true);
+  at::Tensor w2 = (torch::randn({256, 1024}, cuda) * 0.05).requires_grad_(true);
+  at::Tensor b2 = (torch::randn({256}, cuda) * 0.1).requires_grad_(true);
+  WeightCasts casts;
+  casts.set_weights({w1, b1, w2, b2});
+  casts.refresh(at::kBFloat16);
+  auto run = [&](const WeightCasts* c) {
+    for (at::Tensor* t : {&w1, &b1, &w2, &b2}) t->mutable_grad() = at::Tensor();
+    at::Tensor xi = x.detach().requires_grad_(true);
+    at::Tensor h = fused_linear(xi, w1, b1, c);
+    at::Tensor y = fused_gelu_mlp(h.narrow(-1, 0, 256).contiguous(), w1, b1, w2, b2, c);
+    (y.to(torch::kFloat) * 0.01).square().sum().backward();
+    return std::vector<at::Tensor>{y.detach(), xi.grad(), w1.grad(), b1.grad(), w2.grad(), b2.grad()};
+  };
+  const auto own = run(nullptr), copied = run(&casts);
+  for (size_t i = 0; i < own.size(); ++i) EXPECT_TRUE(torch::equal(own[i], copied[i])) << "output " << i;
+
+}
 
 TEST(FusedLinear, UnsupportedInputsFallBackToLibTorch) {
   SKIP_WITHOUT_FUSED_CUDA();

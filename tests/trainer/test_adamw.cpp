@@ -34,6 +34,17 @@ TEST(FusedAdamW, SharesStateWithThePerParameterStep) {
   fixture::expect_same_adamw_state(d);
 }
 
+TEST(FusedAdamW, StepBumpsTheVersionOfEachSteppedParameter) {
+  // What models::WeightCasts relies on to refuse a stale compute-dtype copy; at::_fused_adamw_ alone does not bump.
+  torch::Tensor stepped = torch::randn({8, 4}).requires_grad_(true), frozen = torch::randn({4}).requires_grad_(true);
+  torch::optim::AdamW opt({stepped, frozen}, torch::optim::AdamWOptions(1e-2));
+  stepped.mutable_grad() = torch::ones_like(stepped);
+  const auto stepped_before = stepped._version(), frozen_before = frozen._version();
+  trainer::fused_adamw_step(opt);
+  EXPECT_GT(stepped._version(), stepped_before);
+  EXPECT_EQ(frozen._version(), frozen_before) << "no gradient: not stepped";
+}
+
 TEST(FusedAdamW, ConfigKey) {
   auto dir = fixture::fresh_dir("adamw_cfg");
   const std::string tiny = fixture::write_tiny_config(dir);

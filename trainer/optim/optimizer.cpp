@@ -100,6 +100,9 @@ void fused_adamw_step(torch::optim::AdamW& optimizer) {
                       step_tensors(steps, params.front().device()), options.lr(), beta1, beta2,
                       options.weight_decay(), options.eps(), /*amsgrad=*/false, /*maximize=*/false,
                       /*grad_scale=*/std::nullopt, /*found_inf=*/std::nullopt);
+    // The op writes the parameters without bumping their version counters (seen on the H200); whoever caches
+    // something derived from a parameter reads those counters (models/weight_casts.h), as for any in-place op.
+    for (const torch::Tensor& p : params) p.unsafeGetTensorImpl()->bump_version();
   }
 }
 

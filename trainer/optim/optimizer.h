@@ -30,6 +30,7 @@ bool use_fused_adamw(const OptimConfig& cfg, const torch::Device& device);
 // p *= 1 - lr*wd, bias-corrected moments; fp32 rounding differs) and the same state: AdamWParamState's
 // exp_avg, exp_avg_sq and step, so checkpoints are unchanged and fused and per-parameter steps can alternate
 // (a run can resume with optim.fused switched). Parameters without a gradient are skipped; amsgrad is refused.
+// Each stepped parameter's version counter is bumped, as by any in-place op.
 void fused_adamw_step(torch::optim::AdamW& optimizer);
 
 // The trainer's optimizer step: fused_adamw_step() or LibTorch's per-parameter AdamW::step().
