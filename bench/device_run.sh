@@ -59,6 +59,12 @@ if [ "$what" = sanitize ] || [ "$what" = all ]; then
     > "$OUT/racecheck.log" 2>&1; r=$?
   tail -3 "$OUT/racecheck.log"; echo "racecheck rc=$r ($(( $(date +%s) - T0 )) s)"
   rc=$((rc|m|r))
+  if [ -x $KBIN/test_bias_grad ]; then  # the project build's bias-gradient kernel (shared-memory reductions)
+    for tool in memcheck racecheck; do
+      compute-sanitizer --tool $tool --error-exitcode 9 $KBIN/test_bias_grad > "$OUT/bias_grad_$tool.log" 2>&1; b=$?
+      tail -2 "$OUT/bias_grad_$tool.log"; echo "bias_grad $tool rc=$b"; rc=$((rc|b))
+    done
+  fi
 fi
 if [ "$what" = bench ] || [ "$what" = all ]; then
   $BBIN/attention_bench --csv "$OUT/bench.csv" "$@" 2>&1 | tee "$OUT/bench.log"

@@ -5,11 +5,12 @@
 # 2026-12-04 (docs/benchmarks.md). Stages, in order (STAGES, default "models kernels sanitize", STAGES="" none;
 # LM=0 leaves the experiment out):
 #   models    test_models_gpu (the fused ops against float64: cross-entropy, norms, add + norm, GELU MLP, packed qkv,
-#             linear, the weight copies), test_kernels' BiasGrad.* (the bias-gradient kernel against float64) and
+#             linear, the weight copies), test_bias_grad (the bias-gradient kernel against float64) and
 #             test_fused_backend (the fused attention's autograd wrapper, both entry points)
 #   trainer   test_trainer_gpu (bit-exact resume and CUDA graphs with every fast path on, fused AdamW)
 #   kernels   test_kernels (the float64 sweep, every head dim) and test_fused_backend
-#   sanitize  compute-sanitizer memcheck and racecheck on every kernel instance (bench/device_run.sh sanitize)
+#   sanitize  compute-sanitizer memcheck and racecheck on every kernel instance and the bias-gradient kernel
+#             (bench/device_run.sh sanitize)
 #   bench     (afterwards) attention_bench: BENCH_ARGS (default: D 32, 96, 256 at N 1K-16K, fwd + bwd)
 #   speed     (afterwards) scripts/device/speed_side_by_side.sh SPEED_MODELS (default gpt2) with SPEED_VARIANTS,
 #             sigtrain only unless TORCH_MODES is set (PROFILE=1 adds the CUPTI breakdowns), at most SPEED_TIMEOUT_S
@@ -30,9 +31,9 @@ summary=()
 stage() { summary+=("$1: $2"); echo "== $1 ($(elapsed) s): $2"; }
 
 targets=(sigtrain)
-want models && targets+=(test_models_gpu test_fused_backend test_kernels)
+want models && targets+=(test_models_gpu test_fused_backend test_bias_grad)
 want trainer && targets+=(test_trainer_gpu)
-{ want kernels || want sanitize || want bench; } && targets+=(test_kernels test_fused_backend attention_bench)
+{ want kernels || want sanitize || want bench; } && targets+=(test_kernels test_bias_grad test_fused_backend attention_bench)
 OUT="$OUT" TARGETS="${targets[*]}" scripts/device/build.sh || exit 1
 stage build "${targets[*]}"
 
@@ -44,7 +45,7 @@ fi
 if want models; then
   timeout 300 build/tests/models/test_models_gpu > "$OUT/test_models_gpu.log" 2>&1
   stage models "exit $?, $(grep -E '^\[  (PASSED|FAILED) ' "$OUT/test_models_gpu.log" | tr '\n' ' ')"
-  timeout 120 build/tests/kernels/test_kernels --gtest_filter='BiasGrad.*' > "$OUT/test_bias_grad.log" 2>&1
+  timeout 120 build/tests/kernels/test_bias_grad > "$OUT/test_bias_grad.log" 2>&1
   stage bias_grad "exit $?, $(grep -E '^\[  (PASSED|FAILED) ' "$OUT/test_bias_grad.log" | tr '\n' ' ')"
   timeout 120 build/tests/kernels/test_fused_backend > "$OUT/test_fused_backend.log" 2>&1
   stage fused_backend "exit $?, $(grep -E '^\[  (PASSED|FAILED) ' "$OUT/test_fused_backend.log" | tr '\n' ' ')"
