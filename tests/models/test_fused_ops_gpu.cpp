@@ -15,8 +15,8 @@
 // path (tolerances at the FusedMlp tests), bit-for-bit repeats, the module under autocast, the fallbacks.
 // Linear (fp32 weight-gradient GEMM, column-sum bias gradient): y and dx beside autocast's, dW and db in fp32 against
 // float64, the fallbacks.
-// Bias gradient kernel: column sums and GELU′ + column sums against float64 and LibTorch's gelu_backward, bf16 and
-// fp16, a row count that is not a multiple of the 128-row partials, bit-for-bit repeats, the argument checks.
+// Weight copies (models/weight_casts.h): the linear layer and the MLP reading them, bit for bit the ops casting their
+// own weights. (The bias-gradient kernel itself: tests/kernels/test_bias_grad.cu.)
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
@@ -637,7 +637,6 @@ TEST(WeightCastsGpu, FusedOpsWithTheCopiesAreBitIdentical) {
   };
   const auto own = run(nullptr), copied = run(&casts);
   for (size_t i = 0; i < own.size(); ++i) EXPECT_TRUE(torch::equal(own[i], copied[i])) << "output " << i;
-
 }
 
 TEST(FusedLinear, UnsupportedInputsFallBackToLibTorch) {
