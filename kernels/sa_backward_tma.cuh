@@ -1,8 +1,12 @@
 // Sigmoid-attention backward kernel for Hopper (sm_90a): a TMA producer warp and two consumer warpgroups.
 //
-// CTA = (k-tile of BN = 128 keys, kv head, sequence), 3 warpgroups:
-//   warpgroup 0 (producer, 24 registers): one thread loads K and V once, then Q and dO of each (q-head of the GQA
-//     group, q-tile of BM queries) into a STAGES-deep ring (mbarriers full / empty, as in the forward).
+// CTA = (two k-tiles of BN = 128 keys, kv head, sequence), 3 warpgroups. The two k-tiles are x and its mirror
+// n_ktiles - 1 - x, so in a causal call every CTA gets the same number of q-tiles (the heaviest k-tile with the
+// lightest), and at short sequences half as many CTAs pay the per-CTA cost (launch, the first K / V load, the
+// pipeline fill); the second k-tile's K / V load in the first one's shadow.
+//   warpgroup 0 (producer, 24 registers): one thread loads both k-tiles' K and V at once (a buffer each), then Q and
+//     dO of each (k-tile, q-head of the GQA group, q-tile of BM queries) into a STAGES-deep ring (mbarriers full /
+//     empty, as in the forward).
 //   warpgroups 1, 2 (consumers): 64 keys each; K, V in shared memory, dK, dV in fp32 registers. Per q-tile:
 //     S^T = K Q^T, dP^T = V dO^T               (wgmma, A = K / V, B = Q / dO, all from shared memory)
 //     P^T = sigma(.), dS^T = P(1-P) dP^T       (registers; 0 where masked)
@@ -11,6 +15,7 @@
 //                                                each warpgroup takes 64 queries (BM = 128) or half of the head dim
 //                                                (BM = 64)); the two warpgroups meet once per q-tile (named barrier)
 //     dQ_accum (fp32, global) += dQ_tile by atomics; sa_dq_convert_kernel scales and converts it afterwards.
+//   After a k-tile's last q-tile its dK, dV go out from the registers, which then start the next k-tile at 0.
 // Rows past a sequence inside the tensors come in through TMA as they are (padding, the next packed sequence): the
 // consumers zero the K / V rows past L_k once and the Q / dO rows past L_q of a sequence's last q-tile, so that
 // every masked product is an exact 0 (0 * NaN would not be).
@@ -30,56 +35,74 @@ struct BwdTmaArgs {
   CUtensorMap q, dout, k, v;  // boxes of [BM, 64] (Q, dO) and [BN, 64] (K, V), 128-byte swizzle
 };
 
-template <int D, int BM>
+template <int D, int BM, int KTILES>
 struct TmaBwdConfig {
   static constexpr int kNWG = 2, kBN = 64 * kNWG, kConsumers = 128 * kNWG, kThreads = kConsumers + 128;
   static constexpr int kStages = 2;
+  static constexpr int kKTiles = KTILES;  // k-tiles per CTA (2: x and its mirror; 1, a tuning variant: x alone)
+  static_assert(KTILES == 1 || KTILES == 2, "k-tiles per CTA");
   // dQ = dS K per warpgroup: NQ columns of the head dim for MQ queries.
   static constexpr int kNQ = BM == 64 ? D / kNWG : D;
   static_assert(BM == 64 * kNWG || BM == 64, "dQ split: BM = 64 x warpgroups (split by query) or 64 (by column)");
   static_assert(kNQ == 64 || kNQ == 128, "dQ tile width must be a wgmma shape we instantiate");
   static constexpr uint32_t kKBytes = kBN * D * 2, kQBytes = BM * D * 2, kSBytes = kBN * BM * 2;
-  // K, V, STAGES x (Q, dO), 2 x dS^T, then the mbarriers kv_full, full[S], empty[S].
-  static constexpr uint32_t kBarOffset = 2 * kKBytes + kStages * 2 * kQBytes + 2 * kSBytes;
-  static constexpr size_t kSmemBytes = kBarOffset + 8 * (1 + 2 * kStages) + 1024;
+  // K-TILES x (K, V), STAGES x (Q, dO), 2 x dS^T, then the mbarriers kv_full[K-TILES], full[S], empty[S].
+  static constexpr uint32_t kBarOffset = kKTiles * 2 * kKBytes + kStages * 2 * kQBytes + 2 * kSBytes;
+  static constexpr size_t kSmemBytes = kBarOffset + 8 * (kKTiles + 2 * kStages) + 1024;
+  static_assert(kSmemBytes <= 227 * 1024, "shared memory of one CTA on sm_90");
   static constexpr int kProducerRegs = 24, kConsumerRegs = 240;
 };
 
-template <int D, int BM, typename T, bool EXACT>
-__global__ void __launch_bounds__(TmaBwdConfig<D, BM>::kThreads, 1)
+template <int D, int BM, int KTILES, typename T, bool EXACT>
+__global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
     sa_bwd_tma_kernel(const KParams kp, const __grid_constant__ BwdTmaArgs args) {
 #if SIGTRAIN_SA_WGMMA_ENABLED
-  using Cfg = TmaBwdConfig<D, BM>;
+  using Cfg = TmaBwdConfig<D, BM, KTILES>;
   constexpr int BN = Cfg::kBN, NQ = Cfg::kNQ, STAGES = Cfg::kStages, CONSUMERS = Cfg::kConsumers;
   const SigmoidAttentionParams& p = kp.p;
 
   extern __shared__ __align__(16) unsigned char smem_raw[];
   const uint32_t smem0 = (smem_u32(smem_raw) + 1023u) & ~1023u;
-  const uint32_t sK = smem0, sV = sK + Cfg::kKBytes;
-  auto sQ = [&](int stage) { return sV + Cfg::kKBytes + stage * 2 * Cfg::kQBytes; };
+  auto sK = [&](int item) { return smem0 + item * 2 * Cfg::kKBytes; };
+  auto sV = [&](int item) { return sK(item) + Cfg::kKBytes; };
+  const uint32_t sQ0 = smem0 + Cfg::kKTiles * 2 * Cfg::kKBytes;
+  auto sQ = [&](int stage) { return sQ0 + stage * 2 * Cfg::kQBytes; };
   auto sdO = [&](int stage) { return sQ(stage) + Cfg::kQBytes; };
   // dS^T, two buffers: [BM/64][BN keys][64 queries], SW128
-  auto sdS = [&](int buf) { return sV + Cfg::kKBytes + STAGES * 2 * Cfg::kQBytes + buf * Cfg::kSBytes; };
-  const uint32_t bar_kv = smem0 + Cfg::kBarOffset;
-  auto bar_full = [&](int stage) { return bar_kv + 8 + 8 * stage; };
-  auto bar_empty = [&](int stage) { return bar_kv + 8 + 8 * STAGES + 8 * stage; };
+  auto sdS = [&](int buf) { return sQ0 + STAGES * 2 * Cfg::kQBytes + buf * Cfg::kSBytes; };
+  const uint32_t bar0 = smem0 + Cfg::kBarOffset;
+  auto bar_kv = [&](int item) { return bar0 + 8 * item; };
+  auto bar_full = [&](int stage) { return bar0 + 8 * Cfg::kKTiles + 8 * stage; };
+  auto bar_empty = [&](int stage) { return bar0 + 8 * Cfg::kKTiles + 8 * STAGES + 8 * stage; };
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tg = lane & 3;
   const int b = blockIdx.z, hk = blockIdx.y;
-  const int k0 = blockIdx.x * BN;
   const SeqInfo si = seq_info(p, b);
+  const int group = kp.group;
 
   T* dkptr = static_cast<T*>(p.dk) + seq_base(p.dk_strides, si.varlen_k, b, si.k_row0, hk);
   T* dvptr = static_cast<T*>(p.dv) + seq_base(p.dv_strides, si.varlen_k, b, si.k_row0, hk);
-  const QTileSpan span = bwd_q_tiles<D, BM, BN, Cfg::kThreads>(p, si, k0, dkptr, dvptr, true, tid);
-  if (span.nm <= 0) return;  // keys past the sequence, or seen by no query: dK = dV = 0
+  // This CTA's k-tiles with work (a k-tile of keys past the sequence or seen by no query has dK = dV = 0, which
+  // bwd_q_tiles writes where the layout has such rows). An array in local memory, read once per k-tile: held in
+  // registers across the q-tile loop instead, the two k-tiles' values made the consumers spill (ptxas: 188 bytes).
+  struct KTileWork {
+    int k0;
+    QTileSpan span;
+  };
+  const int n_ktiles = (p.n_k + BN - 1) / BN, kt_mirror = n_ktiles - 1 - static_cast<int>(blockIdx.x);
+  KTileWork works[Cfg::kKTiles];
+  int n_items = 0;
+  for (int i = 0; i < Cfg::kKTiles; ++i) {
+    const int kt = i == 0 ? static_cast<int>(blockIdx.x) : kt_mirror;
+    if (i > 0 && kt <= static_cast<int>(blockIdx.x)) break;  // the middle k-tile of an odd count comes alone
+    const QTileSpan span = bwd_q_tiles<D, BM, BN, Cfg::kThreads>(p, si, kt * BN, dkptr, dvptr, true, tid);
+    if (span.nm > 0) works[n_items++] = KTileWork{kt * BN, span};
+  }
+  if (n_items == 0) return;
   const int off = si.Lk - si.Lq;
-  const int m_begin = span.m_begin, nm = span.nm, row_end = span.row_end;
-  const int group = kp.group;
-  const int n_iter = group * nm;
 
   if (tid == 0) {
-    mbar_init(bar_kv, 1);
+    for (int i = 0; i < Cfg::kKTiles; ++i) mbar_init(bar_kv(i), 1);
     for (int s = 0; s < STAGES; ++s) {
       mbar_init(bar_full(s), 1);
       mbar_init(bar_empty(s), CONSUMERS / 32);  // one arrival per consumer warp
@@ -93,21 +116,28 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM>::kThreads, 1)
     setmaxnreg_dec<Cfg::kProducerRegs>();
     if (tid == 0) {
       const int bq = si.varlen_q ? 0 : b, bk = si.varlen_k ? 0 : b;
-      mbar_arrive_expect_tx(bar_kv, 2 * Cfg::kKBytes);
-#pragma unroll
-      for (int cb = 0; cb < D / 64; ++cb) {
-        tma_load_4d(sK + cb * (BN * 128), &args.k, bar_kv, cb * 64, si.k_row0 + k0, hk, bk);
-        tma_load_4d(sV + cb * (BN * 128), &args.v, bar_kv, cb * 64, si.k_row0 + k0, hk, bk);
-      }
-      for (int t = 0; t < n_iter; ++t) {
-        const int s = t % STAGES;
-        if (t >= STAGES) mbar_wait(bar_empty(s), ((t / STAGES) - 1) & 1);
-        const int h = hk * group + t / nm, q0 = (m_begin + t % nm) * BM;
-        mbar_arrive_expect_tx(bar_full(s), 2 * Cfg::kQBytes);
+      for (int i = 0; i < n_items; ++i) {
+        const int k_row = si.k_row0 + works[i].k0;
+        mbar_arrive_expect_tx(bar_kv(i), 2 * Cfg::kKBytes);
 #pragma unroll
         for (int cb = 0; cb < D / 64; ++cb) {
-          tma_load_4d(sQ(s) + cb * (BM * 128), &args.q, bar_full(s), cb * 64, si.q_row0 + q0, h, bq);
-          tma_load_4d(sdO(s) + cb * (BM * 128), &args.dout, bar_full(s), cb * 64, si.q_row0 + q0, h, bq);
+          tma_load_4d(sK(i) + cb * (BN * 128), &args.k, bar_kv(i), cb * 64, k_row, hk, bk);
+          tma_load_4d(sV(i) + cb * (BN * 128), &args.v, bar_kv(i), cb * 64, k_row, hk, bk);
+        }
+      }
+      int t = 0;  // the ring runs on across the k-tiles
+      for (int i = 0; i < n_items; ++i) {
+        const int m_begin = works[i].span.m_begin, nm = works[i].span.nm;
+        for (int it = 0; it < group * nm; ++it, ++t) {
+          const int s = t % STAGES;
+          if (t >= STAGES) mbar_wait(bar_empty(s), ((t / STAGES) - 1) & 1);
+          const int h = hk * group + it / nm, q0 = (m_begin + it % nm) * BM;
+          mbar_arrive_expect_tx(bar_full(s), 2 * Cfg::kQBytes);
+#pragma unroll
+          for (int cb = 0; cb < D / 64; ++cb) {
+            tma_load_4d(sQ(s) + cb * (BM * 128), &args.q, bar_full(s), cb * 64, si.q_row0 + q0, h, bq);
+            tma_load_4d(sdO(s) + cb * (BM * 128), &args.dout, bar_full(s), cb * 64, si.q_row0 + q0, h, bq);
+          }
         }
       }
     }
@@ -124,76 +154,81 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM>::kThreads, 1)
   const bool has_mods = mod.has_mods();
   const ScoreConsts sc = score_consts<EXACT>(kp.scale, mod.b);
 
-  float acc_dk[D / 2], acc_dv[D / 2];
-#pragma unroll
-  for (int i = 0; i < D / 2; ++i) acc_dk[i] = acc_dv[i] = 0.f;
-
   const int key_lo = wg * 64 + (warp & 3) * 16 + g;  // this thread's keys in the tile: key_lo, key_lo + 8
-  const uint32_t k_wg = sK + wg * 64 * 128, v_wg = sV + wg * 64 * 128;
   // dQ tile of this warpgroup: queries mq0.. (BM = 128) or head-dim columns nq0.. (BM = 64).
   const int mq0 = BM == 64 ? 0 : wg * 64, nq0 = BM == 64 ? wg * NQ : 0;
 
-  mbar_wait(bar_kv, 0);
-  if (k0 + BN > si.Lk) {  // K, V rows past the sequence: dQ = dS K and dP^T = V dO^T must not see garbage
-    zero_tile_rows_sw128<BN, D, CONSUMERS>(sK, si.Lk - k0, ctid);
-    zero_tile_rows_sw128<BN, D, CONSUMERS>(sV, si.Lk - k0, ctid);
-    fence_proxy_async_smem();
-    named_barrier_sync(1, CONSUMERS);
-  }
+  int t = 0;  // q-tiles of this CTA so far: the ring's stage and phase, the dS^T buffer
+  for (int item = 0; item < n_items; ++item) {
+    const KTileWork work = works[item];
+    const int k0 = work.k0, m_begin = work.span.m_begin, nm = work.span.nm;
+    const uint32_t sK_t = sK(item), k_wg = sK_t + wg * 64 * 128, v_wg = sV(item) + wg * 64 * 128;
+    float acc_dk[D / 2], acc_dv[D / 2];
+#pragma unroll
+    for (int i = 0; i < D / 2; ++i) acc_dk[i] = acc_dv[i] = 0.f;
 
-  for (int t = 0; t < n_iter; ++t) {
-    const int stage = t % STAGES;
-    const int h = hk * group + t / nm;
-    const int q0 = (m_begin + t % nm) * BM;
-    mbar_wait(bar_full(stage), (t / STAGES) & 1);
-    if (q0 + BM > si.Lq) {  // Q / dO rows past the sequence would meet P, dS = 0 in dV and dK
-      zero_tile_rows_sw128<BM, D, CONSUMERS>(sQ(stage), si.Lq - q0, ctid);
-      zero_tile_rows_sw128<BM, D, CONSUMERS>(sdO(stage), si.Lq - q0, ctid);
+    mbar_wait(bar_kv(item), 0);
+    if (k0 + BN > si.Lk) {  // K, V rows past the sequence: dQ = dS K and dP^T = V dO^T must not see garbage
+      zero_tile_rows_sw128<BN, D, CONSUMERS>(sK_t, si.Lk - k0, ctid);
+      zero_tile_rows_sw128<BN, D, CONSUMERS>(sV(item), si.Lk - k0, ctid);
       fence_proxy_async_smem();
       named_barrier_sync(1, CONSUMERS);
     }
 
-    float acc_s[BM / 2], acc_dp[BM / 2];
-    wg_bwd_scores<D, BM, BN, T>(acc_s, acc_dp, k_wg, v_wg, sQ(stage), sdO(stage));
-    const bool need_mask = (k0 + BN > si.Lk) || (p.causal && k0 + BN - 1 > q0 + off);
-    wg_bwd_pointwise<BM, EXACT>(acc_s, acc_dp, mod, sc, !need_mask && !has_mods, p.alibi_slopes, h, k0 + key_lo, q0,
-                                tg);
-    uint32_t pa[BM / 16][4], pd[BM / 16][4];
-    pack_p<BM, T>(pa, acc_s);
-    pack_p<BM, T>(pd, acc_dp);
-    const uint32_t sdS_t = sdS(t & 1);
-    wg_bwd_store_dst<BM, BN>(sdS_t, pd, key_lo, tg);
-    wg_bwd_dkdv<D, BM, T>(acc_dv, acc_dk, pa, pd, sQ(stage), sdO(stage));
+    for (int it = 0; it < group * nm; ++it, ++t) {
+      const int stage = t % STAGES;
+      const int h = hk * group + it / nm;
+      const int q0 = (m_begin + it % nm) * BM;
+      mbar_wait(bar_full(stage), (t / STAGES) & 1);
+      if (q0 + BM > si.Lq) {  // Q / dO rows past the sequence would meet P, dS = 0 in dV and dK
+        zero_tile_rows_sw128<BM, D, CONSUMERS>(sQ(stage), si.Lq - q0, ctid);
+        zero_tile_rows_sw128<BM, D, CONSUMERS>(sdO(stage), si.Lq - q0, ctid);
+        fence_proxy_async_smem();
+        named_barrier_sync(1, CONSUMERS);
+      }
 
-    // Both warpgroups' dS^T written. (The other buffer is rewritten only after the next meeting, by which time
-    // every dQ product that read it is complete.)
-    fence_proxy_async_smem();
-    named_barrier_sync(1, CONSUMERS);
+      float acc_s[BM / 2], acc_dp[BM / 2];
+      wg_bwd_scores<D, BM, BN, T>(acc_s, acc_dp, k_wg, v_wg, sQ(stage), sdO(stage));
+      const bool need_mask = (k0 + BN > si.Lk) || (p.causal && k0 + BN - 1 > q0 + off);
+      wg_bwd_pointwise<BM, EXACT>(acc_s, acc_dp, mod, sc, !need_mask && !has_mods, p.alibi_slopes, h, k0 + key_lo, q0,
+                                  tg);
+      uint32_t pa[BM / 16][4], pd[BM / 16][4];
+      pack_p<BM, T>(pa, acc_s);
+      pack_p<BM, T>(pd, acc_dp);
+      const uint32_t sdS_t = sdS(t & 1);
+      wg_bwd_store_dst<BM, BN>(sdS_t, pd, key_lo, tg);
+      wg_bwd_dkdv<D, BM, T>(acc_dv, acc_dk, pa, pd, sQ(stage), sdO(stage));
 
-    float acc_dq[NQ / 2];
-    wg_bwd_dq<NQ, BN, T>(acc_dq, sdS_t, sK, mq0, nq0);
-    wgmma_wait<0>();
-    fence_regs(acc_dv);
-    fence_regs(acc_dk);
-    fence_regs(acc_dq);
-    fence_regs(pa);
-    fence_regs(pd);
-    __syncwarp();
-    if (lane == 0) mbar_arrive(bar_empty(stage));  // Q and dO of this stage are no longer read by this warp
-    wg_bwd_dq_accumulate<D, NQ>(kp.dq_accum, acc_dq, dq_row0, q0 + mq0 + (warp & 3) * 16 + g, si.Lq, Hq, h, nq0, tg);
+      // Both warpgroups' dS^T written. (The other buffer is rewritten only after the next meeting, by which time
+      // every dQ product that read it is complete.)
+      fence_proxy_async_smem();
+      named_barrier_sync(1, CONSUMERS);
+
+      float acc_dq[NQ / 2];
+      wg_bwd_dq<NQ, BN, T>(acc_dq, sdS_t, sK_t, mq0, nq0);
+      wgmma_wait<0>();
+      fence_regs(acc_dv);
+      fence_regs(acc_dk);
+      fence_regs(acc_dq);
+      fence_regs(pa);
+      fence_regs(pd);
+      __syncwarp();
+      if (lane == 0) mbar_arrive(bar_empty(stage));  // Q and dO of this stage are no longer read by this warp
+      wg_bwd_dq_accumulate<D, NQ>(kp.dq_accum, acc_dq, dq_row0, q0 + mq0 + (warp & 3) * 16 + g, si.Lq, Hq, h, nq0, tg);
+    }
+
+    // ---- The k-tile's dK (scaled), dV; rows >= L_k are written as 0 (padded layout) -------------------------------
+    wg_bwd_write_dkdv<D, T>(p, kp.scale, dkptr, dvptr, acc_dk, acc_dv, k0 + key_lo, si.Lk, work.span.row_end, tg);
   }
-
-  // ---- Epilogue: dK (scaled), dV; rows >= L_k are written as 0 (padded layout) ---------------------------------
-  wg_bwd_write_dkdv<D, T>(p, kp.scale, dkptr, dvptr, acc_dk, acc_dv, k0 + key_lo, si.Lk, row_end, tg);
 #else
   (void)kp;  // not built for this target; the host launches this kernel on sm_90 only
   (void)args;
 #endif
 }
 
-template <int D, int BM, typename T, bool EXACT>
+template <int D, int BM, int KTILES, typename T, bool EXACT>
 void launch_bwd_tma(const KParams& kp, cudaStream_t stream) {
-  using Cfg = TmaBwdConfig<D, BM>;
+  using Cfg = TmaBwdConfig<D, BM, KTILES>;
   const SigmoidAttentionParams& p = kp.p;
   const bool packed = p.cu_seqlens_q != nullptr;
   const int64_t rows_q = packed ? p.total_q : p.n_q, rows_k = packed ? p.total_k : p.n_k;
@@ -202,9 +237,10 @@ void launch_bwd_tma(const KParams& kp, cudaStream_t stream) {
   args.dout = make_sw128_tensor_map(p.dout, p.dout_strides, packed, rows_q, p.heads_q, p.batch, D, BM, "dout");
   args.k = make_sw128_tensor_map(p.k, p.k_strides, packed, rows_k, p.heads_kv, p.batch, D, Cfg::kBN, "k");
   args.v = make_sw128_tensor_map(p.v, p.v_strides, packed, rows_k, p.heads_kv, p.batch, D, Cfg::kBN, "v");
-  auto kernel = sa_bwd_tma_kernel<D, BM, T, EXACT>;
+  auto kernel = sa_bwd_tma_kernel<D, BM, KTILES, T, EXACT>;
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Cfg::kSmemBytes));
-  dim3 grid((p.n_k + Cfg::kBN - 1) / Cfg::kBN, p.heads_kv, p.batch);
+  const int n_ktiles = (p.n_k + Cfg::kBN - 1) / Cfg::kBN;
+  dim3 grid((n_ktiles + Cfg::kKTiles - 1) / Cfg::kKTiles, p.heads_kv, p.batch);  // k-tiles x and n_ktiles - 1 - x
   if (grid.x > 0 && grid.y > 0 && grid.z > 0) kernel<<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(kp, args);
   launch_dq_convert<D, T>(kp, stream);
 }

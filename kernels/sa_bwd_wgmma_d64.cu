@@ -4,8 +4,11 @@
 namespace sigtrain::kernels::detail {
 template <int D, typename T, bool EXACT>
 void run_bwd_wgmma(const KParams& kp, cudaStream_t stream, int variant) {
-  (void)variant;  // one configuration
-  launch_bwd_tma<D, WgBwdTile<D>::BM, T, EXACT>(kp, stream);
+#ifdef SIGTRAIN_SA_TUNING_VARIANTS
+  if (variant == 1) return launch_bwd_tma<D, WgBwdTile<D>::BM, 1, T, EXACT>(kp, stream);  // one k-tile per CTA
+#endif
+  (void)variant;
+  launch_bwd_tma<D, WgBwdTile<D>::BM, 2, T, EXACT>(kp, stream);
 }
 SIGTRAIN_SA_INSTANTIATE(run_bwd_wgmma, 64)
 }  // namespace sigtrain::kernels::detail

@@ -60,8 +60,9 @@ at::Tensor gemm_rows(const at::Tensor& x, at::ScalarType dtype) {
 
 at::Tensor cast_from(const WeightCasts* casts, const at::Tensor& w, at::ScalarType dtype) {
   at::Tensor copy = casts ? casts->get(w, dtype) : at::Tensor();
-  // A custom autograd function records every tensor input's device: "none" is an empty tensor, not an undefined one.
-  return copy.defined() ? copy : at::empty({0}, w.options().dtype(dtype));
+  if (copy.defined()) return copy;
+  const at::NoGradGuard no_grad;  // an input of the op's autograd function, not a differentiable cast
+  return w.to(dtype);
 }
 
 K::EpilogueGemm gemm(int64_t m, int64_t n, int64_t k, bool trans_a, bool trans_b, const at::Tensor& a, int64_t lda,

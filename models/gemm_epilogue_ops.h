@@ -21,9 +21,9 @@ bool aligned_16(const at::Tensor& t);
 // reshape; a copy only where x is not already so).
 at::Tensor gemm_rows(const at::Tensor& x, at::ScalarType dtype);
 
-// The compute-dtype copy of an fp32 weight or bias for a GEMM: from `casts` (the model's copies, one launch for all)
-// when it has one, else an empty tensor (on w's device), for which the op casts `w` itself. w defined (an empty
-// "no bias" tensor gives an empty tensor).
+// The compute-dtype copy of an fp32 weight or bias for a GEMM, as a tensor without autograd history (the op's
+// gradient flows to `w` itself): from `casts` (the model's copies, one launch for all) when it has one, else cast
+// here. w defined; an empty "no bias" tensor gives an empty tensor.
 at::Tensor cast_from(const WeightCasts* casts, const at::Tensor& w, at::ScalarType dtype);
 
 // D (m × n, ldd) = op(a) · op(b) as cuBLASLt sees it (column-major), dtypes from the tensors, no epilogue yet.

@@ -18,15 +18,15 @@ using torch::autograd::tensor_list;
 
 struct FusedLinear : public torch::autograd::Function<FusedLinear> {
   // x [M, I] in the compute dtype, contiguous; fp32 weight; bias fp32 or empty; w_cast / b_cast their copies in the
-  // compute dtype (WeightCasts) or empty, then cast here.
+  // compute dtype (epilogue_ops::cast_from), which the GEMMs read; the gradients go to w and b.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& b,
                             const at::Tensor& w_cast, const at::Tensor& b_cast) {
     const c10::cuda::CUDAGuard guard(x.device());
     const at::ScalarType dt = x.scalar_type();
     const bool has_bias = b.numel() > 0;
-    const at::Tensor wh = w_cast.numel() > 0 ? w_cast : w.to(dt);
-    const at::Tensor y = has_bias ? at::addmm(b_cast.numel() > 0 ? b_cast : b.to(dt), x, wh.t()) : at::mm(x, wh.t());
-    ctx->save_for_backward({x, wh});
+    TORCH_CHECK(w_cast.scalar_type() == dt && w.sizes() == w_cast.sizes(), "fused linear: weight copy mismatch");
+    const at::Tensor y = has_bias ? at::addmm(b_cast, x, w_cast.t()) : at::mm(x, w_cast.t());
+    ctx->save_for_backward({x, w_cast});
     ctx->saved_data["has_bias"] = has_bias;
     return y;
   }

@@ -27,18 +27,16 @@ using torch::autograd::tensor_list;
 constexpr const char* kOp = "mlp";
 
 struct FusedGeluMlp : public torch::autograd::Function<FusedGeluMlp> {
-  // x [M, K] in the compute dtype, contiguous; fp32 weights; biases fp32 or empty; w1c .. b2c their compute-dtype
-  // copies (WeightCasts), each empty where the forward casts it here.
+  // x [M, K] in the compute dtype, contiguous; fp32 weights; biases fp32 or empty; w1h .. b2h their compute-dtype
+  // copies (epilogue_ops::cast_from), which the GEMMs read; the gradients go to w1 .. b2.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1,
-                            const at::Tensor& w2, const at::Tensor& b2, const at::Tensor& w1c, const at::Tensor& b1c,
-                            const at::Tensor& w2c, const at::Tensor& b2c) {
+                            const at::Tensor& w2, const at::Tensor& b2, const at::Tensor& w1h, const at::Tensor& b1h,
+                            const at::Tensor& w2h, const at::Tensor& b2h) {
     const c10::cuda::CUDAGuard guard(x.device());
     const at::ScalarType dt = x.scalar_type();
     const int64_t M = x.size(0), Kd = x.size(1), F = w1.size(0);
     const bool has_b1 = b1.numel() > 0, has_b2 = b2.numel() > 0;
-    auto cast = [dt](const at::Tensor& t, const at::Tensor& copy) { return copy.numel() > 0 ? copy : t.to(dt); };
-    const at::Tensor w1h = cast(w1, w1c), w2h = cast(w2, w2c);
-    const at::Tensor b1h = has_b1 ? cast(b1, b1c) : at::Tensor(), b2h = has_b2 ? cast(b2, b2c) : at::Tensor();
+    TORCH_CHECK(w1h.scalar_type() == dt && w2h.scalar_type() == dt, "fused GELU MLP: weight copies not in ", dt);
 
     at::Tensor pre = at::empty({M, F}, x.options()), h = at::empty({M, F}, x.options());
     K::EpilogueGemm g = gemm(F, M, Kd, true, false, w1h, Kd, x, Kd, h, F);

@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "models/model.h"
+#include "trainer/optim/grad_norm.h"
 #include "trainer/optim/optimizer.h"
 
 namespace sigtrain::fixture {
@@ -108,6 +109,47 @@ inline void expect_same_adamw_state(const AdamWDifference& d) {
   EXPECT_LT(d.params, 1e-6);
   EXPECT_LT(d.exp_avg, 1e-6);
   EXPECT_LT(d.exp_avg_sq, 1e-6);
+}
+
+// Clipping inside the fused step (a divisor, trainer/optim/grad_norm.h clip_divisor) against clipping first
+// (clip_gradients, then the fused step), on two copies of the same parameters and gradients whose global norm is
+// `grad_norm_over_max` times max_norm. Returns the largest relative difference over the parameters and over the
+// gradients the two leave behind (the divided ones are written back).
+struct ClipDifference {
+  double params = 0, grads = 0;
+  bool bit_equal = true;  // parameters and gradients equal bit for bit
+};
+inline ClipDifference compare_clip_inside_step(const torch::Device& device, double grad_norm_over_max) {
+  torch::manual_seed(11);
+  const double max_norm = 0.5;
+  std::vector<torch::Tensor> inits = {torch::randn({64, 32}), torch::randn({32}), torch::randn({300, 300})};
+  std::vector<torch::Tensor> grads;
+  for (const auto& t : inits) grads.push_back(torch::randn(t.sizes()));
+  const double norm0 = torch::linalg_vector_norm(torch::cat({grads[0].flatten(), grads[1], grads[2].flatten()}), 2)
+                           .item<double>();
+  for (auto& g : grads) g.mul_(grad_norm_over_max * max_norm / norm0);
+  auto copy_params = [&] {
+    std::vector<torch::Tensor> ps;
+    for (size_t i = 0; i < inits.size(); ++i) {
+      ps.push_back(inits[i].clone().to(device).requires_grad_(true));
+      ps.back().mutable_grad() = grads[i].clone().to(device);
+    }
+    return ps;
+  };
+  auto first = copy_params(), inside = copy_params();
+  torch::optim::AdamW opt_first(first, torch::optim::AdamWOptions(1e-2).weight_decay(0.1));
+  torch::optim::AdamW opt_inside(inside, torch::optim::AdamWOptions(1e-2).weight_decay(0.1));
+  const torch::Tensor norm = trainer::global_grad_norm(first);
+  trainer::clip_gradients(first, norm, max_norm);
+  trainer::fused_adamw_step(opt_first);
+  trainer::fused_adamw_step(opt_inside, trainer::clip_divisor(trainer::global_grad_norm(inside), max_norm));
+  ClipDifference d;
+  for (size_t i = 0; i < inits.size(); ++i) {
+    d.params = std::max(d.params, max_rel_diff(inside[i], first[i]));
+    d.grads = std::max(d.grads, max_rel_diff(inside[i].grad(), first[i].grad()));
+    d.bit_equal = d.bit_equal && torch::equal(inside[i], first[i]) && torch::equal(inside[i].grad(), first[i].grad());
+  }
+  return d;
 }
 
 }  // namespace sigtrain::fixture

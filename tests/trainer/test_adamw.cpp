@@ -45,6 +45,29 @@ TEST(FusedAdamW, StepBumpsTheVersionOfEachSteppedParameter) {
   EXPECT_EQ(frozen._version(), frozen_before) << "no gradient: not stepped";
 }
 
+TEST(FusedAdamW, ClipDivisorInsideTheStepEqualsClippingFirst) {
+  // Gradients at 3x the maximum norm: clipped inside the step (a division) or before it (a product), the same
+  // parameters and written-back gradients to float rounding.
+  auto d = fixture::compare_clip_inside_step(torch::kCPU, 3.0);
+  EXPECT_LT(d.params, 1e-6);
+  EXPECT_LT(d.grads, 1e-6);
+  EXPECT_GT(d.grads, 0.0) << "a division and a product round differently somewhere in 90K values";
+  // Below the maximum the divisor is exactly 1 and the clip factor exactly 1: bit for bit.
+  EXPECT_TRUE(fixture::compare_clip_inside_step(torch::kCPU, 0.25).bit_equal);
+}
+
+TEST(FusedAdamW, ClipDivisor) {
+  auto norm = torch::tensor(3.0f);
+  EXPECT_FLOAT_EQ(trainer::clip_divisor(norm, 1.5).item<float>(), static_cast<float>((3.0f + 1e-6f) / 1.5));
+  EXPECT_EQ(trainer::clip_divisor(torch::tensor(0.2f), 1.5).item<float>(), 1.0f);
+  EXPECT_EQ(trainer::clip_divisor(norm, 1.5).scalar_type(), torch::kFloat32);
+  // The per-parameter step takes no divisor: it is an error, not a silently unclipped step.
+  torch::Tensor p = torch::randn({4}).requires_grad_(true);
+  p.mutable_grad() = torch::ones_like(p);
+  torch::optim::AdamW opt({p}, torch::optim::AdamWOptions(1e-2));
+  EXPECT_THROW(trainer::adamw_step(opt, /*fused=*/false, norm), c10::Error);
+}
+
 TEST(FusedAdamW, ConfigKey) {
   auto dir = fixture::fresh_dir("adamw_cfg");
   const std::string tiny = fixture::write_tiny_config(dir);

@@ -36,6 +36,15 @@ TEST(FusedAdamWGpu, SharesStateWithThePerParameterStep) {
   fixture::expect_same_adamw_state(d);
 }
 
+TEST(FusedAdamWGpu, ClipDivisorInsideTheStepEqualsClippingFirst) {
+  SKIP_WITHOUT_CUDA();
+  auto d = fixture::compare_clip_inside_step(torch::Device(torch::kCUDA, 0), 3.0);
+  EXPECT_LT(d.params, 1e-6);
+  EXPECT_LT(d.grads, 1e-6);
+  EXPECT_TRUE(fixture::compare_clip_inside_step(torch::Device(torch::kCUDA, 0), 0.25).bit_equal);
+  std::printf("clip inside the fused step vs clipping first (CUDA): params %.2e, gradients %.2e\n", d.params, d.grads);
+}
+
 TEST(FusedAdamWGpu, TrainingRunUsesTheFusedStepAndMatchesPerParameter) {
   // The tiny run on CUDA in fp32, 10 steps: optim.fused auto (= fused there) against optim.fused=false. (Longer,
   // this small model at lr 0.01 amplifies the fp32 rounding differences chaotically: on CPU, 1e-7 at step 10 grows

@@ -181,12 +181,18 @@ StepResult TrainingRun::train_step() {
   phase.emplace("grad_norm");
   monitor_->after_backward();  // per-layer / per-group gradient norms (before clipping)
   result.grad_norm = global_grad_norm(params_);
-  if (cfg_.optim.clip) clip_gradients(params_, result.grad_norm, *cfg_.optim.clip);
+  std::optional<torch::Tensor> clip_by;  // the fused step divides the gradients in its own pass
+  if (cfg_.optim.clip) {
+    if (fused_adamw_)
+      clip_by = clip_divisor(result.grad_norm, *cfg_.optim.clip);
+    else
+      clip_gradients(params_, result.grad_norm, *cfg_.optim.clip);
+  }
   phase.emplace("optimizer");
   set_learning_rate(*optimizer_, result.lr);
   if (monitor_->allow_update(loss_sum, result.grad_norm)) {  // on_nonfinite: skip_step syncs here; else no-op
     monitor_->before_update();
-    adamw_step(*optimizer_, fused_adamw_);
+    adamw_step(*optimizer_, fused_adamw_, clip_by);
     monitor_->after_update(*optimizer_);
   }
   phase.reset();

@@ -27,4 +27,8 @@ void clip_gradients(const std::vector<torch::Tensor>& params, const torch::Tenso
   at::_foreach_mul_(defined_grads(params), coef);
 }
 
+torch::Tensor clip_divisor(const torch::Tensor& norm, double max_norm) {
+  return torch::clamp_min((norm + 1e-6) / max_norm, 1.0).to(torch::kFloat32);
+}
+
 }  // namespace sigtrain::trainer

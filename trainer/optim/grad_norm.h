@@ -11,5 +11,8 @@ namespace sigtrain::trainer {
 torch::Tensor global_grad_norm(const std::vector<torch::Tensor>& params);
 // Scales the gradients so their global norm (`norm`, from global_grad_norm) is at most max_norm.
 void clip_gradients(const std::vector<torch::Tensor>& params, const torch::Tensor& norm, double max_norm);
+// The same clipping as a divisor, max(1, (norm + 1e-6) / max_norm), for the fused AdamW step to apply in its own pass
+// (trainer/optim/optimizer.h); equal to clip_gradients() up to the rounding of a division instead of a product.
+torch::Tensor clip_divisor(const torch::Tensor& norm, double max_norm);
 
 }  // namespace sigtrain::trainer

@@ -63,7 +63,7 @@ bool use_fused_adamw(const OptimConfig& cfg, const torch::Device& device) {
   return cfg.fused == "true";
 }
 
-void fused_adamw_step(torch::optim::AdamW& optimizer) {
+void fused_adamw_step(torch::optim::AdamW& optimizer, const std::optional<torch::Tensor>& grad_divisor) {
   torch::NoGradGuard no_grad;
   auto& state = optimizer.state();
   for (auto& group : optimizer.param_groups()) {
@@ -99,16 +99,17 @@ void fused_adamw_step(torch::optim::AdamW& optimizer) {
     at::_fused_adamw_(params, grads, exp_avgs, exp_avg_sqs, /*max_exp_avg_sqs=*/{},
                       step_tensors(steps, params.front().device()), options.lr(), beta1, beta2,
                       options.weight_decay(), options.eps(), /*amsgrad=*/false, /*maximize=*/false,
-                      /*grad_scale=*/std::nullopt, /*found_inf=*/std::nullopt);
+                      grad_divisor, /*found_inf=*/std::nullopt);
     // The op writes the parameters without bumping their version counters (seen on the H200); whoever caches
     // something derived from a parameter reads those counters (models/weight_casts.h), as for any in-place op.
     for (const torch::Tensor& p : params) p.unsafeGetTensorImpl()->bump_version();
   }
 }
 
-void adamw_step(torch::optim::AdamW& optimizer, bool fused) {
+void adamw_step(torch::optim::AdamW& optimizer, bool fused, const std::optional<torch::Tensor>& grad_divisor) {
+  TORCH_CHECK(fused || !grad_divisor, "adamw_step: a gradient divisor needs the fused step (clip the gradients first)");
   if (fused)
-    fused_adamw_step(optimizer);
+    fused_adamw_step(optimizer, grad_divisor);
   else
     optimizer.step();
 }

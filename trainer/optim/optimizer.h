@@ -4,6 +4,7 @@
 #include <torch/optim/adamw.h>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "models/model.h"
@@ -31,9 +32,13 @@ bool use_fused_adamw(const OptimConfig& cfg, const torch::Device& device);
 // exp_avg, exp_avg_sq and step, so checkpoints are unchanged and fused and per-parameter steps can alternate
 // (a run can resume with optim.fused switched). Parameters without a gradient are skipped; amsgrad is refused.
 // Each stepped parameter's version counter is bumped, as by any in-place op.
-void fused_adamw_step(torch::optim::AdamW& optimizer);
+// `grad_divisor` (a 0-dim float32 tensor on the parameters' device, e.g. clip_divisor() of trainer/optim/grad_norm.h)
+// divides every gradient inside the same pass, and the divided gradients are written back: clipping without a
+// multiply over all gradients of its own.
+void fused_adamw_step(torch::optim::AdamW& optimizer, const std::optional<torch::Tensor>& grad_divisor = std::nullopt);
 
-// The trainer's optimizer step: fused_adamw_step() or LibTorch's per-parameter AdamW::step().
-void adamw_step(torch::optim::AdamW& optimizer, bool fused);
+// The trainer's optimizer step: fused_adamw_step() or LibTorch's per-parameter AdamW::step() (which takes no
+// divisor: clip the gradients first).
+void adamw_step(torch::optim::AdamW& optimizer, bool fused, const std::optional<torch::Tensor>& grad_divisor = std::nullopt);
 
 }  // namespace sigtrain::trainer
