@@ -4,6 +4,7 @@
 #   bench/device_run.sh [test|sanitize|bench|all] [bench args...]
 #   PROJECT_BUILD=build uses the binaries of the project's own build instead of building the kernels standalone.
 #   SA_CMAKE_ARGS="-DSIGTRAIN_KERNELS_TUNING_VARIANTS=ON" adds CMake arguments (e.g. the tuning variants for --variants).
+#   MEMCHECK_FILTER / RACECHECK_FILTER: the sanitizers' gtest filters (default: every kernel instance / a few cases).
 set -uo pipefail
 OUT=${OUT:-$PWD/device-out}; mkdir -p "$OUT"
 what=${1:-all}; shift || true
@@ -52,7 +53,7 @@ if [ "$what" = sanitize ] || [ "$what" = all ]; then
   # Every kernel instance: the Small cases run every head dim, dtype and sigma mode, and on Hopper each case runs
   # the wgmma kernels (head dims 64, 128) and the mma.sync ones, forward and backward.
   compute-sanitizer --tool memcheck --error-exitcode 9 $KBIN/test_kernels \
-    --gtest_filter='*Small*:*N1*:*NoKeys*' > "$OUT/memcheck.log" 2>&1; m=$?
+    --gtest_filter="${MEMCHECK_FILTER:-*Small*:*N1*:*NoKeys*}" > "$OUT/memcheck.log" 2>&1; m=$?
   tail -3 "$OUT/memcheck.log"; echo "memcheck rc=$m ($(( $(date +%s) - T0 )) s)"
   compute-sanitizer --tool racecheck --error-exitcode 9 $KBIN/test_kernels \
     --gtest_filter="${RACECHECK_FILTER:-*Small_basic*:*Small_varlen_bf16_D64_exact*:*Small_ragged*bf16_D128_tanh*}" \
