@@ -65,17 +65,21 @@ __device__ __forceinline__ void round_store8(T* p, float v[8]) {
   *reinterpret_cast<uint4*>(p) = make_uint4(words[0], words[1], words[2], words[3]);
 }
 
-// d/dx of GELU's tanh form 0.5·x·(1 + tanh(β(x + κx³))), β = sqrt(2/π), κ = 0.044715, in fp32 (as LibTorch's
-// gelu_backward computes it for bf16 / fp16).
-__device__ __forceinline__ float gelu_tanh_derivative(float x) {
+// GELU's tanh form 0.5·x·(1 + tanh(β(x + κx³))), β = sqrt(2/π), κ = 0.044715, and its derivative, in fp32 (as
+// LibTorch's gelu / gelu_backward compute them for bf16 / fp16).
+struct GeluTanh {
+  float value, derivative;
+};
+__device__ __forceinline__ GeluTanh gelu_tanh(float x) {
   constexpr float kBeta = 0.7978845608028654f;
   constexpr float kKappa = 0.044715f;
   const float x_sq = x * x;
   const float t = tanhf(kBeta * (x + kKappa * x_sq * x));
-  return 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * kBeta * (1.f + 3.f * kKappa * x_sq);
+  return {0.5f * x * (1.f + t), 0.5f * (1.f + t) + 0.5f * x * (1.f - t * t) * kBeta * (1.f + 3.f * kKappa * x_sq)};
 }
 
-template <typename T, bool kGelu>
+// kGelu: the GELU form; kGeluOut: it also writes GELU(pre).
+template <typename T, bool kGelu, bool kGeluOut = false>
 __global__ void __launch_bounds__(kColVecs * kRowGroups) bias_grad_partial_kernel(BiasGradParams p) {
   __shared__ float4 row_sums[kRowGroups][kTileCols / 4];
   const int64_t col = (static_cast<int64_t>(blockIdx.y) * kColVecs + threadIdx.x) * kVec;
@@ -93,8 +97,13 @@ __global__ void __launch_bounds__(kColVecs * kRowGroups) bias_grad_partial_kerne
         float pre[kVec];
         load8(static_cast<const T*>(p.gelu_pre) + at, pre);
 #pragma unroll
-        for (int j = 0; j < kVec; ++j) g[j] *= gelu_tanh_derivative(pre[j]);
+        for (int j = 0; j < kVec; ++j) {
+          const GeluTanh gelu = gelu_tanh(pre[j]);
+          g[j] *= gelu.derivative;
+          pre[j] = gelu.value;
+        }
         round_store8(static_cast<T*>(p.gelu_grad) + at, g);
+        if constexpr (kGeluOut) round_store8(static_cast<T*>(p.gelu_out) + at, pre);
       }
 #pragma unroll
       for (int j = 0; j < kVec; ++j) acc[j] += g[j];
@@ -136,16 +145,19 @@ void check(const BiasGradParams& p) {
   if (p.rows < 0) fail("rows must be >= 0");
   if (!p.grad || !p.bias_grad || !p.workspace) fail("grad, bias_grad and the workspace are required");
   if (!p.gelu_pre != !p.gelu_grad) fail("gelu_pre and gelu_grad come together");
+  if (p.gelu_out && !p.gelu_pre) fail("gelu_out needs gelu_pre");
   if (p.dtype != BiasGradDType::kBF16 && p.dtype != BiasGradDType::kFP16) fail("dtype must be bf16 or fp16");
   auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
-  if (!aligned(p.grad) || !aligned(p.gelu_pre) || !aligned(p.gelu_grad)) fail("tensors must be 16-byte aligned");
+  if (!aligned(p.grad) || !aligned(p.gelu_pre) || !aligned(p.gelu_grad) || !aligned(p.gelu_out))
+    fail("tensors must be 16-byte aligned");
 }
 
 template <typename T>
 void launch(const BiasGradParams& p, Stream stream) {
   const dim3 grid(static_cast<unsigned>(partials(p.rows)), static_cast<unsigned>((p.cols + kTileCols - 1) / kTileCols));
   const dim3 block(kColVecs, kRowGroups);
-  if (p.gelu_pre) bias_grad_partial_kernel<T, true><<<grid, block, 0, stream>>>(p);
+  if (p.gelu_out) bias_grad_partial_kernel<T, true, true><<<grid, block, 0, stream>>>(p);
+  else if (p.gelu_pre) bias_grad_partial_kernel<T, true><<<grid, block, 0, stream>>>(p);
   else bias_grad_partial_kernel<T, false><<<grid, block, 0, stream>>>(p);
   bias_grad_finish_kernel<<<static_cast<unsigned>((p.cols + 31) / 32), 1024, 0, stream>>>(p, partials(p.rows));
 }

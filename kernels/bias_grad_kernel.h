@@ -4,6 +4,7 @@
 // or, with the GELU pre-activation given (the MLP's first layer, GELU's tanh approximation as GPT-2 uses it),
 //   dpre[r, c] = g[r, c] · GELU′(pre[r, c])     written in g's dtype
 //   db[c]      = Σ_rows dpre[r, c]              the rounded dpre, as the weight-gradient GEMM reads it
+//   h[r, c]    = GELU(pre[r, c])               optionally, the activation again, for a forward that did not keep it
 // g, pre, dpre in bf16 / fp16; db fp32, summed in fp32. Why not cuBLASLt's BGRADB epilogue: on the H200 it runs as
 // a separate kernel at about 70 % of HBM bandwidth (docs/benchmarks.md); this one reads g at bandwidth, and the GELU
 // form costs no read beyond GELU's own backward.
@@ -28,6 +29,7 @@ struct BiasGradParams {
   const void* grad = nullptr;      // [rows, cols]
   const void* gelu_pre = nullptr;  // optional [rows, cols]: sum grad · GELU′(gelu_pre) instead of grad
   void* gelu_grad = nullptr;       // with gelu_pre: grad · GELU′(gelu_pre) [rows, cols]
+  void* gelu_out = nullptr;        // optional, with gelu_pre: GELU(gelu_pre) [rows, cols] (fused_ops.mlp_recompute)
   float* bias_grad = nullptr;      // [cols]
   float* workspace = nullptr;      // bias_grad_workspace_floats(rows, cols) floats
 };

@@ -26,6 +26,7 @@ FusedOpsConfig FusedOpsConfig::parse(config::SectionReader& r) {
   c.mlp = parse_choice(r, "mlp");
   c.packed_qkv = parse_choice(r, "packed_qkv");
   c.linear = parse_choice(r, "linear");
+  c.mlp_recompute = r.get_bool("mlp_recompute", false);
   return c;
 }
 
@@ -49,6 +50,7 @@ FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda) {
   ops.mlp = resolve(cfg.mlp, possible, "mlp");
   ops.packed_qkv = resolve(cfg.packed_qkv, possible, "packed_qkv");
   ops.linear = resolve(cfg.linear, possible, "linear");
+  ops.mlp_recompute = cfg.mlp_recompute && ops.mlp;
   return ops;
 }
 

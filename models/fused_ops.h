@@ -9,6 +9,8 @@
 //     add_norm: auto          # the same kernels with a pre-norm block's residual add (and its backward) fused in
 //     mlp: auto               # kernels/gemm_epilogue.h: the GELU MLP with bias and GELU in the GEMMs, the GELU
 //                             # backward with its bias gradient in one pass (kernels/bias_grad_kernel.h)
+//     mlp_recompute: false    # true: the fused MLP keeps GELU's input only and writes its output again in the
+//                             # backward's GELU pass (less activation memory, one more write per layer)
 //     packed_qkv: auto        # attention.backend fused takes the qkv projection whole (no QK-norm / RoPE): d(qkv) in
 //                             # one buffer, no concatenation of dq, dk, dv
 //     linear: auto            # kernels/gemm_epilogue.h: every other linear layer's dW in fp32 from its GEMM, db
@@ -29,6 +31,7 @@ struct FusedOpsConfig {
   FusedChoice mlp = FusedChoice::kAuto;
   FusedChoice packed_qkv = FusedChoice::kAuto;
   FusedChoice linear = FusedChoice::kAuto;
+  bool mlp_recompute = false;
   static FusedOpsConfig parse(config::SectionReader& r);
 };
 
@@ -40,6 +43,7 @@ struct FusedOps {
   bool mlp = false;
   bool packed_qkv = false;
   bool linear = false;
+  bool mlp_recompute = false;  // of the fused MLP (mlp); nothing without it
 };
 
 // Whether this build has the fused kernels (nvcc and LibTorch with CUDA found).

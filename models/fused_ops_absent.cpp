@@ -29,7 +29,7 @@ std::pair<at::Tensor, at::Tensor> fused_add_norm(const at::Tensor&, const at::Te
 std::optional<at::ScalarType> fused_mlp_compute_dtype(const at::Tensor&) { return std::nullopt; }
 bool fused_mlp_applicable(const at::Tensor&, const at::Tensor&, const at::Tensor&) { return false; }
 at::Tensor fused_gelu_mlp(const at::Tensor&, const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                          const at::Tensor&, const WeightCasts*) {
+                          const at::Tensor&, const WeightCasts*, bool) {
   throw std::logic_error("fused MLP: this build has no CUDA kernels (models::fused_ops_built() is false)");
 }
 

@@ -20,7 +20,8 @@ K::GemmDType gemm_dtype(at::ScalarType t) {
 }
 
 // Σ over rows of grad (or of grad ⊙ GELU′(pre), written to gelu_grad) into a new fp32 [cols].
-at::Tensor run_bias_grad(const at::Tensor& grad, const at::Tensor& pre, const at::Tensor& gelu_grad) {
+at::Tensor run_bias_grad(const at::Tensor& grad, const at::Tensor& pre, const at::Tensor& gelu_grad,
+                         const at::Tensor& gelu_out) {
   TORCH_CHECK(grad.dim() == 2 && grad.is_contiguous() && aligned_16(grad) &&
                   (grad.scalar_type() == at::kBFloat16 || grad.scalar_type() == at::kHalf) &&
                   K::bias_grad_supported(grad.size(1)),
@@ -30,6 +31,7 @@ at::Tensor run_bias_grad(const at::Tensor& grad, const at::Tensor& pre, const at
   p.rows = grad.size(0), p.cols = grad.size(1);
   p.grad = grad.data_ptr();
   if (pre.defined()) p.gelu_pre = pre.data_ptr(), p.gelu_grad = gelu_grad.data_ptr();
+  if (gelu_out.defined()) p.gelu_out = gelu_out.data_ptr();
   const auto f32 = grad.options().dtype(at::kFloat);
   at::Tensor db = at::empty({p.cols}, f32);
   at::Tensor workspace = at::empty({K::bias_grad_workspace_floats(p.rows, p.cols)}, f32);
@@ -95,14 +97,18 @@ std::pair<at::Tensor, at::Tensor> weight_and_bias_grad(const at::Tensor& input, 
   return {dw, has_bias ? bias_grad(grad) : at::Tensor()};
 }
 
-at::Tensor bias_grad(const at::Tensor& grad) { return run_bias_grad(grad, at::Tensor(), at::Tensor()); }
+at::Tensor bias_grad(const at::Tensor& grad) { return run_bias_grad(grad, at::Tensor(), at::Tensor(), at::Tensor()); }
 
-std::pair<at::Tensor, at::Tensor> gelu_and_bias_grad(const at::Tensor& grad, const at::Tensor& pre) {
-  TORCH_CHECK(pre.sizes() == grad.sizes() && pre.scalar_type() == grad.scalar_type() && pre.is_contiguous() &&
-                  aligned_16(pre),
-              "GELU + bias gradient: pre must match grad (shape, dtype, contiguous, aligned)");
+std::pair<at::Tensor, at::Tensor> gelu_and_bias_grad(const at::Tensor& grad, const at::Tensor& pre,
+                                                     const at::Tensor& gelu_out) {
+  auto like_grad = [&](const at::Tensor& t) {
+    return t.sizes() == grad.sizes() && t.scalar_type() == grad.scalar_type() && t.is_contiguous() && aligned_16(t);
+  };
+  TORCH_CHECK(like_grad(pre), "GELU + bias gradient: pre must match grad (shape, dtype, contiguous, aligned)");
+  TORCH_CHECK(!gelu_out.defined() || like_grad(gelu_out),
+              "GELU + bias gradient: gelu_out must match grad (shape, dtype, contiguous, aligned)");
   at::Tensor dpre = at::empty_like(grad);
-  at::Tensor db = run_bias_grad(grad, pre, dpre);
+  at::Tensor db = run_bias_grad(grad, pre, dpre, gelu_out);
   return {dpre, db};
 }
 

@@ -46,7 +46,9 @@ std::pair<at::Tensor, at::Tensor> weight_and_bias_grad(const at::Tensor& input, 
 at::Tensor bias_grad(const at::Tensor& grad);
 
 // The MLP's first layer: {dpre, db} with dpre = grad ⊙ GELU′(pre) (tanh form, grad's dtype) and db = Σ over rows of
-// dpre, in one pass (kernels/bias_grad_kernel.h); grad and pre [M, F] alike, contiguous.
-std::pair<at::Tensor, at::Tensor> gelu_and_bias_grad(const at::Tensor& grad, const at::Tensor& pre);
+// dpre, in one pass (kernels/bias_grad_kernel.h); grad and pre [M, F] alike, contiguous. With `gelu_out` (defined,
+// like pre) the same pass writes GELU(pre) into it: the activation of a forward that did not keep it.
+std::pair<at::Tensor, at::Tensor> gelu_and_bias_grad(const at::Tensor& grad, const at::Tensor& pre,
+                                                     const at::Tensor& gelu_out = at::Tensor());
 
 }  // namespace sigtrain::models::epilogue_ops

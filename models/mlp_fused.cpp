@@ -31,7 +31,7 @@ struct FusedGeluMlp : public torch::autograd::Function<FusedGeluMlp> {
   // copies (epilogue_ops::cast_from), which the GEMMs read; the gradients go to w1 .. b2.
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1,
                             const at::Tensor& w2, const at::Tensor& b2, const at::Tensor& w1h, const at::Tensor& b1h,
-                            const at::Tensor& w2h, const at::Tensor& b2h) {
+                            const at::Tensor& w2h, const at::Tensor& b2h, bool recompute) {
     const c10::cuda::CUDAGuard guard(x.device());
     const at::ScalarType dt = x.scalar_type();
     const int64_t M = x.size(0), Kd = x.size(1), F = w1.size(0);
@@ -48,7 +48,9 @@ struct FusedGeluMlp : public torch::autograd::Function<FusedGeluMlp> {
       h = at::gelu(pre, "tanh");
     }
     const at::Tensor out = has_b2 ? at::addmm(b2h, h, w2h.t()) : at::mm(h, w2h.t());
-    ctx->save_for_backward({x, w1h, w2h, pre, h});
+    // recompute: h is not kept (the largest saved tensor); the backward's GELU pass writes it again.
+    ctx->save_for_backward(recompute ? std::vector<at::Tensor>{x, w1h, w2h, pre} : std::vector<at::Tensor>{x, w1h, w2h, pre, h});
+    ctx->saved_data["recompute"] = recompute;
     ctx->saved_data["has_b1"] = has_b1;
     ctx->saved_data["has_b2"] = has_b2;
     return out;
@@ -56,22 +58,30 @@ struct FusedGeluMlp : public torch::autograd::Function<FusedGeluMlp> {
 
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     const auto saved = ctx->get_saved_variables();
-    const at::Tensor &x = saved[0], &w1h = saved[1], &w2h = saved[2], &pre = saved[3], &h = saved[4];
+    const at::Tensor &x = saved[0], &w1h = saved[1], &w2h = saved[2], &pre = saved[3];
     const c10::cuda::CUDAGuard guard(x.device());
     const bool has_b1 = ctx->saved_data["has_b1"].toBool(), has_b2 = ctx->saved_data["has_b2"].toBool();
+    const bool recompute = ctx->saved_data["recompute"].toBool();
     const at::ScalarType dt = x.scalar_type();
     const at::Tensor dy = grads[0].to(dt).contiguous();
 
-    auto [dw2, db2] = epilogue_ops::weight_and_bias_grad(h, dy, has_b2, kOp);
     // dpre = (dy W₂) ⊙ GELU′(pre), with b₁ summed in the same pass over dpre (cuBLASLt's DGELU_BGRAD epilogue ran as
-    // a separate kernel on the H200, 0.33 ms per GPT-2 layer against 0.08 ms for gelu_backward: docs/benchmarks.md).
+    // a separate kernel on the H200, 0.33 ms per GPT-2 layer against 0.08 ms for gelu_backward: docs/benchmarks.md);
+    // with recompute, that pass also writes h = GELU(pre) for dW₂ (our kernel's rounding of GELU, which may differ
+    // from the forward epilogue's in the last bf16 bit).
     const at::Tensor dh = at::mm(dy, w2h);
+    at::Tensor h = recompute ? at::empty_like(pre) : saved[4];
     at::Tensor dpre, db1;
-    if (has_b1) std::tie(dpre, db1) = epilogue_ops::gelu_and_bias_grad(dh, pre);
-    else dpre = at::gelu_backward(dh, pre, "tanh");
+    if (has_b1) {
+      std::tie(dpre, db1) = epilogue_ops::gelu_and_bias_grad(dh, pre, recompute ? h : at::Tensor());
+    } else {
+      dpre = at::gelu_backward(dh, pre, "tanh");
+      if (recompute) h = at::gelu(pre, "tanh");
+    }
+    auto [dw2, db2] = epilogue_ops::weight_and_bias_grad(h, dy, has_b2, kOp);
     at::Tensor dw1 = epilogue_ops::weight_and_bias_grad(x, dpre, false, kOp).first;
     const at::Tensor dx = at::mm(dpre, w1h);
-    return {dx, dw1, db1, dw2, db2, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+    return {dx, dw1, db1, dw2, db2, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -91,7 +101,8 @@ bool fused_mlp_applicable(const at::Tensor& x, const at::Tensor& fc_weight, cons
 }
 
 at::Tensor fused_gelu_mlp(const at::Tensor& x, const at::Tensor& fc_weight, const at::Tensor& fc_bias,
-                          const at::Tensor& proj_weight, const at::Tensor& proj_bias, const WeightCasts* casts) {
+                          const at::Tensor& proj_weight, const at::Tensor& proj_bias, const WeightCasts* casts,
+                          bool recompute_gelu) {
   TORCH_CHECK(fused_mlp_applicable(x, fc_weight, proj_weight),
               "fused MLP: input or weights not supported (fused_mlp_applicable)");
   for (const at::Tensor* b : {&fc_bias, &proj_bias})
@@ -104,7 +115,7 @@ at::Tensor fused_gelu_mlp(const at::Tensor& x, const at::Tensor& fc_weight, cons
   using epilogue_ops::cast_from;
   at::Tensor out = FusedGeluMlp::apply(epilogue_ops::gemm_rows(x, dt), fc_weight, b1, proj_weight, b2,
                                        cast_from(casts, fc_weight, dt), cast_from(casts, b1, dt),
-                                       cast_from(casts, proj_weight, dt), cast_from(casts, b2, dt));
+                                       cast_from(casts, proj_weight, dt), cast_from(casts, b2, dt), recompute_gelu);
   std::vector<int64_t> shape(x.sizes().begin(), x.sizes().end());
   shape.back() = proj_weight.size(0);
   return out.view(shape);

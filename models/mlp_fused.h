@@ -24,10 +24,12 @@ bool fused_mlp_applicable(const at::Tensor& x, const at::Tensor& fc_weight, cons
 
 // proj_weight · GELU_tanh(fc_weight · x + fc_bias) + proj_bias over x's last dim, in the compute dtype; biases may
 // be undefined. Gradients for x and all four parameters. With `casts`, the GEMMs read the parameters from the
-// model's compute-dtype copies where it has them (models/weight_casts.h). std::logic_error in a build without the
-// kernels.
+// model's compute-dtype copies where it has them (models/weight_casts.h). With `recompute_gelu`
+// (fused_ops.mlp_recompute) the op keeps only the pre-activation for its backward, not h = GELU(pre) (M × F in the
+// compute dtype: 1.13 GiB over GPT-2-small's 12 layers at B 16 × T 1024), and its backward's GELU pass writes h again
+// (one more write of M × F). std::logic_error in a build without the kernels.
 at::Tensor fused_gelu_mlp(const at::Tensor& x, const at::Tensor& fc_weight, const at::Tensor& fc_bias,
                           const at::Tensor& proj_weight, const at::Tensor& proj_bias,
-                          const WeightCasts* casts = nullptr);
+                          const WeightCasts* casts = nullptr, bool recompute_gelu = false);
 
 }  // namespace sigtrain::models

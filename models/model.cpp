@@ -163,6 +163,7 @@ void Model::set_fused_ops(const FusedOps& ops) {
       norm->fused_add = ops.add_norm;
     } else if (auto mlp = std::dynamic_pointer_cast<Mlp>(m)) {
       mlp->fused = ops.mlp;
+      mlp->recompute_gelu = ops.mlp_recompute;
       mlp->casts = ops.mlp ? weight_casts_ : nullptr;
       if (ops.mlp && mlp->kind == MlpKind::kGelu) add(*mlp->fc), add(*mlp->proj);
     } else if (auto attn = std::dynamic_pointer_cast<MultiHeadAttention>(m)) {

@@ -179,7 +179,7 @@ Mlp::Mlp(const ModelConfig& cfg) : kind(cfg.mlp) {
 
 at::Tensor Mlp::forward(const at::Tensor& x) const {
   if (fused && kind == MlpKind::kGelu && fused_mlp_applicable(x, fc->weight, proj->weight))
-    return fused_gelu_mlp(x, fc->weight, fc->bias, proj->weight, proj->bias, casts.get());
+    return fused_gelu_mlp(x, fc->weight, fc->bias, proj->weight, proj->bias, casts.get(), recompute_gelu);
   at::Tensor h = fc->forward(x);
   if (kind == MlpKind::kGelu) {
     h = at::gelu(h, "tanh");

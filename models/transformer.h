@@ -140,6 +140,7 @@ class Mlp : public torch::nn::Module {
   // With `fused` on, a GELU MLP on CUDA under autocast (or in bf16 / fp16) whose widths fit runs as one op with its
   // bias, GELU and their gradients in the GEMM epilogues (models/mlp_fused.h); else LibTorch's ops.
   bool fused = false;  // fused_ops.mlp (Model::set_fused_ops)
+  bool recompute_gelu = false;  // fused_ops.mlp_recompute: the fused op keeps GELU's input only
   std::shared_ptr<const WeightCasts> casts;  // the model's compute-dtype copies of fc's and proj's parameters
 };
 

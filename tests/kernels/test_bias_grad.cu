@@ -31,6 +31,11 @@ bool have_gpu() {
 uint16_t to_bits(float v, BiasGradDType t) { return test_support::to_16bit(v, t == BiasGradDType::kBF16); }
 float from_bits(uint16_t b, BiasGradDType t) { return test_support::from_16bit(b, t == BiasGradDType::kBF16); }
 
+double gelu_tanh(double x) {
+  const double beta = std::sqrt(2.0 / M_PI), kappa = 0.044715;
+  return 0.5 * x * (1 + std::tanh(beta * (x + kappa * x * x * x)));
+}
+
 double gelu_tanh_derivative(double x) {
   const double beta = std::sqrt(2.0 / M_PI), kappa = 0.044715;
   const double t = std::tanh(beta * (x + kappa * x * x * x));
@@ -48,13 +53,14 @@ struct DeviceBuffer {
 
 struct Result {
   std::vector<float> db;
-  std::vector<uint16_t> dpre;
+  std::vector<uint16_t> dpre, h;
 };
 
+// gelu_value: the GELU form also writes GELU(pre) (BiasGradParams::gelu_out).
 Result run(BiasGradDType t, int64_t rows, int64_t cols, const std::vector<uint16_t>& grad,
-           const std::vector<uint16_t>* pre) {
+           const std::vector<uint16_t>* pre, bool gelu_value = false) {
   const size_t n = static_cast<size_t>(rows * cols);
-  DeviceBuffer<uint16_t> d_grad(n), d_pre(n), d_dpre(n);
+  DeviceBuffer<uint16_t> d_grad(n), d_pre(n), d_dpre(n), d_h(n);
   DeviceBuffer<float> d_db(cols), d_ws(bias_grad_workspace_floats(rows, cols));
   cudaMemcpy(d_grad.ptr, grad.data(), n * 2, cudaMemcpyHostToDevice);
   BiasGradParams p;
@@ -68,13 +74,18 @@ Result run(BiasGradDType t, int64_t rows, int64_t cols, const std::vector<uint16
     cudaMemcpy(d_pre.ptr, pre->data(), n * 2, cudaMemcpyHostToDevice);
     p.gelu_pre = d_pre.ptr;
     p.gelu_grad = d_dpre.ptr;
+    if (gelu_value) {
+      p.gelu_out = d_h.ptr;
+      cudaMemset(d_h.ptr, 0xff, n * 2);  // NaN: every element must be written
+    }
   }
   cudaMemset(d_db.ptr, 0xff, cols * sizeof(float));  // NaN: every column must be written
   bias_grad(p, nullptr);
-  Result r{std::vector<float>(cols), std::vector<uint16_t>(pre ? n : 0)};
+  Result r{std::vector<float>(cols), std::vector<uint16_t>(pre ? n : 0), std::vector<uint16_t>(gelu_value ? n : 0)};
   EXPECT_EQ(cudaDeviceSynchronize(), cudaSuccess);
   cudaMemcpy(r.db.data(), d_db.ptr, cols * sizeof(float), cudaMemcpyDeviceToHost);
   if (pre) cudaMemcpy(r.dpre.data(), d_dpre.ptr, n * 2, cudaMemcpyDeviceToHost);
+  if (gelu_value) cudaMemcpy(r.h.data(), d_h.ptr, n * 2, cudaMemcpyDeviceToHost);
   return r;
 }
 
@@ -140,6 +151,36 @@ TEST(BiasGrad, GeluFp16) {
   check(BiasGradDType::kFP16, 300, 520, true);
 }
 
+TEST(BiasGrad, GeluValueWrittenInTheSamePass) {
+  // fused_ops.mlp_recompute: GELU(pre) within one ulp of float64, every element written, and dpre and db the same
+  // bits as without the value output.
+  if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
+  for (BiasGradDType t : {BiasGradDType::kBF16, BiasGradDType::kFP16}) {
+    SCOPED_TRACE(t == BiasGradDType::kBF16 ? "bf16" : "fp16");
+    const int64_t rows = 300, cols = 3072;
+    std::mt19937 rng(17);
+    std::normal_distribution<float> normal(0.f, 1.f);
+    const size_t n = static_cast<size_t>(rows * cols);
+    std::vector<uint16_t> grad(n), pre(n);
+    for (size_t i = 0; i < n; ++i) grad[i] = to_bits(normal(rng), t);
+    for (size_t i = 0; i < n; ++i) pre[i] = to_bits(3.f * normal(rng), t);
+    const Result with = run(t, rows, cols, grad, &pre, /*gelu_value=*/true);
+    const Result without = run(t, rows, cols, grad, &pre);
+    EXPECT_EQ(with.dpre, without.dpre);
+    EXPECT_EQ(std::memcmp(with.db.data(), without.db.data(), cols * sizeof(float)), 0);
+    const double unit = t == BiasGradDType::kBF16 ? std::ldexp(1.0, -7) : std::ldexp(1.0, -10);
+    const double tiny = t == BiasGradDType::kBF16 ? 0.0 : std::ldexp(1.0, -24);
+    int bad = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const double x = from_bits(pre[i], t), exact = gelu_tanh(x), kernel = from_bits(with.h[i], t);
+      // fp32 tanh's error, scaled by 0.5·x, is ~1e-7 · |x| absolute where GELU(x) itself is near 0 (x << 0).
+      if (!(std::abs(kernel - exact) <= unit * std::abs(exact) + tiny + 1e-6 * std::abs(x)) && bad++ < 3)
+        ADD_FAILURE() << "GELU(" << x << ") = " << kernel << ", float64 " << exact;
+    }
+    EXPECT_EQ(bad, 0);
+  }
+}
+
 TEST(BiasGrad, ZeroRowsGiveZeros) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
   const Result r = run(BiasGradDType::kBF16, 0, 16, {}, nullptr);
@@ -168,6 +209,9 @@ TEST(BiasGrad, RejectsBadParams) {
   p.gelu_pre = data;
   EXPECT_NE(message().find("gelu_pre and gelu_grad come together"), std::string::npos) << message();
   p.gelu_pre = nullptr;
+  p.gelu_out = data;
+  EXPECT_NE(message().find("gelu_out needs gelu_pre"), std::string::npos) << message();
+  p.gelu_out = nullptr;
   p.grad = reinterpret_cast<const char*>(data) + 2;
   EXPECT_NE(message().find("16-byte aligned"), std::string::npos) << message();
   p.grad = nullptr;

@@ -23,6 +23,7 @@
 #include <cmath>
 
 #include <ATen/autocast_mode.h>
+#include <c10/cuda/CUDACachingAllocator.h>
 
 #include "models/cross_entropy.h"
 #include "models/fused_ops.h"
@@ -406,13 +407,13 @@ struct MlpResult {
 };
 
 MlpResult run_mlp(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b1, const at::Tensor& w2,
-                  const at::Tensor& b2, const at::Tensor& dy, bool fused, bool autocast) {
+                  const at::Tensor& b2, const at::Tensor& dy, bool fused, bool autocast, bool recompute = false) {
   at::Tensor xi = x.detach().requires_grad_(true), w1i = w1.detach().requires_grad_(true);
   at::Tensor w2i = w2.detach().requires_grad_(true);
   at::Tensor b1i = b1.defined() ? b1.detach().requires_grad_(true) : at::Tensor();
   at::Tensor b2i = b2.defined() ? b2.detach().requires_grad_(true) : at::Tensor();
   if (autocast) enable_bf16_autocast();
-  at::Tensor y = fused ? fused_gelu_mlp(xi, w1i, b1i, w2i, b2i)
+  at::Tensor y = fused ? fused_gelu_mlp(xi, w1i, b1i, w2i, b2i, nullptr, recompute)
                        : at::linear(at::gelu(at::linear(xi, w1i, b1i), "tanh"), w2i, b2i);
   if (autocast) {
     at::autocast::set_autocast_enabled(at::kCUDA, false);
@@ -423,9 +424,10 @@ MlpResult run_mlp(const at::Tensor& x, const at::Tensor& w1, const at::Tensor& b
   return {y.detach(), xi.grad(), w1i.grad(), grad(b1i), w2i.grad(), grad(b2i)};
 }
 
-void check_mlp(const MlpCase& c) {
+void check_mlp(const MlpCase& c, bool recompute = false) {
   SCOPED_TRACE("rows " + std::to_string(c.rows) + " K " + std::to_string(c.d_model) + " F " +
-               std::to_string(c.hidden) + " N " + std::to_string(c.out) + (c.bias ? " bias" : " no bias"));
+               std::to_string(c.hidden) + " N " + std::to_string(c.out) + (c.bias ? " bias" : " no bias") +
+               (recompute ? " recompute" : ""));
   torch::manual_seed(5);
   auto cuda = torch::TensorOptions().device(torch::kCUDA);
   // bf16-exact values, so the float64 reference sees exactly what the bf16 GEMMs read.
@@ -441,7 +443,7 @@ void check_mlp(const MlpCase& c) {
   auto to64 = [](const at::Tensor& t) { return t.defined() ? t.to(torch::kDouble) : at::Tensor(); };
   const MlpResult ref = run_mlp(to64(x), to64(w1), to64(b1), to64(w2), to64(b2), dy, false, false);
   const MlpResult lib = run_mlp(x, w1, b1, w2, b2, dy, false, true);
-  const MlpResult fus = run_mlp(x, w1, b1, w2, b2, dy, true, false);
+  const MlpResult fus = run_mlp(x, w1, b1, w2, b2, dy, true, false, recompute);
   EXPECT_EQ(fus.y.scalar_type(), at::kBFloat16);
   EXPECT_EQ(fus.dx.scalar_type(), at::kBFloat16);
   EXPECT_EQ(fus.dw1.scalar_type(), at::kFloat) << "written in the master weights' dtype";
@@ -473,6 +475,45 @@ void check_mlp(const MlpCase& c) {
 TEST(FusedMlp, Gpt2WidthsWithBiases) { SKIP_WITHOUT_FUSED_CUDA(); check_mlp({1029, 768, 3072, 768, true}); }
 TEST(FusedMlp, NoBiasesNarrowOutput) { SKIP_WITHOUT_FUSED_CUDA(); check_mlp({64, 256, 1024, 128, false}); }
 TEST(FusedMlp, FewRowsSmallWidths) { SKIP_WITHOUT_FUSED_CUDA(); check_mlp({3, 64, 256, 64, true}); }
+TEST(FusedMlp, RecomputedGeluAgainstFloat64) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  check_mlp({1029, 768, 3072, 768, true}, /*recompute=*/true);
+  check_mlp({64, 256, 1024, 128, false}, /*recompute=*/true);
+}
+
+TEST(FusedMlp, RecomputedGeluKeepsLessAndChangesOnlyDW2) {
+  // fused_ops.mlp_recompute: the forward keeps one rows x hidden tensor less for the backward, and every gradient
+  // but dW2 (which reads the recomputed h) is the same bits as when h is kept.
+  SKIP_WITHOUT_FUSED_CUDA();
+  torch::manual_seed(21);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  const int64_t rows = 2048, d = 256, f = 1024;
+  at::Tensor x = torch::randn({rows, d}, cuda).to(torch::kBFloat16);
+  at::Tensor w1 = torch::randn({f, d}, cuda) / 16, w2 = torch::randn({d, f}, cuda) / 32;
+  at::Tensor b1 = torch::randn({f}, cuda) * 0.1, b2 = torch::randn({d}, cuda) * 0.1;
+  at::Tensor dy = torch::randn({rows, d}, cuda).to(torch::kBFloat16);
+  auto held_after_forward = [&](bool recompute) {
+    torch::cuda::synchronize();
+    const auto before = c10::cuda::CUDACachingAllocator::getDeviceStats(0).allocated_bytes[0].current;
+    at::Tensor xi = x.detach().requires_grad_(true), w1i = w1.detach().requires_grad_(true);
+    at::Tensor y = fused_gelu_mlp(xi, w1i, b1, w2, b2, nullptr, recompute);
+    torch::cuda::synchronize();
+    return c10::cuda::CUDACachingAllocator::getDeviceStats(0).allocated_bytes[0].current - before;
+  };
+  const int64_t kept = held_after_forward(false), recomputed = held_after_forward(true);
+  EXPECT_EQ(kept - recomputed, rows * f * 2) << "h (rows x hidden, bf16) no longer held: " << kept << " vs "
+                                             << recomputed << " bytes";
+  const MlpResult keep = run_mlp(x, w1, b1, w2, b2, dy, true, false, false);
+  const MlpResult again = run_mlp(x, w1, b1, w2, b2, dy, true, false, true);
+  EXPECT_TRUE(torch::equal(keep.y, again.y));
+  EXPECT_TRUE(torch::equal(keep.dx, again.dx));
+  EXPECT_TRUE(torch::equal(keep.dw1, again.dw1));
+  EXPECT_TRUE(torch::equal(keep.db1, again.db1));
+  EXPECT_TRUE(torch::equal(keep.db2, again.db2));
+  const double scale = keep.dw2.abs().max().item<double>();
+  EXPECT_LE((keep.dw2 - again.dw2).abs().max().item<double>(), std::ldexp(1.0, -7) * scale)
+      << "dW2 from the recomputed h: the same GELU up to its last bf16 bit";
+}
 
 TEST(FusedMlp, RepeatsBitForBit) {
   SKIP_WITHOUT_FUSED_CUDA();

@@ -355,6 +355,42 @@ TEST(FusedOps, AddNormFollowsTheNorm) {
   }
 }
 
+// fused_ops.mlp_recompute is a setting of the fused MLP: read from the section (default false), resolved only where
+// the fused MLP runs, and handed to every Mlp by Model::set_fused_ops.
+TEST(FusedOps, MlpRecomputeGoesWithTheFusedMlp) {
+  auto read = [](const std::string& yaml) {
+    auto tree = sigtrain::config::ConfigTree::from_string(yaml, "fused.yaml");
+    sigtrain::config::SectionReader r(tree, "fused_ops");
+    return FusedOpsConfig::parse(r);
+  };
+  EXPECT_FALSE(read("fused_ops: {}\n").mlp_recompute);
+  FusedOpsConfig cfg = read("fused_ops:\n  mlp_recompute: true\n");
+  EXPECT_TRUE(cfg.mlp_recompute);
+  EXPECT_FALSE(resolve_fused_ops(cfg, /*cuda=*/false).mlp_recompute) << "no fused MLP on CPU";
+  if (fused_ops_built()) {
+    EXPECT_TRUE(resolve_fused_ops(cfg, true).mlp_recompute);
+    cfg.mlp = FusedChoice::kOff;
+    EXPECT_FALSE(resolve_fused_ops(cfg, true).mlp_recompute);
+  }
+  try {
+    read("fused_ops:\n  mlp_recompute: sometimes\n");
+    ADD_FAILURE() << "no error";
+  } catch (const sigtrain::config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("fused_ops.mlp_recompute"), std::string::npos) << e.what();
+  }
+  auto model = build_model(tiny(Arch::kDecoder), attn());
+  FusedOps ops;
+  ops.mlp = ops.mlp_recompute = true;
+  model->set_fused_ops(ops);
+  int mlps = 0;
+  for (const auto& m : model->modules(/*include_self=*/false))
+    if (auto mlp = std::dynamic_pointer_cast<Mlp>(m)) {
+      EXPECT_TRUE(mlp->recompute_gelu);
+      ++mlps;
+    }
+  EXPECT_EQ(mlps, tiny(Arch::kDecoder).n_layer);
+}
+
 TEST(Models, BuildErrors) {
   ModelConfig c = tiny();
   c.vocab_size = 0;
