@@ -108,7 +108,7 @@ int main(int argc, char** argv) {
     else if (a == "--pad") o.pad = parse_list(next());
     else if (a == "--causal") {
       const std::string v = next();
-      o.causal = v == "both" ? std::vector<int>{0, 1} : std::vector<int>{std::stoi(v)};
+      o.causal = v == "both" ? std::vector<int>{0, 1} : parse_list(v);  // 0, 1, "0,1" or both
     } else if (a == "--dir") {
       const std::string v = next();
       o.fwd = v != "bwd";
