@@ -49,7 +49,10 @@ struct FusedGeluMlp : public torch::autograd::Function<FusedGeluMlp> {
     }
     const at::Tensor out = has_b2 ? at::addmm(b2h, h, w2h.t()) : at::mm(h, w2h.t());
     // recompute: h is not kept (the largest saved tensor); the backward's GELU pass writes it again.
-    ctx->save_for_backward(recompute ? std::vector<at::Tensor>{x, w1h, w2h, pre} : std::vector<at::Tensor>{x, w1h, w2h, pre, h});
+    if (recompute)
+      ctx->save_for_backward({x, w1h, w2h, pre});
+    else
+      ctx->save_for_backward({x, w1h, w2h, pre, h});
     ctx->saved_data["recompute"] = recompute;
     ctx->saved_data["has_b1"] = has_b1;
     ctx->saved_data["has_b2"] = has_b2;
@@ -70,14 +73,10 @@ struct FusedGeluMlp : public torch::autograd::Function<FusedGeluMlp> {
     // with recompute, that pass also writes h = GELU(pre) for dW₂ (our kernel's rounding of GELU, which may differ
     // from the forward epilogue's in the last bf16 bit).
     const at::Tensor dh = at::mm(dy, w2h);
-    at::Tensor h = recompute ? at::empty_like(pre) : saved[4];
+    const at::Tensor h = !recompute ? saved[4] : has_b1 ? at::empty_like(pre) : at::gelu(pre, "tanh");
     at::Tensor dpre, db1;
-    if (has_b1) {
-      std::tie(dpre, db1) = epilogue_ops::gelu_and_bias_grad(dh, pre, recompute ? h : at::Tensor());
-    } else {
-      dpre = at::gelu_backward(dh, pre, "tanh");
-      if (recompute) h = at::gelu(pre, "tanh");
-    }
+    if (has_b1) std::tie(dpre, db1) = epilogue_ops::gelu_and_bias_grad(dh, pre, recompute ? h : at::Tensor());
+    else dpre = at::gelu_backward(dh, pre, "tanh");
     auto [dw2, db2] = epilogue_ops::weight_and_bias_grad(h, dy, has_b2, kOp);
     at::Tensor dw1 = epilogue_ops::weight_and_bias_grad(x, dpre, false, kOp).first;
     const at::Tensor dx = at::mm(dpre, w1h);
