@@ -99,6 +99,8 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
     if (span.nm > 0) works[n_items++] = KTileWork{kt * BN, span};
   }
   if (n_items == 0) return;
+  // A compile-time 1 for the one-k-tile variant, so that it compiles to the loop-free kernel it was.
+  const int n_ktiles_here = KTILES == 1 ? 1 : n_items;
   const int off = si.Lk - si.Lq;
 
   if (tid == 0) {
@@ -116,7 +118,7 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
     setmaxnreg_dec<Cfg::kProducerRegs>();
     if (tid == 0) {
       const int bq = si.varlen_q ? 0 : b, bk = si.varlen_k ? 0 : b;
-      for (int i = 0; i < n_items; ++i) {
+      for (int i = 0; i < n_ktiles_here; ++i) {
         const int k_row = si.k_row0 + works[i].k0;
         mbar_arrive_expect_tx(bar_kv(i), 2 * Cfg::kKBytes);
 #pragma unroll
@@ -126,7 +128,7 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
         }
       }
       int t = 0;  // the ring runs on across the k-tiles
-      for (int i = 0; i < n_items; ++i) {
+      for (int i = 0; i < n_ktiles_here; ++i) {
         const int m_begin = works[i].span.m_begin, nm = works[i].span.nm;
         for (int it = 0; it < group * nm; ++it, ++t) {
           const int s = t % STAGES;
@@ -159,7 +161,7 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
   const int mq0 = BM == 64 ? 0 : wg * 64, nq0 = BM == 64 ? wg * NQ : 0;
 
   int t = 0;  // q-tiles of this CTA so far: the ring's stage and phase, the dS^T buffer
-  for (int item = 0; item < n_items; ++item) {
+  for (int item = 0; item < n_ktiles_here; ++item) {
     const KTileWork work = works[item];
     const int k0 = work.k0, m_begin = work.span.m_begin, nm = work.span.nm;
     const uint32_t sK_t = sK(item), k_wg = sK_t + wg * 64 * 128, v_wg = sV(item) + wg * 64 * 128;
