@@ -1,9 +1,9 @@
 // Sigmoid-attention backward kernel for Hopper (sm_90a): a TMA producer warp and two consumer warpgroups.
 //
-// CTA = (two k-tiles of BN = 128 keys, kv head, sequence), 3 warpgroups. The two k-tiles are x and its mirror
-// n_ktiles - 1 - x, so in a causal call every CTA gets the same number of q-tiles (the heaviest k-tile with the
-// lightest), and at short sequences half as many CTAs pay the per-CTA cost (launch, the first K / V load, the
-// pipeline fill); the second k-tile's K / V load in the first one's shadow.
+// CTA = (KTILES k-tiles of BN = 128 keys, kv head, sequence), 3 warpgroups. With KTILES 2 (D 64) the two k-tiles
+// are x and its mirror n_ktiles - 1 - x: a causal call's CTAs get equal numbers of q-tiles (the heaviest k-tile with
+// the lightest), half as many CTAs pay the per-CTA cost, and the second k-tile's K / V load in the first one's shadow
+// (2-10 % faster at D 64; at D 128 slower, so KTILES 1 there: docs/kernel-notebook.md v11).
 //   warpgroup 0 (producer, 24 registers): one thread loads both k-tiles' K and V at once (a buffer each), then Q and
 //     dO of each (k-tile, q-head of the GQA group, q-tile of BM queries) into a STAGES-deep ring (mbarriers full /
 //     empty, as in the forward).
