@@ -68,7 +68,10 @@ TrainingRun::TrainingRun(RunConfig cfg, const Runtime& runtime, DistributedConte
             (fused_ops.cross_entropy ? "fused kernel" : "LibTorch (fp32 logits)") +
             "; norms: " + (fused_ops.norm ? "fused kernel" : "LibTorch") +
             (fused_ops.add_norm ? " with the residual add" : "") +
-            "; GELU MLP: " + (fused_ops.mlp ? (fused_ops.mlp_recompute ? "fused (cuBLASLt epilogues, GELU recomputed in the backward)" : "fused (cuBLASLt epilogues)") : "LibTorch") +
+            "; GELU MLP: " +
+            (!fused_ops.mlp            ? "LibTorch"
+             : fused_ops.mlp_recompute ? "fused (cuBLASLt epilogues, GELU recomputed in the backward)"
+                                       : "fused (cuBLASLt epilogues)") +
             "; qkv to attention: " + (fused_ops.packed_qkv ? "packed" : "split"));
   // Data parallelism: gradients become views into flat buckets that are averaged over ranks during backward.
   if (world_ > 1) {
