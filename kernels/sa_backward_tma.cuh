@@ -39,7 +39,7 @@ template <int D, int BM, int KTILES>
 struct TmaBwdConfig {
   static constexpr int kNWG = 2, kBN = 64 * kNWG, kConsumers = 128 * kNWG, kThreads = kConsumers + 128;
   static constexpr int kStages = 2;
-  static constexpr int kKTiles = KTILES;  // k-tiles per CTA (2: x and its mirror; 1, a tuning variant: x alone)
+  static constexpr int kKTiles = KTILES;  // k-tiles per CTA: 2, x and its mirror (D 64); 1, x alone (D 128)
   static_assert(KTILES == 1 || KTILES == 2, "k-tiles per CTA");
   // dQ = dS K per warpgroup: NQ columns of the head dim for MQ queries.
   static constexpr int kNQ = BM == 64 ? D / kNWG : D;
