@@ -61,7 +61,31 @@ __device__ __forceinline__ MaxSum warp_merge(MaxSum a) {
 // VEC elements per load (16 bytes when vectorised, 1 otherwise).
 template <typename T, int VEC> struct alignas(sizeof(T) * VEC) Vec { T v[VEC]; };
 
-template <typename T, int VEC, int WARPS_PER_ROW, int ROWS_PER_BLOCK>
+// dx_rj = g · (exp(x_rj − lse) − [j = t]) over one row, by the kThreads threads of the row (lane_in_row). Each
+// element is read and then written by the same thread, so dx may alias x (the forward's in-place gradient).
+template <typename T, int VEC, int kThreads>
+__device__ __forceinline__ void write_grad_row(const T* x, T* dx, int64_t vocab, int64_t t, bool ignored, float g,
+                                               float lse, int lane_in_row) {
+  const float lse2 = lse * kLog2e;
+  auto grad_at = [&](float xv, int64_t j) {
+    return ignored ? 0.f : g * (exp2f(xv * kLog2e - lse2) - (j == t ? 1.f : 0.f));
+  };
+  const int64_t n_vec = vocab / VEC;
+  const auto* xv = reinterpret_cast<const Vec<T, VEC>*>(x);
+  auto* dxv = reinterpret_cast<Vec<T, VEC>*>(dx);
+  for (int64_t i = lane_in_row; i < n_vec; i += kThreads) {
+    const Vec<T, VEC> chunk = xv[i];
+    Vec<T, VEC> out;
+#pragma unroll
+    for (int j = 0; j < VEC; ++j) out.v[j] = from_float<T>(grad_at(to_float(chunk.v[j]), i * VEC + j));
+    dxv[i] = out;
+  }
+  for (int64_t i = n_vec * VEC + lane_in_row; i < vocab; i += kThreads) dx[i] = from_float<T>(grad_at(to_float(x[i]), i));
+}
+
+// WRITE_GRAD: the forward also writes the gradient with g_r = 1 into p.grad_logits (may alias the logits), after
+// the row's lse is known; the second read of the row comes from L1 / L2 (a row is ~100 KB at GPT-2's vocabulary).
+template <typename T, int VEC, int WARPS_PER_ROW, int ROWS_PER_BLOCK, bool WRITE_GRAD>
 __global__ void __launch_bounds__(32 * WARPS_PER_ROW * ROWS_PER_BLOCK)
     cross_entropy_forward_kernel(CrossEntropyParams p) {
   constexpr int kThreads = 32 * WARPS_PER_ROW;
@@ -102,13 +126,25 @@ __global__ void __launch_bounds__(32 * WARPS_PER_ROW * ROWS_PER_BLOCK)
     if (lane_in_row == 0)
       for (int w = 1; w < WARPS_PER_ROW; ++w) acc.merge(shared_m[row_in_block][w], shared_s[row_in_block][w]);
   }
-  if (!active || lane_in_row != 0) return;
-  const float lse = (acc.m + log2f(acc.s)) * kLn2;
-  p.lse[row] = lse;
-  const int64_t t = p.targets[row];
-  float loss = 0.f;
-  if (t != p.ignore_index) loss = (t >= 0 && t < p.vocab) ? lse - to_float(x[t]) : NAN;  // bad target: NaN, no read
-  p.loss[row] = loss;
+  __shared__ float shared_lse[ROWS_PER_BLOCK];
+  if (active && lane_in_row == 0) {
+    const float lse = (acc.m + log2f(acc.s)) * kLn2;
+    p.lse[row] = lse;
+    const int64_t t = p.targets[row];
+    float loss = 0.f;
+    if (t != p.ignore_index) loss = (t >= 0 && t < p.vocab) ? lse - to_float(x[t]) : NAN;  // bad target: NaN, no read
+    p.loss[row] = loss;
+    if constexpr (WRITE_GRAD) shared_lse[row_in_block] = lse;
+  }
+  if constexpr (WRITE_GRAD) {
+    __syncthreads();  // the row's lse to all its threads, and x[t] read before any thread overwrites the row
+    if (!active) return;
+    const int64_t t = p.targets[row];
+    const bool ignored = t == p.ignore_index;
+    const float g = ignored ? 0.f : ((t >= 0 && t < p.vocab) ? 1.f : NAN);
+    write_grad_row<T, VEC, kThreads>(x, static_cast<T*>(p.grad_logits) + row * p.grad_row_stride, p.vocab, t,
+                                     ignored, g, shared_lse[row_in_block], lane_in_row);
+  }
 }
 
 template <typename T, int VEC, int WARPS_PER_ROW, int ROWS_PER_BLOCK>
@@ -124,48 +160,41 @@ __global__ void __launch_bounds__(32 * WARPS_PER_ROW * ROWS_PER_BLOCK)
   const bool ignored = t == p.ignore_index;
   // A target out of range poisons the row (the forward's loss is NaN too).
   const float g = ignored ? 0.f : ((t >= 0 && t < p.vocab) ? p.grad_loss[row * p.grad_loss_stride] : NAN);
-  const float lse2 = p.lse[row] * kLog2e;
-  auto grad_at = [&](float xv, int64_t j) {
-    return ignored ? 0.f : g * (exp2f(xv * kLog2e - lse2) - (j == t ? 1.f : 0.f));
-  };
-  const int64_t n_vec = p.vocab / VEC;
-  const auto* xv = reinterpret_cast<const Vec<T, VEC>*>(x);
-  auto* dxv = reinterpret_cast<Vec<T, VEC>*>(dx);
-  for (int64_t i = lane_in_row; i < n_vec; i += kThreads) {
-    const Vec<T, VEC> chunk = xv[i];
-    Vec<T, VEC> out;
-#pragma unroll
-    for (int j = 0; j < VEC; ++j) out.v[j] = from_float<T>(grad_at(to_float(chunk.v[j]), i * VEC + j));
-    dxv[i] = out;
-  }
-  for (int64_t i = n_vec * VEC + lane_in_row; i < p.vocab; i += kThreads) dx[i] = from_float<T>(grad_at(to_float(x[i]), i));
+  write_grad_row<T, VEC, kThreads>(x, dx, p.vocab, t, ignored, g, p.lse[row], lane_in_row);
 }
 
-void check(const CrossEntropyParams& p, bool backward) {
+enum class Pass { kForward, kForwardWithGrad, kBackward };
+
+void check(const CrossEntropyParams& p, Pass pass) {
   auto fail = [](const std::string& what) { throw std::invalid_argument("cross_entropy: " + what); };
   if (p.rows < 0 || p.vocab <= 0) fail("rows must be >= 0 and vocab > 0");
   if (p.row_stride < p.vocab) fail("row_stride must be >= vocab");
   if (p.rows > 0x7fffffffLL * 4) fail("too many rows for one launch");
   if (!p.logits || !p.targets || !p.lse) fail("logits, targets and lse are required");
-  if (!backward && !p.loss) fail("loss is required");
-  if (backward && (!p.grad_loss || !p.grad_logits || p.grad_row_stride < p.vocab))
-    fail("backward needs grad_loss, grad_logits and grad_row_stride >= vocab");
+  if (pass != Pass::kBackward && !p.loss) fail("loss is required");
+  if (pass == Pass::kBackward && !p.grad_loss) fail("backward needs grad_loss");
+  if (pass != Pass::kForward && (!p.grad_logits || p.grad_row_stride < p.vocab))
+    fail("the gradient needs grad_logits and grad_row_stride >= vocab");
+  if (pass == Pass::kForwardWithGrad && p.grad_logits == p.logits && p.grad_row_stride != p.row_stride)
+    fail("an in-place gradient (grad_logits == logits) needs grad_row_stride == row_stride");
 }
 
-template <typename T, bool kBackward>
+template <typename T, Pass kPass>
 void launch(const CrossEntropyParams& p, Stream stream) {
   if (p.rows == 0) return;
   constexpr int kVec = 16 / sizeof(T);
   const auto addr = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr); };
   bool vectorised = addr(p.logits) % 16 == 0 && (p.row_stride * sizeof(T)) % 16 == 0;
-  if (kBackward) vectorised = vectorised && addr(p.grad_logits) % 16 == 0 && (p.grad_row_stride * sizeof(T)) % 16 == 0;
+  if (kPass != Pass::kForward)
+    vectorised = vectorised && addr(p.grad_logits) % 16 == 0 && (p.grad_row_stride * sizeof(T)) % 16 == 0;
   const bool small_vocab = p.vocab <= 2048;
   auto run = [&](auto kernel, int rows_per_block, int threads) {
     const auto blocks = static_cast<unsigned>((p.rows + rows_per_block - 1) / rows_per_block);
     kernel<<<blocks, threads, 0, stream>>>(p);
   };
-#define SIGTRAIN_CE_KERNEL(VEC, WARPS, ROWS)                                                              \
-  (kBackward ? cross_entropy_backward_kernel<T, VEC, WARPS, ROWS> : cross_entropy_forward_kernel<T, VEC, WARPS, ROWS>)
+#define SIGTRAIN_CE_KERNEL(VEC, WARPS, ROWS)                                             \
+  (kPass == Pass::kBackward ? cross_entropy_backward_kernel<T, VEC, WARPS, ROWS>          \
+                            : cross_entropy_forward_kernel<T, VEC, WARPS, ROWS, kPass == Pass::kForwardWithGrad>)
   if (small_vocab) {
     if (vectorised) run(SIGTRAIN_CE_KERNEL(kVec, 1, 4), 4, 128);
     else run(SIGTRAIN_CE_KERNEL(1, 1, 4), 4, 128);
@@ -178,20 +207,23 @@ void launch(const CrossEntropyParams& p, Stream stream) {
     throw std::runtime_error(std::string("cross_entropy: kernel launch failed: ") + cudaGetErrorString(err));
 }
 
-template <bool kBackward>
+template <Pass kPass>
 void dispatch(const CrossEntropyParams& p, Stream stream) {
-  check(p, kBackward);
+  check(p, kPass);
   switch (p.dtype) {
-    case LogitsDType::kBF16: return launch<__nv_bfloat16, kBackward>(p, stream);
-    case LogitsDType::kFP16: return launch<__half, kBackward>(p, stream);
-    case LogitsDType::kFP32: return launch<float, kBackward>(p, stream);
+    case LogitsDType::kBF16: return launch<__nv_bfloat16, kPass>(p, stream);
+    case LogitsDType::kFP16: return launch<__half, kPass>(p, stream);
+    case LogitsDType::kFP32: return launch<float, kPass>(p, stream);
   }
   throw std::invalid_argument("cross_entropy: unknown dtype");
 }
 
 }  // namespace
 
-void cross_entropy_forward(const CrossEntropyParams& p, Stream stream) { dispatch<false>(p, stream); }
-void cross_entropy_backward(const CrossEntropyParams& p, Stream stream) { dispatch<true>(p, stream); }
+void cross_entropy_forward(const CrossEntropyParams& p, Stream stream) {
+  if (p.grad_logits) dispatch<Pass::kForwardWithGrad>(p, stream);
+  else dispatch<Pass::kForward>(p, stream);
+}
+void cross_entropy_backward(const CrossEntropyParams& p, Stream stream) { dispatch<Pass::kBackward>(p, stream); }
 
 }  // namespace sigtrain::kernels

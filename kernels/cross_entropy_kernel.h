@@ -4,7 +4,10 @@
 //   forward    lse_r = log Σ_j exp(x_rj)          loss_r = lse_r − x_r,t_r           (t_r = ignore_index: 0)
 //   backward   dx_rj = g_r · (exp(x_rj − lse_r) − [j = t_r])                         (t_r = ignore_index: 0)
 // The forward reads each row once (an online max / sum-exp), keeps only lse (fp32 [rows]); the backward reads the
-// logits once more and writes dx in the logits' dtype. No fp32 copy of the logits and no saved softmax ever
+// logits once more and writes dx in the logits' dtype. Where the gradient is certain to be wanted, the forward can
+// write it too, for g_r = 1 (grad_logits set in the forward), over the logits themselves if asked: one read and one
+// write of the logits in all instead of two reads and one write, and no second [rows, vocab] buffer
+// (models/head_loss.h scales it by the real g in its backward's GEMMs). No fp32 copy of the logits and no saved softmax ever
 // exist: at GPT-2 shape (16K rows × 50304) that is ~5 GB of memory traffic instead of ~28 GB for
 // cast + log_softmax + nll_loss and their backward (docs/benchmarks.md, "Training speed").
 //
@@ -31,7 +34,9 @@ struct CrossEntropyParams {
   int64_t ignore_index = -100;
   float* lse = nullptr;            // forward output: fp32 [rows] (ignored rows get lse too, unused)
   float* loss = nullptr;           // forward output: fp32 [rows], 0 for ignored rows
-  // Backward only.
+  // Backward: g_r, dx. The forward writes dx for g_r = 1 when grad_logits is set: into another buffer, or into the
+  // logits themselves (grad_logits == logits, grad_row_stride == row_stride; each element is read before it is
+  // overwritten, and the loss takes x_r,t_r before its row is), never a buffer that partly overlaps them.
   const float* grad_loss = nullptr;  // g_r: fp32, grad_loss[r * grad_loss_stride] (stride 0: one scalar for all)
   int64_t grad_loss_stride = 0;
   void* grad_logits = nullptr;       // dx, logits' dtype

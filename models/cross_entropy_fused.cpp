@@ -1,4 +1,5 @@
-// The fused cross-entropy's autograd function around kernels/cross_entropy_kernel.h (models/cross_entropy.h).
+// The fused cross-entropy's autograd functions around kernels/cross_entropy_kernel.h: the loss over given logits
+// (models/cross_entropy.h) and the head's GEMM with the loss (models/head_loss.h).
 #include <ATen/cuda/CUDAContext.h>
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/autograd.h>
@@ -7,6 +8,9 @@
 
 #include "cross_entropy_kernel.h"
 #include "models/cross_entropy.h"
+#include "models/gemm_epilogue_ops.h"
+#include "models/head_loss.h"
+#include "models/linear_fused.h"
 
 namespace sigtrain::models {
 namespace {
@@ -69,7 +73,58 @@ struct FusedCrossEntropy : public torch::autograd::Function<FusedCrossEntropy> {
   }
 };
 
+// x [R, d] in the compute dtype, contiguous; w the fp32 weight [V, d] (the gradient's destination), w_cast its
+// compute-dtype copy (what the GEMMs read); targets int64 [R] on x's device. Returns Σ of the rows' losses.
+struct FusedHeadLoss : public torch::autograd::Function<FusedHeadLoss> {
+  static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& w_cast,
+                            const at::Tensor& targets, int64_t ignore_index) {
+    const c10::cuda::CUDAGuard guard(x.device());
+    TORCH_CHECK(w_cast.scalar_type() == x.scalar_type() && w.sizes() == w_cast.sizes(),
+                "fused head loss: weight copy mismatch");
+    at::Tensor logits = at::mm(x, w_cast.t());  // [R, V]; becomes the unit gradient below
+    auto f32 = x.options().dtype(at::kFloat);
+    const at::Tensor lse = at::empty({x.size(0)}, f32), loss = at::empty({x.size(0)}, f32);
+    K::CrossEntropyParams p = params_for(logits, targets, ignore_index);
+    p.lse = lse.data_ptr<float>();
+    p.loss = loss.data_ptr<float>();
+    p.grad_logits = logits.data_ptr();
+    p.grad_row_stride = p.row_stride;
+    K::cross_entropy_forward(p, at::cuda::getCurrentCUDAStream());
+    ctx->save_for_backward({x, w_cast, logits});
+    return loss.sum();
+  }
+
+  static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
+    const auto saved = ctx->get_saved_variables();
+    const at::Tensor &x = saved[0], &w_cast = saved[1], &unit_grad = saved[2];
+    const c10::cuda::CUDAGuard guard(x.device());
+    const at::Tensor g = grads[0].to(at::kFloat);  // 0-dim; stays on the device
+    // dW = Dᵀ (g x): the scaling on the small side of the GEMM; a 0-dim fp32 factor keeps x's dtype.
+    at::Tensor dw = epilogue_ops::weight_and_bias_grad(x * g, unit_grad, /*has_bias=*/false, "head_loss").first;
+    at::Tensor dx = at::mm(unit_grad, w_cast);
+    dx.mul_(g);
+    return {dx, dw, at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
 }  // namespace
+
+// The head's GEMMs are a linear layer's without a bias: the fused linear's conditions.
+bool fused_head_loss_applicable(const at::Tensor& x, const at::Tensor& weight) {
+  return fused_linear_applicable(x, weight);
+}
+
+at::Tensor fused_head_loss_sum(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& targets,
+                               int64_t ignore_index, const WeightCasts* casts) {
+  TORCH_CHECK(fused_head_loss_applicable(x, weight),
+              "fused head loss: input or weight not supported (fused_head_loss_applicable)");
+  const int64_t rows = x.numel() / x.size(-1);
+  TORCH_CHECK(targets.numel() == rows, "fused head loss: ", targets.numel(), " targets for ", rows, " rows");
+  const at::ScalarType dt = *epilogue_ops::compute_dtype(x);
+  const at::Tensor flat_targets = targets.reshape({-1}).to(x.device(), at::kLong).contiguous();
+  return FusedHeadLoss::apply(epilogue_ops::gemm_rows(x, dt), weight, epilogue_ops::cast_from(casts, weight, dt),
+                              flat_targets, ignore_index);
+}
 
 at::Tensor fused_cross_entropy_rows(const at::Tensor& logits, const at::Tensor& targets, int64_t ignore_index) {
   TORCH_CHECK(logits.dim() == 2 && logits.stride(1) == 1, "fused cross_entropy: logits must be [R, V], V contiguous");

@@ -21,6 +21,7 @@ bool resolve(FusedChoice choice, bool possible, const std::string& key) {
 FusedOpsConfig FusedOpsConfig::parse(config::SectionReader& r) {
   FusedOpsConfig c;
   c.cross_entropy = parse_choice(r, "cross_entropy");
+  c.head_loss = parse_choice(r, "head_loss");
   c.norm = parse_choice(r, "norm");
   c.add_norm = parse_choice(r, "add_norm");
   c.mlp = parse_choice(r, "mlp");
@@ -42,6 +43,10 @@ FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda) {
   const bool possible = cuda && fused_ops_built();
   FusedOps ops;
   ops.cross_entropy = resolve(cfg.cross_entropy, possible, "cross_entropy");
+  if (cfg.head_loss == FusedChoice::kOn && possible && !ops.cross_entropy)
+    throw config::ConfigError("fused_ops.head_loss: on needs the fused cross-entropy, but fused_ops.cross_entropy is "
+                              "off; set fused_ops.cross_entropy: auto, or fused_ops.head_loss: auto or off");
+  ops.head_loss = resolve(cfg.head_loss, possible, "head_loss") && ops.cross_entropy;
   ops.norm = resolve(cfg.norm, possible, "norm");
   if (cfg.add_norm == FusedChoice::kOn && possible && !ops.norm)
     throw config::ConfigError("fused_ops.add_norm: on needs the fused norm, but fused_ops.norm is off; set "

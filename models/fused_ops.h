@@ -5,6 +5,8 @@
 //
 //   fused_ops:
 //     cross_entropy: auto     # kernels/cross_entropy_kernel.h: loss and gradient from the bf16 logits, no fp32 copy
+//     head_loss: auto         # token models: the head's GEMM and that loss as one op whose forward writes the loss
+//                             # gradient over the logits (models/head_loss.h); needs cross_entropy
 //     norm: auto              # kernels/norm_kernel.h: LayerNorm / RMSNorm writing the autocast dtype directly
 //     add_norm: auto          # the same kernels with a pre-norm block's residual add (and its backward) fused in
 //     mlp: auto               # kernels/gemm_epilogue.h: the GELU MLP with bias and GELU in the GEMMs, the GELU
@@ -26,6 +28,7 @@ enum class FusedChoice { kAuto, kOn, kOff };
 
 struct FusedOpsConfig {
   FusedChoice cross_entropy = FusedChoice::kAuto;
+  FusedChoice head_loss = FusedChoice::kAuto;
   FusedChoice norm = FusedChoice::kAuto;
   FusedChoice add_norm = FusedChoice::kAuto;
   FusedChoice mlp = FusedChoice::kAuto;
@@ -38,6 +41,7 @@ struct FusedOpsConfig {
 // The choices resolved for a device: what the run uses.
 struct FusedOps {
   bool cross_entropy = false;
+  bool head_loss = false;  // with cross_entropy only
   bool norm = false;
   bool add_norm = false;
   bool mlp = false;
@@ -50,7 +54,7 @@ struct FusedOps {
 bool fused_ops_built();
 
 // Resolves `cfg` for a run on a CUDA device (cuda) or not. Throws config::ConfigError naming the key when an op
-// is `on` but cannot run here (add_norm also needs norm).
+// is `on` but cannot run here (add_norm also needs norm, head_loss cross_entropy).
 FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda);
 
 }  // namespace sigtrain::models

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "models/cross_entropy.h"
+#include "models/head_loss.h"
 #include "models/linear_fused.h"
 #include "models/mlp_fused.h"
 #include "models/norm_fused.h"
@@ -11,6 +12,11 @@ namespace sigtrain::models {
 
 at::Tensor fused_cross_entropy_rows(const at::Tensor&, const at::Tensor&, int64_t) {
   throw std::logic_error("fused cross_entropy: this build has no CUDA kernels (models::fused_ops_built() is false)");
+}
+
+bool fused_head_loss_applicable(const at::Tensor&, const at::Tensor&) { return false; }
+at::Tensor fused_head_loss_sum(const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t, const WeightCasts*) {
+  throw std::logic_error("fused head loss: this build has no CUDA kernels (models::fused_ops_built() is false)");
 }
 
 bool fused_norm_applicable(const at::Tensor&, const at::Tensor&) { return false; }

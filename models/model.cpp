@@ -11,7 +11,9 @@
 
 #include "models/asr_encoder.h"
 #include "models/causal_lm.h"
+#include "models/cross_entropy.h"
 #include "models/encoder.h"
+#include "models/head_loss.h"
 #include "models/vit.h"
 
 namespace sigtrain::models {
@@ -151,8 +153,20 @@ double Model::flops_per_token(int64_t seq_len) const {
   return 6.0 * N + attn;
 }
 
+at::Tensor Model::cross_entropy_sum(const ModelInputs& in, const at::Tensor& targets, int64_t ignore_index) {
+  const at::Tensor head = loss_head_weight();
+  if (fused_ops_.head_loss && head.defined() && head.requires_grad() && at::GradMode::is_enabled()) {
+    const at::Tensor h = hidden(in);
+    if (fused_head_loss_applicable(h, head)) return fused_head_loss_sum(h, head, targets, ignore_index, weight_casts_.get());
+    return models::cross_entropy_sum(logits(h), targets, ignore_index, fused_ops_.cross_entropy);
+  }
+  return models::cross_entropy_sum(forward(in), targets, ignore_index, fused_ops_.cross_entropy);
+}
+
 void Model::set_fused_ops(const FusedOps& ops) {
-  std::vector<at::Tensor> cast_weights;  // what the fused MLPs and linear layers read in the compute dtype
+  fused_ops_ = ops;
+  std::vector<at::Tensor> cast_weights;  // what the fused MLPs, linear layers and head loss read in the compute dtype
+  if (ops.head_loss && loss_head_weight().defined()) cast_weights.push_back(loss_head_weight());
   auto add = [&cast_weights](const Linear& l) {
     for (const at::Tensor* t : {&l.weight, &l.bias})
       if (t->defined()) cast_weights.push_back(*t);

@@ -80,6 +80,11 @@ class Model : public torch::nn::Module {
   at::Tensor hidden(const ModelInputs& in);
   // Hidden states → the head's output.
   virtual at::Tensor logits(const at::Tensor& hidden) const = 0;
+  // Σ over positions of the cross-entropy of the head's output against `targets` (in's leading shape, int64;
+  // ignore_index left out): fp32 0-dim, the loss the token tasks train on. forward(in) and models::cross_entropy_sum
+  // (fused_ops.cross_entropy); with fused_ops.head_loss, a linear head (loss_head_weight) and a gradient to
+  // compute, the head's GEMM and the loss as one op instead (models/head_loss.h).
+  at::Tensor cross_entropy_sum(const ModelInputs& in, const at::Tensor& targets, int64_t ignore_index);
 
   const ModelConfig& config() const { return cfg_; }
   const AttentionConfig& attention_config() const { return attn_cfg_; }
@@ -116,6 +121,9 @@ class Model : public torch::nn::Module {
  protected:
   // Input embedding [B, T, d] of the batch.
   virtual at::Tensor embed(const ModelInputs& in) = 0;
+  // The fp32 weight W [V, d] when logits(h) is exactly h Wᵀ (a linear head without a bias, tied or not), which
+  // fused_ops.head_loss may fuse with the loss; undefined otherwise.
+  virtual at::Tensor loss_head_weight() const { return {}; }
   // Causality, key padding from in.lengths, ALiBi slopes.
   AttentionMask make_mask(const ModelInputs& in, const at::Device& device) const;
   // Registers "blocks.<i>" and (pre / hybrid placement) "final_norm"; called by the derived constructor where
@@ -129,6 +137,7 @@ class Model : public torch::nn::Module {
   std::vector<std::shared_ptr<TransformerBlock>> blocks_;  // "blocks.<i>.…"
   std::shared_ptr<Norm> final_norm_;      // "final_norm.*", pre / hybrid only (post-norm blocks end in a norm)
   std::shared_ptr<WeightCasts> weight_casts_ = std::make_shared<WeightCasts>();  // the fused ops' weights (set_fused_ops)
+  FusedOps fused_ops_;  // set_fused_ops: what the loss (cross_entropy_sum) may use
 };
 
 // Token models (the decoder LM and the encoder): token embedding (+ learned positions | RoPE | ALiBi | none),
@@ -141,6 +150,7 @@ class TokenModel : public Model {
  protected:
   // Token + learned position embedding (the encoder adds the value projection).
   at::Tensor embed(const ModelInputs& in) override;
+  at::Tensor loss_head_weight() const override { return head_ ? head_->weight : tok_embed_->weight; }
 
   std::shared_ptr<Embedding> tok_embed_;  // "tok_embed.weight" [V, d]
   std::shared_ptr<Embedding> pos_embed_;  // "pos_embed.weight" [max_seq_len, d], learned positions only

@@ -14,7 +14,8 @@
 #   bench     (afterwards) attention_bench: BENCH_ARGS (default: D 32, 96, 256 at N 1K-16K, fwd + bwd)
 #   speed     (afterwards) scripts/device/speed_side_by_side.sh SPEED_MODELS (default gpt2) with SPEED_VARIANTS,
 #             sigtrain only unless TORCH_MODES is set (PROFILE=1 adds the CUPTI breakdowns), at most SPEED_TIMEOUT_S
-#             (default 400) s
+#             (default 400) s; its STEPS and EXTRA_SETS are SPEED_STEPS and SPEED_EXTRA_SETS (STEPS and EXTRA_SETS
+#             are the experiment's)
 # DEADLINE_S (default 560) bounds the experiment's training commands from this script's start, so that the call ends
 # inside the device tool's 600 s. Builds first (scripts/device/build.sh). Run from the root after
 # `source .device-slim/unpack.sh`; carry .device-slim and the experiment's data (.device-lm for the LM pair).
@@ -72,7 +73,7 @@ if want bench; then
 fi
 if want speed; then
   TORCH_MODES=${TORCH_MODES:-skip} SIGTRAIN_VARIANTS=${SPEED_VARIANTS:-sigmoid:fused sigmoid:fused:fused_ops.add_norm=off} \
-    OUT="$OUT" timeout "${SPEED_TIMEOUT_S:-400}" scripts/device/speed_side_by_side.sh ${SPEED_MODELS:-gpt2} > "$OUT/speed.log" 2>&1
+    STEPS=${SPEED_STEPS:-100} EXTRA_SETS=${SPEED_EXTRA_SETS:-} OUT="$OUT" timeout "${SPEED_TIMEOUT_S:-400}" scripts/device/speed_side_by_side.sh ${SPEED_MODELS:-gpt2} > "$OUT/speed.log" 2>&1
   stage speed "exit $?; $(tr '\n' '|' < "$OUT/speed/table.md" 2>/dev/null)"
   (cd "$OUT" && tar czf speed.tgz --exclude=checkpoints --exclude=trace.json speed && rm -rf speed)
 fi

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "models/causal_lm.h"
+#include "models/cross_entropy.h"
 #include "models/encoder.h"
 #include "models/fused_ops.h"
 #include "models/model.h"
@@ -350,6 +351,36 @@ TEST(FusedOps, AddNormFollowsTheNorm) {
     ADD_FAILURE() << "no error";
   } catch (const std::exception& e) {
     EXPECT_NE(std::string(e.what()).find("fused_ops.add_norm: on needs the fused norm, but fused_ops.norm is off"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// fused_ops.head_loss needs the fused cross-entropy likewise; a model whose head is not one linear map (the ViT's
+// pooled, biased head) has no weight to fuse, and on the CPU the loss is LibTorch's with the flag on.
+TEST(FusedOps, HeadLossFollowsTheCrossEntropy) {
+  FusedOpsConfig cfg;
+  EXPECT_FALSE(resolve_fused_ops(cfg, /*cuda=*/false).head_loss);
+  ModelConfig c = tiny(Arch::kDecoder);
+  auto model = build_model(c, attn());
+  FusedOps ops;
+  ops.cross_entropy = ops.head_loss = true;
+  model->set_fused_ops(ops);
+  at::Tensor tokens = torch::randint(0, c.vocab_size, {2, 8}, torch::kLong);
+  at::Tensor targets = torch::randint(0, c.vocab_size, {2, 8}, torch::kLong);
+  at::Tensor ref = cross_entropy_sum(model->forward(tokens), targets, -100, /*fused=*/false);
+  EXPECT_TRUE(torch::equal(model->cross_entropy_sum(ModelInputs{tokens, {}, {}, {}}, targets, -100), ref));
+  if (!fused_ops_built()) GTEST_SKIP() << "this build has no fused kernels";
+  EXPECT_TRUE(resolve_fused_ops(cfg, true).head_loss);
+  cfg.cross_entropy = FusedChoice::kOff;
+  EXPECT_FALSE(resolve_fused_ops(cfg, true).head_loss);
+  cfg.head_loss = FusedChoice::kOn;
+  try {
+    resolve_fused_ops(cfg, true);
+    ADD_FAILURE() << "no error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("fused_ops.head_loss: on needs the fused cross-entropy, but "
+                                         "fused_ops.cross_entropy is off"),
               std::string::npos)
         << e.what();
   }

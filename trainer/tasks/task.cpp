@@ -3,7 +3,6 @@
 #include <torch/torch.h>
 
 #include "common/config.h"
-#include "models/cross_entropy.h"
 
 namespace sigtrain::trainer {
 
@@ -15,8 +14,7 @@ torch::Tensor upload(const torch::Tensor& host, const torch::Device& device, std
 }
 
 std::pair<torch::Tensor, torch::Tensor> Task::loss_sum(models::Model& model, const Batch& batch) {
-  auto logits = model.forward(batch.inputs);
-  auto sum = models::cross_entropy_sum(logits, batch.targets, kIgnoreTarget, fused_ops_.cross_entropy);
+  auto sum = model.cross_entropy_sum(batch.inputs, batch.targets, kIgnoreTarget);
   auto count = (batch.targets != kIgnoreTarget).sum();
   return {sum, count};
 }

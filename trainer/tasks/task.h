@@ -93,7 +93,8 @@ class Task {
   virtual nlohmann::json state() const = 0;
   virtual void restore(const nlohmann::json& state) = 0;
 
-  // The fused kernels the run uses (fused_ops section, resolved for the device); the losses take theirs.
+  // The fused kernels the run uses (fused_ops section, resolved for the device), for the losses a task computes
+  // itself (the token tasks' loss is the model's: Model::cross_entropy_sum, with the model's copy of these).
   void set_fused_ops(const models::FusedOps& ops) { fused_ops_ = ops; }
 
  protected:
