@@ -63,9 +63,10 @@ template <typename T, int VEC> struct alignas(sizeof(T) * VEC) Vec { T v[VEC]; }
 
 // dx_rj = g · (exp(x_rj − lse) − [j = t]) over one row, by the kThreads threads of the row (lane_in_row). Each
 // element is read and then written by the same thread, so dx may alias x (the forward's in-place gradient).
+// `staged`: the row's vectors as the thread loaded them into shared memory (the forward), read instead of x.
 template <typename T, int VEC, int kThreads>
 __device__ __forceinline__ void write_grad_row(const T* x, T* dx, int64_t vocab, int64_t t, bool ignored, float g,
-                                               float lse, int lane_in_row) {
+                                               float lse, int lane_in_row, const Vec<T, VEC>* staged = nullptr) {
   const float lse2 = lse * kLog2e;
   auto grad_at = [&](float xv, int64_t j) {
     return ignored ? 0.f : g * (exp2f(xv * kLog2e - lse2) - (j == t ? 1.f : 0.f));
@@ -74,7 +75,7 @@ __device__ __forceinline__ void write_grad_row(const T* x, T* dx, int64_t vocab,
   const auto* xv = reinterpret_cast<const Vec<T, VEC>*>(x);
   auto* dxv = reinterpret_cast<Vec<T, VEC>*>(dx);
   for (int64_t i = lane_in_row; i < n_vec; i += kThreads) {
-    const Vec<T, VEC> chunk = xv[i];
+    const Vec<T, VEC> chunk = staged ? staged[i] : xv[i];
     Vec<T, VEC> out;
 #pragma unroll
     for (int j = 0; j < VEC; ++j) out.v[j] = from_float<T>(grad_at(to_float(chunk.v[j]), i * VEC + j));
@@ -84,10 +85,14 @@ __device__ __forceinline__ void write_grad_row(const T* x, T* dx, int64_t vocab,
 }
 
 // WRITE_GRAD: the forward also writes the gradient with g_r = 1 into p.grad_logits (may alias the logits), after
-// the row's lse is known; the second read of the row comes from L1 / L2 (a row is ~100 KB at GPT-2's vocabulary).
+// the row's lse is known. With `stage` (one row a block), the first pass keeps the row's vectors in dynamic shared
+// memory and the second reads them from there: a GPT-2 row is ~100 KB, and re-reading it from L2 missed (with four
+// 100 KB rows per SM in flight, 53 MB against a 50 MB L2: the forward then read the logits twice from HBM).
 template <typename T, int VEC, int WARPS_PER_ROW, int ROWS_PER_BLOCK, bool WRITE_GRAD>
 __global__ void __launch_bounds__(32 * WARPS_PER_ROW * ROWS_PER_BLOCK)
-    cross_entropy_forward_kernel(CrossEntropyParams p) {
+    cross_entropy_forward_kernel(CrossEntropyParams p, bool stage) {
+  extern __shared__ __align__(16) unsigned char stage_raw[];
+  auto* staged = reinterpret_cast<Vec<T, VEC>*>(stage_raw);
   constexpr int kThreads = 32 * WARPS_PER_ROW;
   const int lane_in_row = threadIdx.x % kThreads;
   const int row_in_block = threadIdx.x / kThreads;
@@ -102,6 +107,7 @@ __global__ void __launch_bounds__(32 * WARPS_PER_ROW * ROWS_PER_BLOCK)
     const auto* xv = reinterpret_cast<const Vec<T, VEC>*>(x);
     for (int64_t i = lane_in_row; i < n_vec; i += kThreads) {
       const Vec<T, VEC> chunk = xv[i];
+      if (WRITE_GRAD && stage) staged[i] = chunk;  // read back by this same thread only
       float x2[VEC], block_max = -INFINITY;
 #pragma unroll
       for (int j = 0; j < VEC; ++j) {
@@ -143,7 +149,7 @@ __global__ void __launch_bounds__(32 * WARPS_PER_ROW * ROWS_PER_BLOCK)
     const bool ignored = t == p.ignore_index;
     const float g = ignored ? 0.f : ((t >= 0 && t < p.vocab) ? 1.f : NAN);
     write_grad_row<T, VEC, kThreads>(x, static_cast<T*>(p.grad_logits) + row * p.grad_row_stride, p.vocab, t,
-                                     ignored, g, shared_lse[row_in_block], lane_in_row);
+                                     ignored, g, shared_lse[row_in_block], lane_in_row, stage ? staged : nullptr);
   }
 }
 
@@ -164,6 +170,9 @@ __global__ void __launch_bounds__(32 * WARPS_PER_ROW * ROWS_PER_BLOCK)
 }
 
 enum class Pass { kForward, kForwardWithGrad, kBackward };
+
+// Two 512-thread blocks with a staged row each on one SM (227 KB of shared memory): rows up to 56K bf16 values.
+constexpr size_t kMaxStageBytes = 112 * 1024;
 
 void check(const CrossEntropyParams& p, Pass pass) {
   auto fail = [](const std::string& what) { throw std::invalid_argument("cross_entropy: " + what); };
@@ -188,19 +197,32 @@ void launch(const CrossEntropyParams& p, Stream stream) {
   if (kPass != Pass::kForward)
     vectorised = vectorised && addr(p.grad_logits) % 16 == 0 && (p.grad_row_stride * sizeof(T)) % 16 == 0;
   const bool small_vocab = p.vocab <= 2048;
-  auto run = [&](auto kernel, int rows_per_block, int threads) {
+  // The forward with the gradient stages a large row in shared memory where two such blocks fit an SM.
+  const size_t row_bytes = static_cast<size_t>(p.vocab / kVec) * 16;
+  const bool stage = kPass == Pass::kForwardWithGrad && vectorised && !small_vocab && row_bytes <= kMaxStageBytes;
+  auto run = [&](auto kernel, int rows_per_block, int threads, size_t smem_bytes) {
     const auto blocks = static_cast<unsigned>((p.rows + rows_per_block - 1) / rows_per_block);
-    kernel<<<blocks, threads, 0, stream>>>(p);
+    if constexpr (kPass == Pass::kBackward) {
+      kernel<<<blocks, threads, 0, stream>>>(p);
+    } else {
+      if (smem_bytes > 48 * 1024)
+        cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(smem_bytes));
+      kernel<<<blocks, threads, smem_bytes, stream>>>(p, smem_bytes > 0);
+    }
   };
-#define SIGTRAIN_CE_KERNEL(VEC, WARPS, ROWS)                                             \
-  (kPass == Pass::kBackward ? cross_entropy_backward_kernel<T, VEC, WARPS, ROWS>          \
-                            : cross_entropy_forward_kernel<T, VEC, WARPS, ROWS, kPass == Pass::kForwardWithGrad>)
+  constexpr bool kGrad = kPass == Pass::kForwardWithGrad;
+  auto pick = [](auto backward, auto forward) {
+    if constexpr (kPass == Pass::kBackward) return backward;
+    else return forward;
+  };
+#define SIGTRAIN_CE_KERNEL(VEC, WARPS, ROWS) \
+  pick(cross_entropy_backward_kernel<T, VEC, WARPS, ROWS>, cross_entropy_forward_kernel<T, VEC, WARPS, ROWS, kGrad>)
   if (small_vocab) {
-    if (vectorised) run(SIGTRAIN_CE_KERNEL(kVec, 1, 4), 4, 128);
-    else run(SIGTRAIN_CE_KERNEL(1, 1, 4), 4, 128);
+    if (vectorised) run(SIGTRAIN_CE_KERNEL(kVec, 1, 4), 4, 128, 0);
+    else run(SIGTRAIN_CE_KERNEL(1, 1, 4), 4, 128, 0);
   } else {
-    if (vectorised) run(SIGTRAIN_CE_KERNEL(kVec, 16, 1), 1, 512);
-    else run(SIGTRAIN_CE_KERNEL(1, 16, 1), 1, 512);
+    if (vectorised) run(SIGTRAIN_CE_KERNEL(kVec, 16, 1), 1, 512, stage ? row_bytes : 0);
+    else run(SIGTRAIN_CE_KERNEL(1, 16, 1), 1, 512, 0);
   }
 #undef SIGTRAIN_CE_KERNEL
   if (const cudaError_t err = cudaGetLastError(); err != cudaSuccess)
