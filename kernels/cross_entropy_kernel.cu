@@ -81,7 +81,8 @@ __device__ __forceinline__ void write_grad_row(const T* x, T* dx, int64_t vocab,
     for (int j = 0; j < VEC; ++j) out.v[j] = from_float<T>(grad_at(to_float(chunk.v[j]), i * VEC + j));
     dxv[i] = out;
   }
-  for (int64_t i = n_vec * VEC + lane_in_row; i < vocab; i += kThreads) dx[i] = from_float<T>(grad_at(to_float(x[i]), i));
+  for (int64_t i = n_vec * VEC + lane_in_row; i < vocab; i += kThreads)
+    dx[i] = from_float<T>(grad_at(to_float(x[i]), i));
 }
 
 // WRITE_GRAD: the forward also writes the gradient with g_r = 1 into p.grad_logits (may alias the logits), after

@@ -7,8 +7,8 @@
 // logits once more and writes dx in the logits' dtype. Where the gradient is certain to be wanted, the forward can
 // write it too, for g_r = 1 (grad_logits set in the forward), over the logits themselves if asked: one read and one
 // write of the logits in all instead of two reads and one write, and no second [rows, vocab] buffer
-// (models/head_loss.h scales it by the real g in its backward's GEMMs). No fp32 copy of the logits and no saved softmax ever
-// exist: at GPT-2 shape (16K rows × 50304) that is ~5 GB of memory traffic instead of ~28 GB for
+// (models/head_loss.h scales it by the real g in its backward's GEMMs). No fp32 copy of the logits and no saved
+// softmax ever exist: at GPT-2 shape (16K rows × 50304) that is ~5 GB of memory traffic instead of ~28 GB for
 // cast + log_softmax + nll_loss and their backward (docs/benchmarks.md, "Training speed").
 //
 // Rows may be strided (row_stride elements apart, the vocab axis contiguous); dx is written with the same row

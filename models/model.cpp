@@ -157,7 +157,8 @@ at::Tensor Model::cross_entropy_sum(const ModelInputs& in, const at::Tensor& tar
   const at::Tensor head = loss_head_weight();
   if (fused_ops_.head_loss && head.defined() && head.requires_grad() && at::GradMode::is_enabled()) {
     const at::Tensor h = hidden(in);
-    if (fused_head_loss_applicable(h, head)) return fused_head_loss_sum(h, head, targets, ignore_index, weight_casts_.get());
+    if (fused_head_loss_applicable(h, head))
+      return fused_head_loss_sum(h, head, targets, ignore_index, weight_casts_.get());
     return models::cross_entropy_sum(logits(h), targets, ignore_index, fused_ops_.cross_entropy);
   }
   return models::cross_entropy_sum(forward(in), targets, ignore_index, fused_ops_.cross_entropy);

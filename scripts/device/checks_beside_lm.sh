@@ -73,7 +73,8 @@ if want bench; then
 fi
 if want speed; then
   TORCH_MODES=${TORCH_MODES:-skip} SIGTRAIN_VARIANTS=${SPEED_VARIANTS:-sigmoid:fused sigmoid:fused:fused_ops.add_norm=off} \
-    STEPS=${SPEED_STEPS:-100} EXTRA_SETS=${SPEED_EXTRA_SETS:-} OUT="$OUT" timeout "${SPEED_TIMEOUT_S:-400}" scripts/device/speed_side_by_side.sh ${SPEED_MODELS:-gpt2} > "$OUT/speed.log" 2>&1
+    STEPS=${SPEED_STEPS:-100} EXTRA_SETS=${SPEED_EXTRA_SETS:-} OUT="$OUT" timeout "${SPEED_TIMEOUT_S:-400}" \
+    scripts/device/speed_side_by_side.sh ${SPEED_MODELS:-gpt2} > "$OUT/speed.log" 2>&1
   stage speed "exit $?; $(tr '\n' '|' < "$OUT/speed/table.md" 2>/dev/null)"
   (cd "$OUT" && tar czf speed.tgz --exclude=checkpoints --exclude=trace.json speed && rm -rf speed)
 fi
