@@ -31,6 +31,20 @@ elapsed() { echo $(( $(date +%s) - t0 )); }
 summary=()
 stage() { summary+=("$1: $2"); echo "== $1 ($(elapsed) s): $2"; }
 
+# The speed stage's configs read the books of scripts/fetch_data.sh: without them every sigtrain row fails after the
+# build and the experiment (a lost call, 2026-12-07), so stop before either.
+if want speed; then
+  books=(kjv)
+  [[ " ${SPEED_MODELS:-gpt2} " == *" stress "* ]] && books=(kjv sherlock-holmes tom-sawyer opticks)
+  for book in "${books[@]}"; do
+    if [[ ! -f ".cache/sigtrain/corpora/$book.txt" ]]; then
+      echo "speed stage: .cache/sigtrain/corpora/$book.txt is missing; run scripts/fetch_data.sh --all here and" \
+           "name .cache/sigtrain/corpora/{$(IFS=,; echo "${books[*]}")}.txt (each file) in the run's carry" >&2
+      exit 2
+    fi
+  done
+fi
+
 targets=(sigtrain)
 want models && targets+=(test_models_gpu test_fused_backend test_bias_grad)
 want trainer && targets+=(test_trainer_gpu)
