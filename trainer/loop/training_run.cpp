@@ -66,6 +66,7 @@ TrainingRun::TrainingRun(RunConfig cfg, const Runtime& runtime, DistributedConte
                           : "per-parameter (torch::optim::AdamW::step)") +
             " [optim.fused: " + cfg_.optim.fused + "]; cross-entropy: " +
             (fused_ops.cross_entropy ? "fused kernel" : "LibTorch (fp32 logits)") +
+            (fused_ops.head_loss ? " (with a linear token head: one op with its GEMM)" : "") +
             "; norms: " + (fused_ops.norm ? "fused kernel" : "LibTorch") +
             (fused_ops.add_norm ? " with the residual add" : "") +
             "; GELU MLP: " +
