@@ -156,6 +156,27 @@ TEST(ReportArms, MeanAndStdOfTwoSeedsPerArmMatchTheRuns) {
   EXPECT_EQ(warned.warnings[0].find("train.seed"), std::string::npos) << warned.warnings[0];
   EXPECT_NE(fixture::read_text(dir / "mixed" / "report.md").find("differ in more than the seed"), std::string::npos);
 
+  // A key one run's config lacks (as a run made before sigtrain had that key): listed apart with its value, not
+  // reported as a difference of setting.
+  const fs::path older = dir / "older_run";
+  fs::copy(arms[0].run_dirs[1], older, fs::copy_options::recursive);
+  {
+    std::string yaml = fixture::read_text(older / "config.yaml");
+    const size_t at = yaml.find("  head_loss: auto\n");
+    ASSERT_NE(at, std::string::npos) << yaml;
+    yaml.erase(at, std::string("  head_loss: auto\n").size());
+    std::ofstream(older / "config.yaml") << yaml;
+  }
+  trainer::ReportOptions with_older;
+  with_older.arms = {{"softmax", {arms[0].run_dirs[0], older.string()}}};
+  with_older.out_dir = (dir / "with_older").string();
+  with_older.plots = false;
+  const auto noted = trainer::make_report(with_older);
+  ASSERT_EQ(noted.warnings.size(), 1u);
+  EXPECT_EQ(noted.warnings[0].find("differ in more than the seed"), std::string::npos) << noted.warnings[0];
+  EXPECT_NE(noted.warnings[0].find("keys that only "), std::string::npos) << noted.warnings[0];
+  EXPECT_NE(noted.warnings[0].find("fused_ops.head_loss = auto ("), std::string::npos) << noted.warnings[0];
+
   // Today's positional form: each run its own arm, the table of single runs (no mean, no "runs (seeds)" row).
   trainer::ReportOptions positional;
   positional.run_dirs = {arms[0].run_dirs[0], arms[1].run_dirs[0]};

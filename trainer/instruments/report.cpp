@@ -432,22 +432,31 @@ ReportResult make_report(const ReportOptions& o) {
         continue;
       }
       if (k == 0 || !first.has_config) continue;
-      std::vector<std::string> diffs;
+      // A key only one config has is most often one a later sigtrain added (written with its default into the
+      // newer run's config.yaml), not a difference of setting: those are listed apart, with the value it has.
+      std::vector<std::string> diffs, only_one;
       std::map<std::string, std::string> keys = first.config;
       keys.insert(r.config.begin(), r.config.end());
       for (const auto& [key, unused] : keys) {
         if (report_ignores_config_key(key)) continue;
         const auto x = first.config.find(key), y = r.config.find(key);
-        const std::string vx = x == first.config.end() ? "(absent)" : x->second;
-        const std::string vy = y == r.config.end() ? "(absent)" : y->second;
-        if (vx != vy) diffs.push_back(key + " (" + vx + " vs " + vy + ")");
+        if (x == first.config.end()) only_one.push_back(key + " = " + y->second + " (" + r.name + ")");
+        else if (y == r.config.end()) only_one.push_back(key + " = " + x->second + " (" + first.name + ")");
+        else if (x->second != y->second) diffs.push_back(key + " (" + x->second + " vs " + y->second + ")");
       }
-      if (diffs.empty()) continue;
-      std::string text = "arm " + a.name + ": " + r.name + " and " + first.name +
-                         " differ in more than the seed: ";
-      for (size_t i = 0; i < diffs.size() && i < 6; ++i) text += (i ? ", " : "") + diffs[i];
-      if (diffs.size() > 6) text += ", and " + std::to_string(diffs.size() - 6) + " more";
-      res.warnings.push_back(text);
+      auto listed = [](const std::vector<std::string>& items) {
+        std::string text;
+        for (size_t i = 0; i < items.size() && i < 6; ++i) text += (i ? ", " : "") + items[i];
+        if (items.size() > 6) text += ", and " + std::to_string(items.size() - 6) + " more";
+        return text;
+      };
+      if (!diffs.empty())
+        res.warnings.push_back("arm " + a.name + ": " + r.name + " and " + first.name +
+                               " differ in more than the seed: " + listed(diffs));
+      if (!only_one.empty())
+        res.warnings.push_back("arm " + a.name + ": keys that only " + r.name + " or " + first.name +
+                               " has, most likely added to sigtrain between the runs (the older run had no such "
+                               "setting): " + listed(only_one));
     }
   }
 
