@@ -154,20 +154,17 @@ double Model::flops_per_token(int64_t seq_len) const {
 }
 
 at::Tensor Model::cross_entropy_sum(const ModelInputs& in, const at::Tensor& targets, int64_t ignore_index) {
-  const at::Tensor head = loss_head_weight();
-  if (fused_ops_.head_loss && head.defined() && head.requires_grad() && at::GradMode::is_enabled()) {
-    const at::Tensor h = hidden(in);
-    if (fused_head_loss_applicable(h, head))
-      return fused_head_loss_sum(h, head, targets, ignore_index, weight_casts_.get());
-    return models::cross_entropy_sum(logits(h), targets, ignore_index, fused_ops_.cross_entropy);
-  }
-  return models::cross_entropy_sum(forward(in), targets, ignore_index, fused_ops_.cross_entropy);
+  const at::Tensor h = hidden(in), head = loss_head_weight();
+  if (fused_ops_.head_loss && head.defined() && head.requires_grad() && at::GradMode::is_enabled() &&
+      fused_head_loss_applicable(h, head))
+    return fused_head_loss_sum(h, head, targets, ignore_index, weight_casts_.get());
+  return models::cross_entropy_sum(logits(h), targets, ignore_index, fused_ops_.cross_entropy);  // = forward(in)
 }
 
 void Model::set_fused_ops(const FusedOps& ops) {
   fused_ops_ = ops;
   std::vector<at::Tensor> cast_weights;  // what the fused MLPs, linear layers and head loss read in the compute dtype
-  if (ops.head_loss && loss_head_weight().defined()) cast_weights.push_back(loss_head_weight());
+  if (const at::Tensor head = loss_head_weight(); ops.head_loss && head.defined()) cast_weights.push_back(head);
   auto add = [&cast_weights](const Linear& l) {
     for (const at::Tensor* t : {&l.weight, &l.bias})
       if (t->defined()) cast_weights.push_back(*t);
