@@ -106,16 +106,28 @@ __global__ void __launch_bounds__(32 * WARPS_PER_ROW * ROWS_PER_BLOCK)
   const int64_t n_vec = p.vocab / VEC;
   if (active) {
     const auto* xv = reinterpret_cast<const Vec<T, VEC>*>(x);
-    for (int64_t i = lane_in_row; i < n_vec; i += kThreads) {
-      const Vec<T, VEC> chunk = xv[i];
-      if (WRITE_GRAD && stage) staged[i] = chunk;  // read back by this same thread only
-      float x2[VEC], block_max = -INFINITY;
+    // kBatch loads in flight per thread before the first is used: with two staged blocks per SM (half the threads of
+    // the plain forward) one load at a time left HBM at ~2.2 TB/s (H100 profile, docs/benchmarks.md). Same order of
+    // accumulation as one at a time.
+    constexpr int kBatch = 4;
+    for (int64_t i0 = lane_in_row; i0 < n_vec; i0 += kBatch * kThreads) {
+      Vec<T, VEC> chunks[kBatch];
 #pragma unroll
-      for (int j = 0; j < VEC; ++j) {
-        x2[j] = to_float(chunk.v[j]) * kLog2e;
-        block_max = fmaxf(block_max, x2[j]);
+      for (int k = 0; k < kBatch; ++k)
+        if (i0 + k * kThreads < n_vec) chunks[k] = xv[i0 + k * kThreads];
+#pragma unroll
+      for (int k = 0; k < kBatch; ++k) {
+        const int64_t i = i0 + k * kThreads;
+        if (i >= n_vec) break;
+        if (WRITE_GRAD && stage) staged[i] = chunks[k];  // read back by this same thread only
+        float x2[VEC], block_max = -INFINITY;
+#pragma unroll
+        for (int j = 0; j < VEC; ++j) {
+          x2[j] = to_float(chunks[k].v[j]) * kLog2e;
+          block_max = fmaxf(block_max, x2[j]);
+        }
+        acc.add_block(block_max, x2, VEC);
       }
-      acc.add_block(block_max, x2, VEC);
     }
     for (int64_t i = n_vec * VEC + lane_in_row; i < p.vocab; i += kThreads) {  // tail
       const float x2 = to_float(x[i]) * kLog2e;
