@@ -71,29 +71,7 @@ train() {
 }
 
 # blew_up RUN: 0 when the run diverged or its max grad norm reached 100x its early median.
-blew_up() {
-  python3 - "$1" <<'PY'
-import json, math, sys
-d = sys.argv[1]
-try:
-    s = json.load(open(f"{d}/summary.json"))
-except Exception:
-    sys.exit(1)
-if s.get("status") == "diverged":
-    sys.exit(0)
-g = []
-for line in open(f"{d}/metrics.jsonl"):
-    r = json.loads(line)
-    if r.get("type") == "train" and isinstance(r.get("grad_norm"), (int, float)) and math.isfinite(r["grad_norm"]):
-        g.append((r["step"], r["grad_norm"]))
-if not g:
-    sys.exit(1)
-last = g[-1][0]
-early = sorted(v for st, v in g if st <= max(10, last // 10))
-med = early[len(early) // 2]
-sys.exit(0 if max(v for _, v in g) >= 100 * med else 1)
-PY
-}
+blew_up() { python3 scripts/stress_blew_up.py "$1" | tee -a "$LOG"; return "${PIPESTATUS[0]}"; }
 
 # --- 1. the stress pair -----------------------------------------------------------------------------------------
 say "part 1: small stress pair (configs/stress/small_*.yaml, $STEPS steps)"

@@ -40,6 +40,7 @@
 #   PARALLEL=N          up to N training commands at once (default 1: one after the other); on one GPU, for small
 #                       models whose step is bound by the host rather than the GPU
 #   NO_PLOTS=1          sigtrain report --no-plots
+#   REPORT_ONLY=1       trains nothing: the report of the arms' runs as they are
 #   CKPT_SETS="k=v .."  the checkpoint overrides (default: the experiment's DEFAULT_CKPT_SETS, else every 100 steps,
 #                       the last one kept, and a final one)
 # Exit status: 0 when every run finished (completed or diverged) and the report was written; 1 when a run failed
@@ -230,7 +231,9 @@ repro_main() {
     (( r != 0 )) && rc=1
     return 0
   }
-  for seed in $SEEDS; do
+  local train_seeds=$SEEDS
+  [[ "${REPORT_ONLY:-0}" == 1 ]] && train_seeds=""  # no run trains; the report below reads what is there
+  for seed in $train_seeds; do
     for a in "${arms[@]}"; do
       while (( ${#running[@]} >= parallel )); do repro_reap || return 2; done
       repro_train "$a" "$seed" &
