@@ -40,20 +40,31 @@ K::CrossEntropyParams params_for(const at::Tensor& logits, const at::Tensor& tar
   return p;
 }
 
+// The forward's outputs (fp32 per row) and the kernel's parameters pointing at them.
+struct ForwardLaunch {
+  at::Tensor lse, loss;
+  K::CrossEntropyParams p;
+};
+
+ForwardLaunch forward_launch(const at::Tensor& logits, const at::Tensor& targets, int64_t ignore_index) {
+  auto f32 = logits.options().dtype(at::kFloat);
+  ForwardLaunch f{at::empty({logits.size(0)}, f32), at::empty({logits.size(0)}, f32),
+                  params_for(logits, targets, ignore_index)};
+  f.p.lse = f.lse.data_ptr<float>();
+  f.p.loss = f.loss.data_ptr<float>();
+  return f;
+}
+
 struct FusedCrossEntropy : public torch::autograd::Function<FusedCrossEntropy> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& logits, const at::Tensor& targets_in,
                             int64_t ignore_index) {
     const c10::cuda::CUDAGuard guard(logits.device());
     const at::Tensor targets = targets_in.to(logits.device(), at::kLong).contiguous();
-    auto f32 = logits.options().dtype(at::kFloat);
-    at::Tensor lse = at::empty({logits.size(0)}, f32), loss = at::empty({logits.size(0)}, f32);
-    K::CrossEntropyParams p = params_for(logits, targets, ignore_index);
-    p.lse = lse.data_ptr<float>();
-    p.loss = loss.data_ptr<float>();
-    K::cross_entropy_forward(p, at::cuda::getCurrentCUDAStream());
-    ctx->save_for_backward({logits, targets, lse});
+    const ForwardLaunch f = forward_launch(logits, targets, ignore_index);
+    K::cross_entropy_forward(f.p, at::cuda::getCurrentCUDAStream());
+    ctx->save_for_backward({logits, targets, f.lse});
     ctx->saved_data["ignore_index"] = ignore_index;
-    return loss;
+    return f.loss;
   }
 
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
@@ -82,16 +93,12 @@ struct FusedHeadLoss : public torch::autograd::Function<FusedHeadLoss> {
     TORCH_CHECK(w_cast.scalar_type() == x.scalar_type() && w.sizes() == w_cast.sizes(),
                 "fused head loss: weight copy mismatch");
     at::Tensor logits = at::mm(x, w_cast.t());  // [R, V]; becomes the unit gradient below
-    auto f32 = x.options().dtype(at::kFloat);
-    const at::Tensor lse = at::empty({x.size(0)}, f32), loss = at::empty({x.size(0)}, f32);
-    K::CrossEntropyParams p = params_for(logits, targets, ignore_index);
-    p.lse = lse.data_ptr<float>();
-    p.loss = loss.data_ptr<float>();
-    p.grad_logits = logits.data_ptr();
-    p.grad_row_stride = p.row_stride;
-    K::cross_entropy_forward(p, at::cuda::getCurrentCUDAStream());
+    ForwardLaunch f = forward_launch(logits, targets, ignore_index);
+    f.p.grad_logits = logits.data_ptr();
+    f.p.grad_row_stride = f.p.row_stride;
+    K::cross_entropy_forward(f.p, at::cuda::getCurrentCUDAStream());
     ctx->save_for_backward({x, w_cast, logits});
-    return loss.sum();
+    return f.loss.sum();
   }
 
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
