@@ -4,7 +4,7 @@
 // once and writes y once in its own dtype; the backward reads x and dy once and writes dx once. dγ / dβ: each warp
 // of the backward keeps per-column partial sums in shared memory over the rows it visits (a grid-stride loop over
 // a fixed number of blocks), each block writes its warps' sum to the workspace, and a second kernel sums the
-// workspace's columns in a fixed order.
+// workspace's columns in a fixed order; the residual branch's bias gradient (ddelta_bias) the same way.
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
@@ -25,6 +25,8 @@ constexpr int kWarpsPerBlock = 8;
 // constant, not the device's SM count, so that dγ / dβ (summed per block, then over blocks) are the same numbers on
 // every GPU.
 constexpr int kBackwardBlocks = 264;
+// The backward's per-column sums: dγ, dβ and the residual branch's bias gradient (norm_kernel.h).
+constexpr int kSums = 3;
 
 // 4 consecutive elements in, as floats / out, from floats.
 __device__ __forceinline__ void load4(const float* p, float v[4]) {
@@ -95,6 +97,12 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock) norm_forward_kernel(NormP
         // The sum is rounded to x's dtype before it is normalised, as the unfused add + norm would see it.
         float d[4];
         load4(delta + chunk * 4, d);
+        if (p.delta_bias) {
+          float b[4];
+          load4(p.delta_bias + chunk * 4, b);
+#pragma unroll
+          for (int j = 0; j < 4; ++j) d[j] += b[j];
+        }
 #pragma unroll
         for (int j = 0; j < 4; ++j) v[c][j] = round_to<TX>(v[c][j] + d[j]);
         store4(x_sum + chunk * 4, v[c]);
@@ -131,21 +139,24 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock) norm_forward_kernel(NormP
   }
 }
 
-// Backward rows: one warp per row as in the forward. The warp's dγ / dβ partial sums live in shared memory
-// ([warps][2][dim] floats, each lane owning its columns: no atomics), not in registers, and γ is re-read per row
+// Backward rows: one warp per row as in the forward. The warp's dγ / dβ (and with ddelta_bias, Σ dx) partial sums
+// live in shared memory ([warps][kSums][dim] floats, each lane owning its columns: no atomics), not in registers,
+// and γ is re-read per row
 // from L1: that keeps the kernel near 100 registers (it was 196 with both in registers, one block per SM in two
 // waves at a third of HBM's bandwidth) so that all blocks are resident at once. dsum is loaded with x and dy,
 // before the row's reductions, so that a row costs one memory round trip, not two.
 template <typename TX, typename TY, int CHUNKS, bool RMS>
 __global__ void __launch_bounds__(32 * kWarpsPerBlock, CHUNKS <= 8 ? 2 : 1) norm_backward_kernel(NormParams p) {
-  extern __shared__ float4 partial_sums[];  // [warps_per_block][2][dim / 4]
+  extern __shared__ float4 partial_sums[];  // [warps_per_block][kSums][dim / 4]
   const int lane = threadIdx.x % 32;
   const int warps_per_block = blockDim.x / 32;
   const int n_chunks = static_cast<int>(p.dim / 4);
   const float inv_dim = 1.f / static_cast<float>(p.dim);
-  float4* acc_gamma = partial_sums + static_cast<int64_t>(threadIdx.x / 32) * 2 * n_chunks;
+  float4* acc_gamma = partial_sums + static_cast<int64_t>(threadIdx.x / 32) * kSums * n_chunks;
   float4* acc_beta = acc_gamma + n_chunks;
-  for (int chunk = lane; chunk < n_chunks; chunk += 32) acc_gamma[chunk] = acc_beta[chunk] = make_float4(0, 0, 0, 0);
+  float4* acc_delta_bias = acc_beta + n_chunks;  // used with p.ddelta_bias only
+  for (int chunk = lane; chunk < n_chunks; chunk += 32)
+    acc_gamma[chunk] = acc_beta[chunk] = acc_delta_bias[chunk] = make_float4(0, 0, 0, 0);
   const int64_t row_step = static_cast<int64_t>(gridDim.x) * warps_per_block;
   for (int64_t row = static_cast<int64_t>(blockIdx.x) * warps_per_block + threadIdx.x / 32; row < p.rows;
        row += row_step) {
@@ -198,47 +209,51 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock, CHUNKS <= 8 ? 2 : 1) norm
       }
       store4(dx + chunk * 4, out);
       if (ddelta) store4(ddelta + chunk * 4, out);  // delta's gradient: the sum's, in delta's dtype
+      if (p.ddelta_bias) {
+        float4 ad = acc_delta_bias[chunk];
+        ad.x += out[0]; ad.y += out[1]; ad.z += out[2]; ad.w += out[3];
+        acc_delta_bias[chunk] = ad;
+      }
     }
   }
-  // The block's partial sums, its warps added in order: row blockIdx.x of the workspace (dγ) and of its second half
-  // (dβ).
+  // The block's partial sums, its warps added in order: row blockIdx.x of each of the workspace's kSums parts (dγ,
+  // dβ, Σ dx).
   __syncthreads();
   const float* sums = reinterpret_cast<const float*>(partial_sums);
-  float* ws_gamma = p.workspace + static_cast<int64_t>(blockIdx.x) * p.dim;
-  float* ws_beta = p.workspace + (static_cast<int64_t>(gridDim.x) + blockIdx.x) * p.dim;
   for (int col = threadIdx.x; col < p.dim; col += blockDim.x) {
-    float tg = 0.f, tb = 0.f;
-    for (int w = 0; w < warps_per_block; ++w) {
-      tg += sums[(2 * w) * p.dim + col];
-      tb += sums[(2 * w + 1) * p.dim + col];
-    }
-    ws_gamma[col] = tg;
-    if (p.dbeta) ws_beta[col] = tb;
+    float t[kSums] = {};
+    for (int w = 0; w < warps_per_block; ++w)
+#pragma unroll
+      for (int k = 0; k < kSums; ++k) t[k] += sums[(kSums * w + k) * p.dim + col];
+#pragma unroll
+    for (int k = 0; k < kSums; ++k)
+      if (k == 0 || (k == 1 && p.dbeta) || (k == 2 && p.ddelta_bias))
+        p.workspace[(static_cast<int64_t>(k) * gridDim.x + blockIdx.x) * p.dim + col] = t[k];
   }
 }
 
-// Column sums of the workspace's two halves ([n_partials, dim] each): 32 columns x 32 row slices per block.
+// Column sums of the workspace's kSums parts ([n_partials, dim] each): 32 columns x 32 row slices per block.
 __global__ void __launch_bounds__(1024) norm_param_grad_kernel(NormParams p, int n_partials) {
-  __shared__ float partial[2][32][33];
+  __shared__ float partial[kSums][32][33];
   const int col = blockIdx.x * 32 + threadIdx.x % 32;
   const int slice = threadIdx.x / 32;
-  float sg = 0.f, sb = 0.f;
+  float* const out[kSums] = {p.dgamma, p.dbeta, p.ddelta_bias};
+  float s[kSums] = {};
   if (col < p.dim)
-    for (int w = slice; w < n_partials; w += 32) {
-      sg += p.workspace[static_cast<int64_t>(w) * p.dim + col];
-      if (p.dbeta) sb += p.workspace[(static_cast<int64_t>(n_partials) + w) * p.dim + col];
-    }
-  partial[0][slice][threadIdx.x % 32] = sg;
-  partial[1][slice][threadIdx.x % 32] = sb;
+    for (int w = slice; w < n_partials; w += 32)
+#pragma unroll
+      for (int k = 0; k < kSums; ++k)
+        if (out[k]) s[k] += p.workspace[(static_cast<int64_t>(k) * n_partials + w) * p.dim + col];
+#pragma unroll
+  for (int k = 0; k < kSums; ++k) partial[k][slice][threadIdx.x % 32] = s[k];
   __syncthreads();
   if (slice == 0 && col < p.dim) {
-    float tg = 0.f, tb = 0.f;
-    for (int s = 0; s < 32; ++s) {
-      tg += partial[0][s][threadIdx.x];
-      tb += partial[1][s][threadIdx.x];
+#pragma unroll
+    for (int k = 0; k < kSums; ++k) {
+      float t = 0.f;
+      for (int i = 0; i < 32; ++i) t += partial[k][i][threadIdx.x];
+      if (out[k]) out[k][col] = t;
     }
-    p.dgamma[col] = tg;
-    if (p.dbeta) p.dbeta[col] = tb;
   }
 }
 
@@ -251,11 +266,11 @@ int chunks_for(int64_t dim) {
   return 16;
 }
 
-// Fewer warps per backward block for wide rows keep the shared partial sums at 64 KB a block.
+// Fewer warps per backward block for wide rows keep the shared partial sums at 96 KB a block (two blocks per SM).
 int backward_warps_per_block(int64_t dim) { return dim <= 1024 ? kWarpsPerBlock : kWarpsPerBlock / 2; }
 
 size_t backward_shared_bytes(int64_t dim) {
-  return static_cast<size_t>(backward_warps_per_block(dim)) * 2 * static_cast<size_t>(dim) * sizeof(float);
+  return static_cast<size_t>(backward_warps_per_block(dim)) * kSums * static_cast<size_t>(dim) * sizeof(float);
 }
 
 int backward_blocks(int64_t rows, int64_t dim) {
@@ -272,11 +287,13 @@ void check(const NormParams& p, bool backward) {
   if (p.rms && p.beta) fail("RMSNorm has no beta");
   if (!backward && !p.y) fail("y is required");
   if (!backward && p.delta && !p.sum) fail("a residual delta needs the sum output");
+  if (!backward && p.delta_bias && !p.delta) fail("delta_bias needs delta");
   if (backward && (!p.dy || !p.dx || !p.dgamma || !p.workspace || (p.beta && !p.dbeta)))
     fail("backward needs dy, dx, dgamma (dbeta with beta) and the workspace");
   auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
   if (!aligned(p.x) || (!backward && !aligned(p.y)) || (backward && (!aligned(p.dy) || !aligned(p.dx))) ||
-      !aligned(p.delta) || !aligned(p.sum) || !aligned(p.dsum) || !aligned(p.ddelta))  // the optional ones: null passes
+      !aligned(p.delta) || !aligned(p.sum) || !aligned(p.dsum) || !aligned(p.ddelta) || !aligned(p.delta_bias) ||
+      !aligned(p.ddelta_bias))  // the optional ones: null passes
     fail("tensors must be 16-byte aligned");
 }
 
@@ -337,7 +354,9 @@ void run(const NormParams& p, Stream stream) {
 
 bool norm_supported(int64_t dim) { return dim > 0 && dim % 4 == 0 && dim <= kMaxDim; }
 
-int64_t norm_workspace_floats(int64_t rows, int64_t dim) { return 2 * static_cast<int64_t>(backward_blocks(rows, dim)) * dim; }
+int64_t norm_workspace_floats(int64_t rows, int64_t dim) {
+  return kSums * static_cast<int64_t>(backward_blocks(rows, dim)) * dim;
+}
 
 void norm_forward(const NormParams& p, Stream stream) { run<false>(p, stream); }
 void norm_backward(const NormParams& p, Stream stream) { run<true>(p, stream); }

@@ -16,6 +16,10 @@
 // backward then takes `x` = the saved s, adds `dsum` (the gradient that reaches s from the rest of the residual
 // stream, x's dtype; may be null) into dx, and also writes dx in y's dtype to `ddelta` (delta's gradient): one
 // pass instead of the norm backward, a gradient sum and a cast.
+//
+// The residual branch's last bias fused in too (`delta_bias`, fp32 [dim]: the sub-layer's output projection ran
+// without its bias): s = x + (delta + delta_bias), and the backward's `ddelta_bias` = Σ_rows ds, the bias' gradient,
+// summed like dβ from the fp32 ds the kernel holds anyway: no column-sum kernel over ddelta.
 #pragma once
 
 #include <cstdint>
@@ -41,6 +45,7 @@ struct NormParams {
   void* y = nullptr;             // forward output, y_dtype
   const void* delta = nullptr;   // optional residual branch added to x first (y_dtype)
   void* sum = nullptr;           // with delta: x + delta (x_dtype)
+  const float* delta_bias = nullptr;  // optional with delta: [dim], s = x + (delta + delta_bias)
   // Backward.
   const void* dy = nullptr;      // y_dtype
   void* dx = nullptr;            // x_dtype
@@ -49,6 +54,7 @@ struct NormParams {
   float* workspace = nullptr;    // norm_workspace_floats(rows, dim) floats
   const void* dsum = nullptr;    // optional gradient added to dx (x_dtype)
   void* ddelta = nullptr;        // optional: dx also in y_dtype
+  float* ddelta_bias = nullptr;  // optional: [dim], Σ_rows dx (delta_bias' gradient)
 };
 
 bool norm_supported(int64_t dim);

@@ -24,6 +24,7 @@ FusedOpsConfig FusedOpsConfig::parse(config::SectionReader& r) {
   c.head_loss = parse_choice(r, "head_loss");
   c.norm = parse_choice(r, "norm");
   c.add_norm = parse_choice(r, "add_norm");
+  c.residual_bias = parse_choice(r, "residual_bias");
   c.mlp = parse_choice(r, "mlp");
   c.packed_qkv = parse_choice(r, "packed_qkv");
   c.linear = parse_choice(r, "linear");
@@ -52,6 +53,11 @@ FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda) {
     throw config::ConfigError("fused_ops.add_norm: on needs the fused norm, but fused_ops.norm is off; set "
                               "fused_ops.norm: auto, or fused_ops.add_norm: auto or off");
   ops.add_norm = resolve(cfg.add_norm, possible, "add_norm") && ops.norm;
+  if (cfg.residual_bias == FusedChoice::kOn && possible && !ops.add_norm)
+    throw config::ConfigError("fused_ops.residual_bias: on needs the fused add + norm, but fused_ops.add_norm is off; "
+                              "set fused_ops.add_norm (and fused_ops.norm): auto, or fused_ops.residual_bias: auto or "
+                              "off");
+  ops.residual_bias = resolve(cfg.residual_bias, possible, "residual_bias") && ops.add_norm;
   ops.mlp = resolve(cfg.mlp, possible, "mlp");
   ops.packed_qkv = resolve(cfg.packed_qkv, possible, "packed_qkv");
   ops.linear = resolve(cfg.linear, possible, "linear");

@@ -9,6 +9,8 @@
 //                             # gradient over the logits (models/head_loss.h); needs cross_entropy
 //     norm: auto              # kernels/norm_kernel.h: LayerNorm / RMSNorm writing the autocast dtype directly
 //     add_norm: auto          # the same kernels with a pre-norm block's residual add (and its backward) fused in
+//     residual_bias: auto     # pre-norm blocks: the attention and MLP output projections' biases added in that add +
+//                             # norm, their gradients summed in its backward (no column sums); needs add_norm
 //     mlp: auto               # kernels/gemm_epilogue.h: the GELU MLP with bias and GELU in the GEMMs, the GELU
 //                             # backward with its bias gradient in one pass (kernels/bias_grad_kernel.h)
 //     mlp_recompute: false    # true: the fused MLP keeps GELU's input only and writes its output again in the
@@ -31,6 +33,7 @@ struct FusedOpsConfig {
   FusedChoice head_loss = FusedChoice::kAuto;
   FusedChoice norm = FusedChoice::kAuto;
   FusedChoice add_norm = FusedChoice::kAuto;
+  FusedChoice residual_bias = FusedChoice::kAuto;
   FusedChoice mlp = FusedChoice::kAuto;
   FusedChoice packed_qkv = FusedChoice::kAuto;
   FusedChoice linear = FusedChoice::kAuto;
@@ -44,6 +47,7 @@ struct FusedOps {
   bool head_loss = false;  // with cross_entropy only
   bool norm = false;
   bool add_norm = false;
+  bool residual_bias = false;  // with add_norm only
   bool mlp = false;
   bool packed_qkv = false;
   bool linear = false;
@@ -54,7 +58,7 @@ struct FusedOps {
 bool fused_ops_built();
 
 // Resolves `cfg` for a run on a CUDA device (cuda) or not. Throws config::ConfigError naming the key when an op
-// is `on` but cannot run here (add_norm also needs norm, head_loss cross_entropy).
+// is `on` but cannot run here (add_norm also needs norm, residual_bias add_norm, head_loss cross_entropy).
 FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda);
 
 }  // namespace sigtrain::models

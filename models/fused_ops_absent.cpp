@@ -28,7 +28,7 @@ bool fused_add_norm_applicable(const at::Tensor&, const at::Tensor&, const at::T
   return false;
 }
 std::pair<at::Tensor, at::Tensor> fused_add_norm(const at::Tensor&, const at::Tensor&, const at::Tensor&,
-                                                 const at::Tensor&, double, bool, at::ScalarType) {
+                                                 const at::Tensor&, double, bool, at::ScalarType, const at::Tensor&) {
   throw std::logic_error("fused add + norm: this build has no CUDA kernels (models::fused_ops_built() is false)");
 }
 

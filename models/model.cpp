@@ -50,9 +50,10 @@ at::Tensor Model::hidden(const ModelInputs& in) {
   const AttentionMask mask = make_mask(in, x.device());
   // Each pre-norm block leaves its last branch pending, added by the next norm (the next block's or the final one)
   // in the norm's own kernel where fused_ops.add_norm is on.
-  ResidualStream stream{x, at::Tensor()};
+  ResidualStream stream{x, at::Tensor(), at::Tensor()};
   for (auto& block : blocks_) stream = block->forward(stream, mask, rope_.get());
-  return final_norm_ ? final_norm_->add_forward(stream.x, stream.pending).second : stream.materialise();
+  return final_norm_ ? final_norm_->add_forward(stream.x, stream.pending, stream.pending_bias).second
+                     : stream.materialise();
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -180,6 +181,8 @@ void Model::set_fused_ops(const FusedOps& ops) {
       if (ops.mlp && mlp->kind == MlpKind::kGelu) add(*mlp->fc), add(*mlp->proj);
     } else if (auto attn = std::dynamic_pointer_cast<MultiHeadAttention>(m)) {
       attn->packed_qkv = ops.packed_qkv;
+    } else if (auto block = std::dynamic_pointer_cast<TransformerBlock>(m)) {
+      block->residual_bias = ops.residual_bias;
     } else if (auto linear = std::dynamic_pointer_cast<Linear>(m)) {
       linear->fused = ops.linear;
       linear->casts = ops.linear ? weight_casts_ : nullptr;

@@ -115,19 +115,22 @@ struct FusedNorm : public torch::autograd::Function<FusedNorm> {
   }
 };
 
-// s = x + delta, y = norm(s) (models/norm_fused.h). Saves s, not x: the backward normalises what the forward did.
+// s = x + (delta + delta_bias), y = norm(s) (models/norm_fused.h); delta_bias empty: none. Saves s, not x: the
+// backward normalises what the forward did.
 struct FusedAddNorm : public torch::autograd::Function<FusedAddNorm> {
   static tensor_list forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& delta,
-                             const at::Tensor& weight, const at::Tensor& bias, double eps, bool rms,
-                             at::ScalarType out_dtype) {
+                             const at::Tensor& delta_bias, const at::Tensor& weight, const at::Tensor& bias, double eps,
+                             bool rms, at::ScalarType out_dtype) {
     const c10::cuda::CUDAGuard guard(x.device());
     ForwardBuffers f = forward_buffers(x, weight, bias, eps, rms, out_dtype);
     at::Tensor sum = at::empty_like(x);
     f.p.delta = delta.data_ptr();
+    f.p.delta_bias = delta_bias.numel() > 0 ? delta_bias.data_ptr<float>() : nullptr;
     f.p.sum = sum.data_ptr();
     K::norm_forward(f.p, at::cuda::getCurrentCUDAStream());
     save_forward(ctx, sum, weight, bias, f, eps, rms, out_dtype);
     ctx->saved_data["delta_dtype"] = static_cast<int64_t>(delta.scalar_type());
+    ctx->saved_data["delta_bias"] = delta_bias.numel() > 0;
     return {sum, f.y};
   }
 
@@ -143,14 +146,20 @@ struct FusedAddNorm : public torch::autograd::Function<FusedAddNorm> {
     at::Tensor ddelta = delta_dtype == sum.scalar_type() ? b.dx : at::empty(sum.sizes(), sum.options().dtype(delta_dtype));
     b.p.dsum = dsum.defined() ? dsum.data_ptr() : nullptr;
     b.p.ddelta = ddelta.is_same(b.dx) ? nullptr : ddelta.data_ptr();
+    at::Tensor ddelta_bias;  // Σ_rows of s's gradient, from the same pass
+    if (ctx->saved_data["delta_bias"].toBool()) {
+      ddelta_bias = at::empty({b.p.dim}, sum.options().dtype(at::kFloat));
+      b.p.ddelta_bias = ddelta_bias.data_ptr<float>();
+    }
     K::norm_backward(b.p, at::cuda::getCurrentCUDAStream());
-    return {b.dx, ddelta, b.dweight, b.dbias, at::Tensor(), at::Tensor(), at::Tensor()};
+    return {b.dx, ddelta, ddelta_bias, b.dweight, b.dbias, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
 at::Tensor bias_or_empty(const at::Tensor& bias, const at::Tensor& weight) {
-  TORCH_CHECK(!bias.defined() || (bias.scalar_type() == at::kFloat && bias.is_contiguous()),
-              "fused norm: the bias must be fp32");
+  TORCH_CHECK(!bias.defined() || (bias.scalar_type() == at::kFloat && bias.is_contiguous() && aligned(bias) &&
+                                  bias.numel() == weight.numel()),
+              "fused norm: a bias must be fp32, contiguous, 16-byte aligned and of the norm's dim");
   // A custom autograd function records every tensor input's device: "no bias" is an empty tensor, not an undefined one.
   return bias.defined() ? bias : at::empty({0}, weight.options());
 }
@@ -180,10 +189,11 @@ bool fused_add_norm_applicable(const at::Tensor& x, const at::Tensor& delta, con
 
 std::pair<at::Tensor, at::Tensor> fused_add_norm(const at::Tensor& x, const at::Tensor& delta,
                                                  const at::Tensor& weight, const at::Tensor& bias, double eps,
-                                                 bool rms, at::ScalarType out_dtype) {
+                                                 bool rms, at::ScalarType out_dtype, const at::Tensor& delta_bias) {
   TORCH_CHECK(fused_add_norm_applicable(x, delta, weight, out_dtype),
               "fused add + norm: inputs not supported (fused_add_norm_applicable)");
-  tensor_list out = FusedAddNorm::apply(x, delta, weight, bias_or_empty(bias, weight), eps, rms, out_dtype);
+  tensor_list out = FusedAddNorm::apply(x, delta, bias_or_empty(delta_bias, weight), weight,
+                                        bias_or_empty(bias, weight), eps, rms, out_dtype);
   return {out[0], out[1]};
 }
 

@@ -23,9 +23,12 @@ bool fused_add_norm_applicable(const at::Tensor& x, const at::Tensor& delta, con
 
 // The residual add of a pre-norm block fused into the norm: returns {s, y} with s = x + delta (x's dtype; the
 // residual stream after the sub-layer) and y = norm(s) in `out_dtype`, one kernel forward and one backward (which
-// also sums s's two incoming gradients and casts delta's). Gradients for x, delta, weight and bias.
+// also sums s's two incoming gradients and casts delta's). Gradients for x, delta, weight and bias. With
+// `delta_bias` (fp32 [dim], fused_ops.residual_bias: the sub-layer's output projection ran without its bias)
+// s = x + (delta + delta_bias), and its gradient Σ_rows ds comes from the same backward pass.
 std::pair<at::Tensor, at::Tensor> fused_add_norm(const at::Tensor& x, const at::Tensor& delta,
                                                  const at::Tensor& weight, const at::Tensor& bias, double eps,
-                                                 bool rms, at::ScalarType out_dtype);
+                                                 bool rms, at::ScalarType out_dtype,
+                                                 const at::Tensor& delta_bias = at::Tensor());
 
 }  // namespace sigtrain::models

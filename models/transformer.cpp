@@ -37,6 +37,11 @@ at::Tensor Linear::forward(const at::Tensor& x) const {
   return at::linear(x, weight, bias);
 }
 
+at::Tensor Linear::forward_without_bias(const at::Tensor& x) const {
+  if (fused && fused_linear_applicable(x, weight)) return fused_linear(x, weight, at::Tensor(), casts.get());
+  return at::linear(x, weight);
+}
+
 Embedding::Embedding(int64_t num, int64_t dim, double init_std) : ParamModule(ParamGroup::kEmbedding) {
   weight = register_parameter("weight", torch::empty({num, dim}));
   trunc_normal_(weight, init_std);
@@ -58,7 +63,8 @@ at::ScalarType Norm::fused_out_dtype(const at::Tensor& x) {
              : x.scalar_type();
 }
 
-std::pair<at::Tensor, at::Tensor> Norm::add_forward(const at::Tensor& x, const at::Tensor& delta) const {
+std::pair<at::Tensor, at::Tensor> Norm::add_forward(const at::Tensor& x, const at::Tensor& delta,
+                                                    const at::Tensor& delta_bias) const {
   if (!delta.defined()) return {x, forward(x)};
   if (fused && fused_add) {
     const at::ScalarType out = fused_out_dtype(x);
@@ -66,9 +72,10 @@ std::pair<at::Tensor, at::Tensor> Norm::add_forward(const at::Tensor& x, const a
     // (e.g. after LayerScale's fp32 γ) takes the unfused path.
     if (fused_add_norm_applicable(x, delta, weight, out))
       return fused_add_norm(x, delta, weight, kind == NormKind::kLayerNorm ? bias : at::Tensor(), eps,
-                            kind == NormKind::kRMSNorm, out);
+                            kind == NormKind::kRMSNorm, out, delta_bias);
   }
-  at::Tensor s = x + delta;
+  // The kernel's order: the bias joins the branch in fp32, then the stream.
+  at::Tensor s = x + (delta_bias.defined() ? delta + delta_bias : delta);
   return {s, forward(s)};
 }
 
@@ -135,7 +142,8 @@ void MultiHeadAttention::set_backend(const std::string& name) {
   backend_ = std::move(backend);
 }
 
-at::Tensor MultiHeadAttention::forward(const at::Tensor& x, const AttentionMask& mask, const Rope* rope) {
+at::Tensor MultiHeadAttention::forward(const at::Tensor& x, const AttentionMask& mask, const Rope* rope,
+                                       at::Tensor* deferred_out_bias) {
   const int64_t B = x.size(0), T = x.size(1);
   at::Tensor qkv_all = qkv->forward(x).view({B, T, n_head_ + 2 * n_kv_head_, head_dim_});
   at::Tensor o;  // [B, T, H, D]
@@ -165,7 +173,10 @@ at::Tensor MultiHeadAttention::forward(const at::Tensor& x, const AttentionMask&
                                                          stats_sample_batch_);
     o = (*backend_)(q, k, v, mask, opts_);
   }
-  return out->forward(o.reshape({B, T, n_head_ * head_dim_}));
+  o = o.reshape({B, T, n_head_ * head_dim_});
+  if (!deferred_out_bias) return out->forward(o);
+  *deferred_out_bias = out->bias;
+  return out->forward_without_bias(o);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -177,9 +188,11 @@ Mlp::Mlp(const ModelConfig& cfg) : kind(cfg.mlp) {
                          std::make_shared<Linear>(f, cfg.d_model, cfg.bias, residual_std(cfg), ParamGroup::kMlp));
 }
 
-at::Tensor Mlp::forward(const at::Tensor& x) const {
+at::Tensor Mlp::forward(const at::Tensor& x, at::Tensor* deferred_proj_bias) const {
+  if (deferred_proj_bias) *deferred_proj_bias = proj->bias;
+  const at::Tensor proj_bias = deferred_proj_bias ? at::Tensor() : proj->bias;
   if (fused && kind == MlpKind::kGelu && fused_mlp_applicable(x, fc->weight, proj->weight))
-    return fused_gelu_mlp(x, fc->weight, fc->bias, proj->weight, proj->bias, casts.get(), recompute_gelu);
+    return fused_gelu_mlp(x, fc->weight, fc->bias, proj->weight, proj_bias, casts.get(), recompute_gelu);
   at::Tensor h = fc->forward(x);
   if (kind == MlpKind::kGelu) {
     h = at::gelu(h, "tanh");
@@ -187,7 +200,7 @@ at::Tensor Mlp::forward(const at::Tensor& x) const {
     auto gu = h.chunk(2, -1);  // SwiGLU: silu(gate) ⊙ up
     h = at::silu(gu[0]) * gu[1];
   }
-  return proj->forward(h);
+  return deferred_proj_bias ? proj->forward_without_bias(h) : proj->forward(h);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
@@ -222,15 +235,22 @@ at::Tensor TransformerBlock::drop_path_branch(const at::Tensor& h) const {
   return h * mask / keep;
 }
 
-at::Tensor TransformerBlock::attn_branch(const at::Tensor& in, const AttentionMask& mask, const Rope* rope) {
-  at::Tensor h = attn->forward(in, mask, rope);
+bool TransformerBlock::defers_bias() const {
+  const bool drops = is_training() && (dropout_ > 0.0 || drop_path_ > 0.0);
+  return residual_bias && placement_ == NormPlacement::kPre && !attn_post_norm && !mlp_post_norm && !attn_scale &&
+         !mlp_scale && !drops;
+}
+
+at::Tensor TransformerBlock::attn_branch(const at::Tensor& in, const AttentionMask& mask, const Rope* rope,
+                                         at::Tensor* deferred_bias) {
+  at::Tensor h = attn->forward(in, mask, rope, deferred_bias);
   if (attn_post_norm) h = attn_post_norm->forward(h);
   if (attn_scale) h = attn_scale->forward(h);
   return drop_branch(h);
 }
 
-at::Tensor TransformerBlock::mlp_branch(const at::Tensor& in) {
-  at::Tensor h = mlp->forward(in);
+at::Tensor TransformerBlock::mlp_branch(const at::Tensor& in, at::Tensor* deferred_bias) {
+  at::Tensor h = mlp->forward(in, deferred_bias);
   if (mlp_post_norm) h = mlp_post_norm->forward(h);
   if (mlp_scale) h = mlp_scale->forward(h);
   return drop_branch(h);
@@ -241,14 +261,19 @@ ResidualStream TransformerBlock::forward(const ResidualStream& in, const Attenti
   if (placement_ == NormPlacement::kPost) {
     // The norm's output is the stream: nothing stays pending.
     at::Tensor x = in.materialise();
-    x = attn_norm->forward(x + attn_branch(x, mask, rope));
-    out.x = mlp_norm->forward(x + mlp_branch(x));
+    x = attn_norm->forward(x + attn_branch(x, mask, rope, nullptr));
+    out.x = mlp_norm->forward(x + mlp_branch(x, nullptr));
   } else {
     // Each sum is formed by the norm that reads it (Norm::add_forward): the pending add from before this block in
-    // attn_norm, the attention branch in mlp_norm; the MLP branch is left to the next norm.
-    const auto [x, h] = attn_norm->add_forward(in.x, in.pending);
-    const auto [x_mid, h_mid] = mlp_norm->add_forward(x, attn_branch(h, mask, rope));
-    out = {x_mid, mlp_branch(h_mid)};
+    // attn_norm, the attention branch in mlp_norm; the MLP branch is left to the next norm. Where the branches end
+    // in their projections, those biases go along and the norms add them (fused_ops.residual_bias).
+    const bool defer = defers_bias();
+    at::Tensor attn_bias, mlp_bias;
+    const auto [x, h] = attn_norm->add_forward(in.x, in.pending, in.pending_bias);
+    const at::Tensor attn_out = attn_branch(h, mask, rope, defer ? &attn_bias : nullptr);
+    const auto [x_mid, h_mid] = mlp_norm->add_forward(x, attn_out, attn_bias);
+    const at::Tensor mlp_out = mlp_branch(h_mid, defer ? &mlp_bias : nullptr);
+    out = {x_mid, mlp_out, mlp_bias};
   }
   if (attn->collect_stats()) {
     torch::NoGradGuard no_grad;
@@ -258,7 +283,7 @@ ResidualStream TransformerBlock::forward(const ResidualStream& in, const Attenti
 }
 
 at::Tensor TransformerBlock::forward(const at::Tensor& x, const AttentionMask& mask, const Rope* rope) {
-  return forward(ResidualStream{x, at::Tensor()}, mask, rope).materialise();
+  return forward(ResidualStream{x, at::Tensor(), at::Tensor()}, mask, rope).materialise();
 }
 
 }  // namespace sigtrain::models

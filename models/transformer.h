@@ -44,6 +44,8 @@ class Linear : public ParamModule {
   // With `fused` on, CUDA inputs that fit go through models/linear_fused.h (dW in fp32 and db from the
   // weight-gradient GEMM); else LibTorch's linear.
   at::Tensor forward(const at::Tensor& x) const;
+  // x Wᵀ alone: the bias is added by whoever takes it (a residual branch's, in the next add + norm).
+  at::Tensor forward_without_bias(const at::Tensor& x) const;
   at::Tensor weight, bias;  // bias undefined when off
   bool fused = false;       // fused_ops.linear (Model::set_fused_ops)
   std::shared_ptr<const WeightCasts> casts;  // the model's compute-dtype copies of weight and bias, when fused
@@ -65,9 +67,11 @@ class Norm : public ParamModule {
   // With `fused` on, CUDA inputs that fit (contiguous rows, dim ≤ 2048, a multiple of 4) go through the fused
   // kernel (models/norm_fused.h), which under autocast writes the autocast dtype directly; else LibTorch's op.
   at::Tensor forward(const at::Tensor& x) const;
-  // {s, norm(s)} with s = x + delta (a residual add; an undefined delta adds nothing): one fused kernel each way
-  // when `fused` and `fused_add` are on and the inputs fit (models/norm_fused.h), else the add and forward().
-  std::pair<at::Tensor, at::Tensor> add_forward(const at::Tensor& x, const at::Tensor& delta) const;
+  // {s, norm(s)} with s = x + delta (a residual add; an undefined delta adds nothing), or s = x + (delta +
+  // delta_bias) with the residual branch's deferred output bias (fused_ops.residual_bias): one fused kernel each way
+  // when `fused` and `fused_add` are on and the inputs fit (models/norm_fused.h), else the adds and forward().
+  std::pair<at::Tensor, at::Tensor> add_forward(const at::Tensor& x, const at::Tensor& delta,
+                                                const at::Tensor& delta_bias = at::Tensor()) const;
   NormKind kind;
   int64_t dim;
   double eps;
@@ -100,8 +104,10 @@ class Rope : public torch::nn::Module {
 class MultiHeadAttention : public torch::nn::Module {
  public:
   MultiHeadAttention(const ModelConfig& cfg, const AttentionConfig& attn, int64_t layer);
-  // x [B, T, d] → [B, T, d]. `rope` may be null.
-  at::Tensor forward(const at::Tensor& x, const AttentionMask& mask, const Rope* rope);
+  // x [B, T, d] → [B, T, d]. `rope` may be null. With `deferred_out_bias`, the output projection runs without its
+  // bias and hands it back there (undefined without one) for the next add + norm to add.
+  at::Tensor forward(const at::Tensor& x, const AttentionMask& mask, const Rope* rope,
+                     at::Tensor* deferred_out_bias = nullptr);
 
   // Stability statistics (off by default): when on, each forward also computes AttentionStats on the first
   // `sample_batch` sequences through the math path, under no-grad.
@@ -134,7 +140,8 @@ class MultiHeadAttention : public torch::nn::Module {
 class Mlp : public torch::nn::Module {
  public:
   Mlp(const ModelConfig& cfg);
-  at::Tensor forward(const at::Tensor& x) const;
+  // With `deferred_proj_bias`, proj runs without its bias and hands it back there (as MultiHeadAttention::forward).
+  at::Tensor forward(const at::Tensor& x, at::Tensor* deferred_proj_bias = nullptr) const;
   std::shared_ptr<Linear> fc, proj;
   MlpKind kind;
   // With `fused` on, a GELU MLP on CUDA under autocast (or in bf16 / fp16) whose widths fit runs as one op with its
@@ -148,8 +155,12 @@ class Mlp : public torch::nn::Module {
 // norm that reads the sum next (the next block's, or the final norm) adds it (Norm::add_forward).
 struct ResidualStream {
   at::Tensor x;
-  at::Tensor pending;  // undefined: nothing pending
-  at::Tensor materialise() const { return pending.defined() ? x + pending : x; }
+  at::Tensor pending;       // undefined: nothing pending
+  at::Tensor pending_bias;  // the pending branch's output bias, not yet added (fused_ops.residual_bias), or undefined
+  at::Tensor materialise() const {
+    if (!pending.defined()) return x;
+    return x + (pending_bias.defined() ? pending + pending_bias : pending);
+  }
 };
 
 // One block. With f ∈ {attention, MLP}, optional LayerScale γ, and dropout + stochastic depth on f's output:
@@ -169,14 +180,20 @@ class TransformerBlock : public torch::nn::Module {
   std::shared_ptr<LayerScale> attn_scale, mlp_scale;    // layer_scale only
   std::shared_ptr<MultiHeadAttention> attn;
   std::shared_ptr<Mlp> mlp;
+  // fused_ops.residual_bias (Model::set_fused_ops): a pre-norm block whose branches end in their output projection
+  // (no post-norm, LayerScale, dropout or stochastic depth) leaves those projections' biases to the next add + norm.
+  bool residual_bias = false;
 
   // Block-output RMS (0-dim float32, on device) of the last forward when attention stats are collected.
   at::Tensor last_output_rms;
 
  private:
-  // γ·[norm₂](f(in)) through dropout and stochastic depth: what a sub-layer adds to the stream.
-  at::Tensor attn_branch(const at::Tensor& in, const AttentionMask& mask, const Rope* rope);
-  at::Tensor mlp_branch(const at::Tensor& in);
+  // γ·[norm₂](f(in)) through dropout and stochastic depth: what a sub-layer adds to the stream. With `deferred_bias`
+  // (only where defers_bias()), f's output bias is not added but handed back there.
+  at::Tensor attn_branch(const at::Tensor& in, const AttentionMask& mask, const Rope* rope, at::Tensor* deferred_bias);
+  at::Tensor mlp_branch(const at::Tensor& in, at::Tensor* deferred_bias);
+  // Whether each branch's output is its projection's (nothing after it), so that its bias can move to the next norm.
+  bool defers_bias() const;
   // A residual branch's output through dropout and stochastic depth (training only).
   at::Tensor drop_branch(const at::Tensor& h) const;
   at::Tensor drop_path_branch(const at::Tensor& h) const;

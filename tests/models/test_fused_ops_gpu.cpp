@@ -10,7 +10,10 @@
 // Add + norm (the residual add fused in): s and y against float64 of the same inputs, dx (= ds, the two incoming
 // gradients summed) and ddelta (its cast) within the norm's dx tolerance plus the rounding of delta's dtype, with
 // and without a gradient reaching s; the transformer stack with fused_ops.add_norm on against off under autocast,
-// bit for bit.
+// bit for bit. With the branch's bias added in the kernel (fused_ops.residual_bias): s against float64 of x + (delta
+// + bias), the bias' gradient (Σ ds) within the dβ tolerance; the stack with residual_bias on no further from float64
+// than 1.5× the error of the stack without it plus 2^-10 of the gradient's scale (the bias is added to the branch in
+// fp32 instead of the GEMM's bf16 output: not bit for bit).
 // GELU MLP (cuBLASLt epilogues): output and all five gradients against float64 and beside LibTorch's autocast
 // path (tolerances at the FusedMlp tests), bit-for-bit repeats, the module under autocast, the fallbacks.
 // Linear (fp32 weight-gradient GEMM, column-sum bias gradient): y and dx beside autocast's, dW and db in fp32 against
@@ -253,12 +256,14 @@ struct AddNormCase {
   int64_t rows, dim;
   at::ScalarType x_dtype, y_dtype;  // delta is in y's dtype (a sub-layer's output under autocast)
   bool rms, bias, grad_to_sum;      // grad_to_sum: the rest of the stream also uses s
+  bool delta_bias = false;          // the branch's output bias added in the kernel (fused_ops.residual_bias)
 };
 
 void check_add_norm(const AddNormCase& c) {
   SCOPED_TRACE("rows " + std::to_string(c.rows) + " dim " + std::to_string(c.dim) + " x " +
                std::string(c10::toString(c.x_dtype)) + " y " + std::string(c10::toString(c.y_dtype)) +
-               (c.rms ? " rms" : " layernorm") + (c.bias ? " bias" : "") + (c.grad_to_sum ? " ds" : ""));
+               (c.rms ? " rms" : " layernorm") + (c.bias ? " bias" : "") + (c.grad_to_sum ? " ds" : "") +
+               (c.delta_bias ? " delta_bias" : ""));
   torch::manual_seed(12);
   auto cuda = torch::TensorOptions().device(torch::kCUDA);
   at::Tensor x = (torch::randn({c.rows, c.dim}, cuda) * 2 + 0.5).to(c.x_dtype);
@@ -266,6 +271,7 @@ void check_add_norm(const AddNormCase& c) {
   at::Tensor w = torch::rand({c.dim}, cuda) + 0.5, b = c.bias ? torch::randn({c.dim}, cuda) : at::Tensor();
   at::Tensor dy = torch::randn({c.rows, c.dim}, cuda).to(c.y_dtype);
   at::Tensor ds = torch::randn({c.rows, c.dim}, cuda).to(c.x_dtype);  // what reaches s from the stream
+  at::Tensor db = c.delta_bias ? torch::randn({c.dim}, cuda) : at::Tensor();
   ASSERT_TRUE(fused_add_norm_applicable(x, delta, w, c.y_dtype));
 
   // Reference: float64 of the sum as the kernel forms it (rounded to x's dtype, as the unfused add's output would
@@ -273,7 +279,8 @@ void check_add_norm(const AddNormCase& c) {
   at::Tensor xd = x.to(torch::kDouble).requires_grad_(true), dd = delta.to(torch::kDouble).requires_grad_(true);
   at::Tensor wd = w.to(torch::kDouble).requires_grad_(true);
   at::Tensor bd = c.bias ? b.to(torch::kDouble).requires_grad_(true) : at::Tensor();
-  const at::Tensor exact_sum = xd + dd;
+  at::Tensor dbd = c.delta_bias ? db.to(torch::kDouble).requires_grad_(true) : at::Tensor();
+  const at::Tensor exact_sum = c.delta_bias ? xd + (dd + dbd) : xd + dd;
   at::Tensor sd = exact_sum + (exact_sum.detach().to(c.x_dtype).to(torch::kDouble) - exact_sum.detach());
   at::Tensor ref = c.rms ? at::rms_norm(sd, {c.dim}, wd, 1e-5) : at::layer_norm(sd, {c.dim}, wd, bd, 1e-5);
   at::Tensor ref_loss = (ref * dy.to(torch::kDouble)).sum();
@@ -282,7 +289,8 @@ void check_add_norm(const AddNormCase& c) {
 
   at::Tensor xf = x.detach().requires_grad_(true), df = delta.detach().requires_grad_(true);
   at::Tensor wf = w.detach().requires_grad_(true), bf = c.bias ? b.detach().requires_grad_(true) : at::Tensor();
-  auto [s, y] = fused_add_norm(xf, df, wf, bf, 1e-5, c.rms, c.y_dtype);
+  at::Tensor dbf = c.delta_bias ? db.detach().requires_grad_(true) : at::Tensor();
+  auto [s, y] = fused_add_norm(xf, df, wf, bf, 1e-5, c.rms, c.y_dtype, dbf);
   ASSERT_EQ(s.scalar_type(), c.x_dtype);
   ASSERT_EQ(y.scalar_type(), c.y_dtype);
   at::Tensor loss = (y.to(torch::kDouble) * dy.to(torch::kDouble)).sum();
@@ -300,6 +308,18 @@ void check_add_norm(const AddNormCase& c) {
   EXPECT_LE(max_err(df.grad(), dd.grad()), dx_tol + rounding(c.y_dtype) * max_abs(dd.grad())) << "ddelta";
   EXPECT_LE(max_err(wf.grad(), wd.grad()), 1e-4 * max_abs(wd.grad()) + 1e-6) << "dgamma";
   if (c.bias) EXPECT_LE(max_err(bf.grad(), bd.grad()), 1e-4 * max_abs(bd.grad()) + 1e-6) << "dbeta";
+  if (c.delta_bias) {
+    ASSERT_TRUE(dbf.grad().defined());
+    EXPECT_EQ(dbf.grad().scalar_type(), at::kFloat);
+    // Σ over rows of ds, from the fp32 values before their cast: the dβ tolerance (a sum over rows in fp32).
+    EXPECT_LE(max_err(dbf.grad(), dbd.grad()), 1e-4 * max_abs(dbd.grad()) + 1e-6) << "ddelta_bias";
+  }
+  if (c.delta_bias) {
+    ASSERT_TRUE(dbf.grad().defined());
+    EXPECT_EQ(dbf.grad().scalar_type(), at::kFloat);
+    // Σ over rows of ds, from the fp32 values before their cast: the dβ tolerance (a sum over rows in fp32).
+    EXPECT_LE(max_err(dbf.grad(), dbd.grad()), 1e-4 * max_abs(dbd.grad()) + 1e-6) << "ddelta_bias";
+  }
 }
 
 }  // namespace
@@ -315,6 +335,22 @@ TEST(FusedAddNorm, LayerNormWithoutGradientToTheSum) {
 TEST(FusedAddNorm, RmsNormFp32IntoFp16) { SKIP_WITHOUT_FUSED_CUDA(); check_add_norm({129, 1024, at::kFloat, at::kHalf, true, false, true}); }
 TEST(FusedAddNorm, LayerNormAllFp32) { SKIP_WITHOUT_FUSED_CUDA(); check_add_norm({77, 384, at::kFloat, at::kFloat, false, false, true}); }
 TEST(FusedAddNorm, RmsNormAllBf16Wide) { SKIP_WITHOUT_FUSED_CUDA(); check_add_norm({50, 2048, at::kBFloat16, at::kBFloat16, true, false, true}); }
+TEST(FusedAddNorm, BranchBiasAtGpt2Width) {
+  SKIP_WITHOUT_FUSED_CUDA();  // 4099 rows: every one of the 264 blocks visits several rows, some one more
+  check_add_norm({4099, 768, at::kFloat, at::kBFloat16, false, true, true, /*delta_bias=*/true});
+}
+TEST(FusedAddNorm, BranchBiasWithoutGradientToTheSum) {
+  SKIP_WITHOUT_FUSED_CUDA();  // the final norm after a deferred MLP bias
+  check_add_norm({300, 768, at::kFloat, at::kBFloat16, false, true, false, /*delta_bias=*/true});
+}
+TEST(FusedAddNorm, BranchBiasRmsNormBf16Wide) {
+  SKIP_WITHOUT_FUSED_CUDA();  // dim 2048: the 4-warp backward blocks
+  check_add_norm({50, 2048, at::kBFloat16, at::kBFloat16, true, false, true, /*delta_bias=*/true});
+}
+TEST(FusedAddNorm, BranchBiasFp32IntoFp16AtEncoderWidth) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  check_add_norm({1000, 1024, at::kFloat, at::kHalf, false, true, true, /*delta_bias=*/true});
+}
 
 TEST(FusedAddNorm, NotApplicableFallsBackToTheUnfusedAdd) {
   SKIP_WITHOUT_FUSED_CUDA();
@@ -387,6 +423,63 @@ TEST(FusedAddNorm, BlockStackBitIdenticalToUnfusedAdds) {
             << "parameter " << i << ": max |difference| " << (grads[1][i] - grads[0][i]).abs().max().item<double>()
             << " of max |gradient| " << grads[0][i].abs().max().item<double>();
     }
+  }
+}
+
+// The stack with the branches' output biases added in the add + norm kernels (fused_ops.residual_bias) against the
+// same stack in float64 (no fused op runs there) and beside it without residual_bias, both under bf16 autocast with
+// every other fused op on: the loss and each parameter's gradient no further from float64 than 1.5× the plain fused
+// stack's error plus 2^-10 of the gradient's scale. Biases initialised non-zero, so that a bias added twice or not at
+// all, or a wrong bias gradient, is off by O(1) of the scale.
+TEST(FusedAddNorm, ResidualBiasStackAgainstFloat64) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  ModelConfig cfg;
+  cfg.arch = Arch::kDecoder;
+  cfg.n_layer = 3;
+  cfg.d_model = 128;
+  cfg.n_head = 4;
+  cfg.vocab_size = 97;
+  cfg.max_seq_len = 64;
+  AttentionConfig attn;
+  at::Tensor tokens = torch::randint(0, 97, {4, 64}, torch::TensorOptions().device(torch::kCUDA).dtype(torch::kLong));
+  struct Result {
+    double loss;
+    std::vector<at::Tensor> grads;
+  };
+  auto run = [&](bool fp64, bool residual_bias) {
+    torch::manual_seed(5);
+    auto model = build_model(cfg, attn);
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : model->named_parameters())
+        if (p.key().find("bias") != std::string::npos) p.value().normal_(0.0, 0.5);
+    }
+    model->to(torch::kCUDA, fp64 ? torch::kDouble : torch::kFloat);
+    FusedOps ops = resolve_fused_ops(FusedOpsConfig{}, /*cuda=*/true);
+    ops.residual_bias = residual_bias;
+    model->set_fused_ops(ops);
+    ModelInputs in;
+    in.tokens = tokens;
+    if (!fp64) enable_bf16_autocast();
+    at::Tensor h = model->forward(in);
+    at::autocast::set_autocast_enabled(at::kCUDA, false);
+    at::autocast::clear_cache();
+    at::Tensor loss = h.to(torch::kDouble).pow(2).mean();
+    loss.backward();
+    Result r{loss.item<double>(), {}};
+    for (const auto& p : model->parameters()) r.grads.push_back(p.grad().to(torch::kDouble).clone());
+    return r;
+  };
+  const Result ref = run(true, false), plain = run(false, false), fused = run(false, true);
+  EXPECT_LE(std::abs(fused.loss - ref.loss), 1.5 * std::abs(plain.loss - ref.loss) + 1e-3 * std::abs(ref.loss));
+  ASSERT_EQ(fused.grads.size(), ref.grads.size());
+  const auto names = build_model(cfg, attn)->named_parameters().keys();
+  for (size_t i = 0; i < ref.grads.size(); ++i) {
+    const double scale = ref.grads[i].abs().max().item<double>();
+    const double e_fused = (fused.grads[i] - ref.grads[i]).abs().max().item<double>();
+    const double e_plain = (plain.grads[i] - ref.grads[i]).abs().max().item<double>();
+    EXPECT_LE(e_fused, 1.5 * e_plain + std::ldexp(1.0, -10) * scale)
+        << names[i] << ": residual_bias error " << e_fused << ", without " << e_plain << ", scale " << scale;
   }
 }
 

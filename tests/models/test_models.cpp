@@ -356,6 +356,69 @@ TEST(FusedOps, AddNormFollowsTheNorm) {
   }
 }
 
+// fused_ops.residual_bias needs the fused add + norm: `on` with add_norm off is a config error naming both keys;
+// `auto` follows add_norm (and off on the CPU).
+TEST(FusedOps, ResidualBiasFollowsTheAddNorm) {
+  FusedOpsConfig cfg;
+  EXPECT_FALSE(resolve_fused_ops(cfg, /*cuda=*/false).residual_bias);
+  if (!fused_ops_built()) GTEST_SKIP() << "this build has no fused kernels";
+  EXPECT_TRUE(resolve_fused_ops(cfg, true).residual_bias);
+  cfg.add_norm = FusedChoice::kOff;
+  EXPECT_FALSE(resolve_fused_ops(cfg, true).residual_bias);
+  cfg.residual_bias = FusedChoice::kOn;
+  try {
+    resolve_fused_ops(cfg, true);
+    ADD_FAILURE() << "no error";
+  } catch (const std::exception& e) {
+    EXPECT_NE(std::string(e.what()).find("fused_ops.residual_bias: on needs the fused add + norm, but "
+                                         "fused_ops.add_norm is off"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+// A pre-norm block with residual_bias hands its MLP projection's bias on with the unadded branch (the next norm adds
+// it) and gives the model the same output as without it, on the CPU's LibTorch path; blocks whose branch does not
+// end in the projection (hybrid norm, LayerScale, dropout while training) add their biases themselves.
+TEST(FusedOps, ResidualBiasDefersTheProjectionBiasToTheNextNorm) {
+  ModelConfig c = tiny(Arch::kDecoder);
+  c.bias = true;
+  for (const std::string variant : {"pre", "hybrid", "layer_scale", "dropout"}) {
+    SCOPED_TRACE(variant);
+    ModelConfig v = c;
+    if (variant == "hybrid") v.norm_placement = NormPlacement::kHybrid;
+    if (variant == "layer_scale") v.layer_scale = 0.5;
+    if (variant == "dropout") v.dropout = 0.1;
+    torch::manual_seed(3);
+    auto model = build_model(v, attn());
+    {
+      torch::NoGradGuard no_grad;
+      for (auto& p : model->named_parameters())
+        if (p.key().find("bias") != std::string::npos) p.value().normal_(0.0, 0.5);
+    }
+    if (variant == "dropout") model->eval();  // the output comparison below needs no randomness
+    ModelInputs in;
+    in.tokens = random_tokens(2, 16, 37);
+    const at::Tensor plain = model->forward(in);
+    std::shared_ptr<TransformerBlock> block;
+    for (const auto& m : model->modules(/*include_self=*/false))
+      if (auto b = std::dynamic_pointer_cast<TransformerBlock>(m)) {
+        b->residual_bias = true;
+        block = b;
+      }
+    ASSERT_TRUE(block);
+    EXPECT_TRUE(torch::allclose(model->forward(in), plain, 1e-5, 1e-5)) << "same output with residual_bias";
+    if (variant == "dropout") model->train();
+    const ResidualStream out = block->forward(ResidualStream{torch::randn({2, 16, 32}), {}, {}}, AttentionMask{}, nullptr);
+    if (variant == "pre") {
+      ASSERT_TRUE(out.pending_bias.defined()) << "the MLP projection's bias is handed on";
+      EXPECT_TRUE(out.pending_bias.is_same(block->mlp->proj->bias));
+    } else {
+      EXPECT_FALSE(out.pending_bias.defined()) << "the block adds its own biases";
+    }
+  }
+}
+
 // fused_ops.head_loss needs the fused cross-entropy likewise; a model whose head is not one linear map (the ViT's
 // pooled, biased head) has no weight to fuse, and on the CPU the loss is LibTorch's with the flag on.
 TEST(FusedOps, HeadLossFollowsTheCrossEntropy) {
