@@ -69,6 +69,7 @@ TrainingRun::TrainingRun(RunConfig cfg, const Runtime& runtime, DistributedConte
             (fused_ops.head_loss ? " (with a linear token head: one op with its GEMM)" : "") +
             "; norms: " + (fused_ops.norm ? "fused kernel" : "LibTorch") +
             (fused_ops.add_norm ? " with the residual add" : "") +
+            (fused_ops.residual_bias ? " and the branches' output biases" : "") +
             "; GELU MLP: " +
             (!fused_ops.mlp            ? "LibTorch"
              : fused_ops.mlp_recompute ? "fused (cuBLASLt epilogues, GELU recomputed in the backward)"
