@@ -281,7 +281,13 @@ void check_add_norm(const AddNormCase& c) {
   at::Tensor bd = c.bias ? b.to(torch::kDouble).requires_grad_(true) : at::Tensor();
   at::Tensor dbd = c.delta_bias ? db.to(torch::kDouble).requires_grad_(true) : at::Tensor();
   const at::Tensor exact_sum = c.delta_bias ? xd + (dd + dbd) : xd + dd;
-  at::Tensor sd = exact_sum + (exact_sum.detach().to(c.x_dtype).to(torch::kDouble) - exact_sum.detach());
+  // With the branch's bias the kernel forms x + (delta + b) in fp32 (two roundings) before x's dtype: for a bf16 x
+  // that can differ by one bf16 rounding from the exact sum's (measured on an H100: 2^-9 at one element), so the
+  // reference takes the fp32-formed value, a chain of IEEE fp32 adds that the kernel's must equal.
+  const at::Tensor formed_sum =
+      c.delta_bias ? (x.to(torch::kFloat) + (delta.to(torch::kFloat) + db)).to(c.x_dtype).to(torch::kDouble)
+                   : exact_sum.detach().to(c.x_dtype).to(torch::kDouble);
+  at::Tensor sd = exact_sum + (formed_sum - exact_sum.detach());
   at::Tensor ref = c.rms ? at::rms_norm(sd, {c.dim}, wd, 1e-5) : at::layer_norm(sd, {c.dim}, wd, bd, 1e-5);
   at::Tensor ref_loss = (ref * dy.to(torch::kDouble)).sum();
   if (c.grad_to_sum) ref_loss = ref_loss + (sd * ds.to(torch::kDouble)).sum();
