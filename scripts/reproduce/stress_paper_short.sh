@@ -9,7 +9,7 @@
 #   hundreds of steps instead of ~100. Fewer tokens per step make each update noisier at the same learning rate: the
 #   setting is harsher than the paper config's, never milder, at every lr.
 #
-# Arms: <kind>_lr<LR> for kind in softmax (sdpa), sigmoid (fused, b = -log n) and sigmoid_qknorm (+ QK-norm), LR in
+# Arms: <kind>_lr<LR> for kind in softmax (sdpa), softmax_qknorm, sigmoid (fused, b = -log n) and sigmoid_qknorm, LR in
 # 1e-3 (the paper config's), 3e-3, 1e-2, 3e-2. scripts/device/stress_paper_search.sh runs the documented search:
 # softmax at rising lr until its gradient norm blows up (>= 100x its early median, or divergence), then the sigmoid
 # arms at that lr. Its first run (H100, 2026-12-07, docs/results/stress_paper/short_schedule/): softmax held at 1e-2
@@ -26,6 +26,8 @@ short_sets=(train.global_batch_tokens=32768 train.micro_batch_size=4 logging.eve
 for lr in 1e-3 3e-3 1e-2 3e-2; do
   # logging.every=1: every step's grad norm in metrics.jsonl (a blow-up can be a one-step spike).
   repro_arm "softmax_lr$lr" configs/stress/paper_softmax.yaml attention.backend=sdpa "${short_sets[@]}" "optim.lr_peak=$lr"
+  repro_arm "softmax_qknorm_lr$lr" configs/stress/paper_softmax.yaml attention.backend=sdpa "${short_sets[@]}" \
+    "optim.lr_peak=$lr" model.qk_norm=true
   repro_arm "sigmoid_lr$lr" configs/stress/paper_sigmoid.yaml attention.backend=fused "${short_sets[@]}" "optim.lr_peak=$lr"
   repro_arm "sigmoid_qknorm_lr$lr" configs/stress/paper_sigmoid.yaml attention.backend=fused "${short_sets[@]}" \
     "optim.lr_peak=$lr" model.qk_norm=true
