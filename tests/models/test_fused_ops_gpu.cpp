@@ -383,19 +383,27 @@ TEST(FusedAddNorm, NotApplicableFallsBackToTheUnfusedAdd) {
 // into the norms against the unfused adds (both through the fused norm kernel): the same loss and gradients bit for
 // bit. The fused path rounds exactly where the unfused one does: the sum in fp32 then x's dtype, the backward's sum
 // of the norm's dx and the stream's gradient as one __fadd_rn, the branch's gradient cast to its dtype.
+namespace {
+// The stacks of the FusedAddNorm model tests: 3 decoder blocks of 128 (4 heads), vocabulary 97, T ≤ 64.
+ModelConfig small_stack() {
+  ModelConfig cfg;
+  cfg.arch = Arch::kDecoder;
+  cfg.n_layer = 3;
+  cfg.d_model = 128;
+  cfg.n_head = 4;
+  cfg.vocab_size = 97;
+  cfg.max_seq_len = 64;
+  return cfg;
+}
+}  // namespace
+
 TEST(FusedAddNorm, BlockStackBitIdenticalToUnfusedAdds) {
   SKIP_WITHOUT_FUSED_CUDA();
   for (NormPlacement placement : {NormPlacement::kPre, NormPlacement::kHybrid}) {
     for (NormKind kind : {NormKind::kLayerNorm, NormKind::kRMSNorm}) {
       SCOPED_TRACE(std::string(kind == NormKind::kLayerNorm ? "layernorm" : "rmsnorm") +
                    (placement == NormPlacement::kPre ? " pre" : " hybrid"));
-      ModelConfig cfg;
-      cfg.arch = Arch::kDecoder;
-      cfg.n_layer = 3;
-      cfg.d_model = 128;
-      cfg.n_head = 4;
-      cfg.vocab_size = 97;
-      cfg.max_seq_len = 64;
+      ModelConfig cfg = small_stack();
       cfg.norm = kind;
       cfg.norm_placement = placement;
       AttentionConfig attn;
@@ -439,13 +447,7 @@ TEST(FusedAddNorm, BlockStackBitIdenticalToUnfusedAdds) {
 // all, or a wrong bias gradient, is off by O(1) of the scale.
 TEST(FusedAddNorm, ResidualBiasStackAgainstFloat64) {
   SKIP_WITHOUT_FUSED_CUDA();
-  ModelConfig cfg;
-  cfg.arch = Arch::kDecoder;
-  cfg.n_layer = 3;
-  cfg.d_model = 128;
-  cfg.n_head = 4;
-  cfg.vocab_size = 97;
-  cfg.max_seq_len = 64;
+  const ModelConfig cfg = small_stack();
   AttentionConfig attn;
   at::Tensor tokens = torch::randint(0, 97, {4, 64}, torch::TensorOptions().device(torch::kCUDA).dtype(torch::kLong));
   struct Result {
