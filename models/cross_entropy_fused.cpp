@@ -10,7 +10,6 @@
 #include "models/cross_entropy.h"
 #include "models/gemm_epilogue_ops.h"
 #include "models/head_loss.h"
-#include "models/linear_fused.h"
 
 namespace sigtrain::models {
 namespace {
@@ -85,40 +84,63 @@ struct FusedCrossEntropy : public torch::autograd::Function<FusedCrossEntropy> {
 };
 
 // x [R, d] in the compute dtype, contiguous; w the fp32 weight [V, d] (the gradient's destination), w_cast its
-// compute-dtype copy (what the GEMMs read); targets int64 [R] on x's device. Returns Σ of the rows' losses.
+// compute-dtype copy (what the GEMMs read) with V_pad ≥ V rows, the rows past V zero (padded_head_weight); targets
+// int64 [R] on x's device. Returns Σ of the rows' losses. With V_pad > V the GEMMs run on [R, V_pad] logits whose
+// columns past V are x · 0 = 0 and stay out of the loss (the kernel reads V columns of each V_pad-long row); they
+// contribute nothing to dx (zero weight rows) and their dW rows are dropped.
 struct FusedHeadLoss : public torch::autograd::Function<FusedHeadLoss> {
   static at::Tensor forward(AutogradContext* ctx, const at::Tensor& x, const at::Tensor& w, const at::Tensor& w_cast,
                             const at::Tensor& targets, int64_t ignore_index) {
     const c10::cuda::CUDAGuard guard(x.device());
-    TORCH_CHECK(w_cast.scalar_type() == x.scalar_type() && w.sizes() == w_cast.sizes(),
+    TORCH_CHECK(w_cast.scalar_type() == x.scalar_type() && w_cast.size(1) == w.size(1) && w_cast.size(0) >= w.size(0),
                 "fused head loss: weight copy mismatch");
-    at::Tensor logits = at::mm(x, w_cast.t());  // [R, V]; becomes the unit gradient below
+    const at::Tensor padded_logits = at::mm(x, w_cast.t());  // [R, V_pad]; becomes the unit gradient below
+    const at::Tensor logits = padded_logits.narrow(1, 0, w.size(0));
     ForwardLaunch f = forward_launch(logits, targets, ignore_index);
     f.p.grad_logits = logits.data_ptr();
     f.p.grad_row_stride = f.p.row_stride;
     K::cross_entropy_forward(f.p, at::cuda::getCurrentCUDAStream());
-    ctx->save_for_backward({x, w_cast, logits});
+    ctx->save_for_backward({x, w_cast, padded_logits});
+    ctx->saved_data["vocab"] = w.size(0);
     return f.loss.sum();
   }
 
   static tensor_list backward(AutogradContext* ctx, tensor_list grads) {
     const auto saved = ctx->get_saved_variables();
     const at::Tensor &x = saved[0], &w_cast = saved[1], &unit_grad = saved[2];
+    const int64_t vocab = ctx->saved_data["vocab"].toInt();
     const c10::cuda::CUDAGuard guard(x.device());
     const at::Tensor g = grads[0].to(at::kFloat);  // 0-dim; stays on the device
     // dW = Dᵀ (g x): the scaling on the small side of the GEMM; a 0-dim fp32 factor keeps x's dtype.
     at::Tensor dw = epilogue_ops::weight_and_bias_grad(x * g, unit_grad, /*has_bias=*/false, "head_loss").first;
+    if (dw.size(0) != vocab) dw = dw.narrow(0, 0, vocab).contiguous();  // the padding rows' gradient: dropped
     at::Tensor dx = at::mm(unit_grad, w_cast);
     dx.mul_(g);
     return {dx, dw, at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
+// The head weight's compute-dtype copy with its rows padded with zeros to a multiple of 8: cuBLAS's fast kernels
+// need 16-byte rows, and with an odd vocabulary (the encoders' V = 8,193: 8,192 pieces and [MASK]) the [R, V] GEMMs
+// ran on sm75 align-1 kernels, 3.45 ms per step of the 160M/8K encoder on an H100 (docs/benchmarks.md).
+// torch.compile pads the same way. An aligned V is returned as it is.
+at::Tensor padded_head_weight(const at::Tensor& w_cast) {
+  const int64_t vocab = w_cast.size(0), padded = (vocab + 7) / 8 * 8;
+  if (padded == vocab) return w_cast;
+  const at::NoGradGuard no_grad;  // the op returns no gradient for the copy; w's comes from its own backward
+  at::Tensor out = at::zeros({padded, w_cast.size(1)}, w_cast.options());
+  out.narrow(0, 0, vocab).copy_(w_cast);
+  return out;
+}
+
 }  // namespace
 
-// The head's GEMMs are a linear layer's without a bias: the fused linear's conditions.
+// The head's GEMMs are a linear layer's without a bias: the fused linear's conditions, except that V may be any
+// size (the weight copy is padded to a multiple of 8: padded_head_weight).
 bool fused_head_loss_applicable(const at::Tensor& x, const at::Tensor& weight) {
-  return fused_linear_applicable(x, weight);
+  if (!epilogue_ops::compute_dtype(x) || x.dim() < 1 || x.numel() == 0) return false;
+  return weight.dim() == 2 && weight.is_cuda() && weight.scalar_type() == at::kFloat && weight.is_contiguous() &&
+         weight.size(0) > 0 && weight.size(1) == x.size(-1) && weight.size(1) % 8 == 0;
 }
 
 at::Tensor fused_head_loss_sum(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& targets,
@@ -129,8 +151,9 @@ at::Tensor fused_head_loss_sum(const at::Tensor& x, const at::Tensor& weight, co
   TORCH_CHECK(targets.numel() == rows, "fused head loss: ", targets.numel(), " targets for ", rows, " rows");
   const at::ScalarType dt = *epilogue_ops::compute_dtype(x);
   const at::Tensor flat_targets = targets.reshape({-1}).to(x.device(), at::kLong).contiguous();
-  return FusedHeadLoss::apply(epilogue_ops::gemm_rows(x, dt), weight, epilogue_ops::cast_from(casts, weight, dt),
-                              flat_targets, ignore_index);
+  return FusedHeadLoss::apply(epilogue_ops::gemm_rows(x, dt), weight,
+                              padded_head_weight(epilogue_ops::cast_from(casts, weight, dt)), flat_targets,
+                              ignore_index);
 }
 
 at::Tensor fused_cross_entropy_rows(const at::Tensor& logits, const at::Tensor& targets, int64_t ignore_index) {

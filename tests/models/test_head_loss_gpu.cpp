@@ -6,11 +6,13 @@
 // - The op against float64 and beside the unfused path (autocast's linear, then the fused cross-entropy): the loss
 //   within 1e-6 of the unfused one; dx and dW no further from float64 than 2× the unfused path's error plus
 //   2^-12 of the gradient's scale (dx takes one more bf16 rounding where g is not a power of two; dW is summed in
-//   fp32, the unfused path rounds it to bf16), with ignored rows and an upstream factor 1/517.
+//   fp32, the unfused path rounds it to bf16), with ignored rows and an upstream factor 1/517; vocabularies that
+//   are not a multiple of 8 too (the encoders' 8,193), which the op pads to one (zero weight rows, dropped again).
 // - Memory: one [rows, vocab] buffer instead of two: the step's peak at least 0.8 × the logits' size below the
 //   unfused path's (the op's fp32 dW and scaled x take some of the difference). Measured on an H100 at the test's
 //   8192 rows × 128 → 8192: 142.6 MB against 270.6 MB, logits 134.2 MB.
-// - Model::cross_entropy_sum with head_loss on against off under bf16 autocast, tied and untied heads: the loss
+// - Model::cross_entropy_sum with head_loss on against off under bf16 autocast, tied and untied heads (and a tied
+//   head of 509 rows, padded by the op): the loss
 //   within 1e-5, every gradient within 1e-2 of its scale; without grad mode, the plain path bit for bit.
 #include <gtest/gtest.h>
 #include <torch/torch.h>
@@ -187,7 +189,8 @@ TEST(FusedHeadLoss, AgainstFloat64AndBesideTheUnfusedPath) {
   SKIP_WITHOUT_FUSED_CUDA();
   auto cuda = torch::TensorOptions().device(torch::kCUDA);
   struct Shape { int64_t batch, rows, d, vocab; };
-  for (const Shape s : {Shape{2, 300, 256, 1032}, Shape{1, 257, 768, 50304}}) {
+  for (const Shape s : {Shape{2, 300, 256, 1032}, Shape{1, 257, 768, 50304}, Shape{1, 515, 1024, 8193},
+                        Shape{3, 70, 64, 37}}) {
     SCOPED_TRACE("rows " + std::to_string(s.batch * s.rows) + " d " + std::to_string(s.d) + " vocab " +
                  std::to_string(s.vocab));
     torch::manual_seed(8);
@@ -216,6 +219,8 @@ TEST(FusedHeadLoss, AgainstFloat64AndBesideTheUnfusedPath) {
     // Ignored rows get no gradient.
     const at::Tensor ignored = (targets == kIgnore).unsqueeze(-1).expand_as(fus.dx);
     EXPECT_EQ(fus.dx.masked_select(ignored).abs().sum().item<double>(), 0.0);
+    EXPECT_EQ(fus.dw.sizes(), w.sizes()) << "dW of the weight's own rows, the padding dropped";
+    EXPECT_TRUE(fus.dw.is_contiguous());
   }
 }
 
@@ -249,13 +254,13 @@ TEST(FusedHeadLoss, HoldsOneLogitsSizedBufferNotTwo) {
 
 namespace {
 
-ModelConfig tiny_lm(bool tied) {
+ModelConfig tiny_lm(bool tied, int64_t vocab) {
   ModelConfig c;
   c.arch = Arch::kDecoder;
   c.n_layer = 2;
   c.d_model = 128;
   c.n_head = 2;
-  c.vocab_size = 512;
+  c.vocab_size = vocab;
   c.max_seq_len = 64;
   c.tie_embeddings = tied;
   return c;
@@ -278,14 +283,14 @@ std::vector<at::Tensor> loss_and_grads(Model& model, const ModelInputs& in, cons
 TEST(FusedHeadLoss, ModelLossWithAndWithoutTheFusedHead) {
   SKIP_WITHOUT_FUSED_CUDA();
   const torch::Device dev(torch::kCUDA);
-  for (const bool tied : {true, false}) {
-    SCOPED_TRACE(tied ? "tied head" : "untied head");
+  for (const auto& [tied, vocab] : {std::pair{true, 512}, std::pair{false, 512}, std::pair{true, 509}}) {
+    SCOPED_TRACE(std::string(tied ? "tied head" : "untied head") + ", vocab " + std::to_string(vocab));
     torch::manual_seed(0);
-    auto model = build_model(tiny_lm(tied), AttentionConfig{});
+    auto model = build_model(tiny_lm(tied, vocab), AttentionConfig{});
     model->to(dev);
     auto lo = torch::TensorOptions().device(dev).dtype(torch::kLong);
-    const ModelInputs in{torch::randint(0, 512, {4, 64}, lo), {}, {}, {}};
-    at::Tensor targets = torch::randint(0, 512, {4, 64}, lo);
+    const ModelInputs in{torch::randint(0, vocab, {4, 64}, lo), {}, {}, {}};
+    at::Tensor targets = torch::randint(0, vocab, {4, 64}, lo);
     targets.index_put_({0, torch::indexing::Slice(0, 9)}, kIgnore);
     FusedOps ops;
     ops.cross_entropy = true;
