@@ -26,6 +26,7 @@ FusedOpsConfig FusedOpsConfig::parse(config::SectionReader& r) {
   c.add_norm = parse_choice(r, "add_norm");
   c.residual_bias = parse_choice(r, "residual_bias");
   c.mlp = parse_choice(r, "mlp");
+  c.rope = parse_choice(r, "rope");
   c.packed_qkv = parse_choice(r, "packed_qkv");
   c.linear = parse_choice(r, "linear");
   c.mlp_recompute = r.get_bool("mlp_recompute", false);
@@ -59,6 +60,7 @@ FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda) {
                               "off");
   ops.residual_bias = resolve(cfg.residual_bias, possible, "residual_bias") && ops.add_norm;
   ops.mlp = resolve(cfg.mlp, possible, "mlp");
+  ops.rope = resolve(cfg.rope, possible, "rope");
   ops.packed_qkv = resolve(cfg.packed_qkv, possible, "packed_qkv");
   ops.linear = resolve(cfg.linear, possible, "linear");
   ops.mlp_recompute = cfg.mlp_recompute && ops.mlp;

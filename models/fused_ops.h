@@ -15,6 +15,7 @@
 //                             # backward with its bias gradient in one pass (kernels/bias_grad_kernel.h)
 //     mlp_recompute: false    # true: the fused MLP keeps GELU's input only and writes its output again in the
 //                             # backward's GELU pass (less activation memory, one more write per layer)
+//     rope: auto              # kernels/rope_kernel.h: rotary embeddings in one kernel each way (fp32 arithmetic)
 //     packed_qkv: auto        # attention.backend fused takes the qkv projection whole (no QK-norm / RoPE): d(qkv) in
 //                             # one buffer, no concatenation of dq, dk, dv
 //     linear: auto            # kernels/gemm_epilogue.h: every other linear layer's dW in fp32 from its GEMM, db
@@ -35,6 +36,7 @@ struct FusedOpsConfig {
   FusedChoice add_norm = FusedChoice::kAuto;
   FusedChoice residual_bias = FusedChoice::kAuto;
   FusedChoice mlp = FusedChoice::kAuto;
+  FusedChoice rope = FusedChoice::kAuto;
   FusedChoice packed_qkv = FusedChoice::kAuto;
   FusedChoice linear = FusedChoice::kAuto;
   bool mlp_recompute = false;
@@ -49,6 +51,7 @@ struct FusedOps {
   bool add_norm = false;
   bool residual_bias = false;  // with add_norm only
   bool mlp = false;
+  bool rope = false;
   bool packed_qkv = false;
   bool linear = false;
   bool mlp_recompute = false;  // of the fused MLP (mlp); nothing without it

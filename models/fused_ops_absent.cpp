@@ -7,6 +7,7 @@
 #include "models/linear_fused.h"
 #include "models/mlp_fused.h"
 #include "models/norm_fused.h"
+#include "models/rope_fused.h"
 
 namespace sigtrain::models {
 
@@ -17,6 +18,11 @@ at::Tensor fused_cross_entropy_rows(const at::Tensor&, const at::Tensor&, int64_
 bool fused_head_loss_applicable(const at::Tensor&, const at::Tensor&) { return false; }
 at::Tensor fused_head_loss_sum(const at::Tensor&, const at::Tensor&, const at::Tensor&, int64_t, const WeightCasts*) {
   throw std::logic_error("fused head loss: this build has no CUDA kernels (models::fused_ops_built() is false)");
+}
+
+bool fused_rope_applicable(const at::Tensor&, const at::Tensor&, const at::Tensor&) { return false; }
+at::Tensor fused_rope(const at::Tensor&, const at::Tensor&, const at::Tensor&) {
+  throw std::logic_error("fused rope: this build has no CUDA kernels (models::fused_ops_built() is false)");
 }
 
 bool fused_norm_applicable(const at::Tensor&, const at::Tensor&) { return false; }

@@ -183,6 +183,8 @@ void Model::set_fused_ops(const FusedOps& ops) {
       attn->packed_qkv = ops.packed_qkv;
     } else if (auto block = std::dynamic_pointer_cast<TransformerBlock>(m)) {
       block->residual_bias = ops.residual_bias;
+    } else if (auto rope = std::dynamic_pointer_cast<Rope>(m)) {
+      rope->fused = ops.rope;
     } else if (auto linear = std::dynamic_pointer_cast<Linear>(m)) {
       linear->fused = ops.linear;
       linear->casts = ops.linear ? weight_casts_ : nullptr;

@@ -10,6 +10,7 @@
 #include "models/linear_fused.h"
 #include "models/mlp_fused.h"
 #include "models/norm_fused.h"
+#include "models/rope_fused.h"
 
 namespace sigtrain::models {
 
@@ -106,6 +107,7 @@ Rope::Rope(int64_t head_dim, int64_t max_seq_len, double theta) {
 at::Tensor Rope::apply(const at::Tensor& x) const {
   const int64_t T = x.size(1), half = x.size(3) / 2;
   TORCH_CHECK(T <= cos.size(0), "sequence length ", T, " exceeds model.max_seq_len ", cos.size(0));
+  if (fused && fused_rope_applicable(x, cos, sin)) return fused_rope(x, cos, sin);
   at::Tensor c = cos.narrow(0, 0, T).view({1, T, 1, half}).to(x.scalar_type());
   at::Tensor s = sin.narrow(0, 0, T).view({1, T, 1, half}).to(x.scalar_type());
   at::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);

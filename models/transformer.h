@@ -96,9 +96,11 @@ class LayerScale : public ParamModule {
 class Rope : public torch::nn::Module {
  public:
   Rope(int64_t head_dim, int64_t max_seq_len, double theta);
-  // x [B, T, H, D] → same shape; positions 0..T−1.
+  // x [B, T, H, D] → same shape; positions 0..T−1. With `fused` on, CUDA inputs that fit go through
+  // models/rope_fused.h (one kernel each way, fp32 arithmetic); else LibTorch's ops in x's dtype.
   at::Tensor apply(const at::Tensor& x) const;
   at::Tensor cos, sin;
+  bool fused = false;  // fused_ops.rope (Model::set_fused_ops)
 };
 
 class MultiHeadAttention : public torch::nn::Module {

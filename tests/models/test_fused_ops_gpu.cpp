@@ -18,6 +18,9 @@
 // path (tolerances at the FusedMlp tests), bit-for-bit repeats, the module under autocast, the fallbacks.
 // Linear (fp32 weight-gradient GEMM, column-sum bias gradient): y and dx beside autocast's, dW and db in fp32 against
 // float64, the fallbacks.
+// RoPE (kernels/rope_kernel.h): y and the backward's dx against float64 of the same bf16 / fp16 / fp32 inputs within
+// one rounding of the dtype at the tensor's scale, and no further from float64 than LibTorch's composite (which
+// rounds four times and uses bf16 tables); a strided view of a packed qkv tensor; the cases it does not take.
 // Weight copies (models/weight_casts.h): the linear layer and the MLP reading them, bit for bit the ops casting their
 // own weights. (The bias-gradient kernel itself: tests/kernels/test_bias_grad.cu.)
 #include <gtest/gtest.h>
@@ -34,6 +37,7 @@
 #include "models/mlp_fused.h"
 #include "models/model.h"
 #include "models/norm_fused.h"
+#include "models/rope_fused.h"
 #include "models/transformer.h"
 #include "models/weight_casts.h"
 
@@ -489,6 +493,93 @@ TEST(FusedAddNorm, ResidualBiasStackAgainstFloat64) {
     EXPECT_LE(e_fused, 1.5 * e_plain + std::ldexp(1.0, -10) * scale)
         << names[i] << ": residual_bias error " << e_fused << ", without " << e_plain << ", scale " << scale;
   }
+}
+
+namespace {
+
+struct RopeCase {
+  int64_t batch, seq, heads, head_dim;
+  at::ScalarType dtype;
+  bool packed;  // x is the q part of a packed [B, T, 3H, D] tensor (strided), as the attention's qkv split gives it
+};
+
+void check_rope(const RopeCase& c) {
+  SCOPED_TRACE("B " + std::to_string(c.batch) + " T " + std::to_string(c.seq) + " H " + std::to_string(c.heads) +
+               " D " + std::to_string(c.head_dim) + " " + std::string(c10::toString(c.dtype)) +
+               (c.packed ? " packed" : ""));
+  torch::manual_seed(21);
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  Rope rope(c.head_dim, c.seq + 5, 10000.0);
+  rope.to(torch::kCUDA);
+  at::Tensor base = c.packed ? torch::randn({c.batch, c.seq, 3 * c.heads, c.head_dim}, cuda).to(c.dtype)
+                             : torch::randn({c.batch, c.seq, c.heads, c.head_dim}, cuda).to(c.dtype);
+  at::Tensor x = c.packed ? base.narrow(2, c.heads, c.heads) : base;  // the k part: an offset, strided view
+  ASSERT_TRUE(fused_rope_applicable(x, rope.cos, rope.sin));
+  const at::Tensor dy = torch::randn({c.batch, c.seq, c.heads, c.head_dim}, cuda).to(c.dtype);
+
+  // float64 of the same inputs, exact tables.
+  const int64_t half = c.head_dim / 2;
+  at::Tensor xd = x.to(torch::kDouble).requires_grad_(true);
+  const at::Tensor pos = torch::arange(c.seq, cuda.dtype(torch::kDouble)).view({c.seq, 1});
+  const at::Tensor freq = torch::pow(10000.0, -torch::arange(half, cuda.dtype(torch::kDouble)) * 2.0 / c.head_dim);
+  const at::Tensor ang = (pos * freq).view({1, c.seq, 1, half});
+  const at::Tensor x1 = xd.narrow(-1, 0, half), x2 = xd.narrow(-1, half, half);
+  const at::Tensor ref = torch::cat({x1 * ang.cos() - x2 * ang.sin(), x1 * ang.sin() + x2 * ang.cos()}, -1);
+  (ref * dy.to(torch::kDouble)).sum().backward();
+
+  auto run = [&](bool fused) {
+    rope.fused = fused;
+    at::Tensor xi = x.detach().requires_grad_(true);
+    at::Tensor y = rope.apply(xi);
+    (y.to(torch::kDouble) * dy.to(torch::kDouble)).sum().backward();
+    return std::pair{y, xi.grad()};
+  };
+  const auto [y_fused, dx_fused] = run(true);
+  const auto [y_lib, dx_lib] = run(false);
+  EXPECT_EQ(y_fused.scalar_type(), c.dtype);
+  EXPECT_TRUE(y_fused.is_contiguous());
+  EXPECT_EQ(dx_fused.scalar_type(), c.dtype);
+  auto max_err = [](const at::Tensor& a, const at::Tensor& r) { return (a.to(torch::kDouble) - r).abs().max().item<double>(); };
+  auto max_abs = [](const at::Tensor& r) { return r.abs().max().item<double>(); };
+  // One rounding of the dtype at the tensor's scale, plus fp32 arithmetic and the fp32 tables (2^-20 relative).
+  const double y_tol = (rounding(c.dtype) + std::ldexp(1.0, -20)) * max_abs(ref);
+  const double dx_tol = (rounding(c.dtype) + std::ldexp(1.0, -20)) * max_abs(xd.grad());
+  EXPECT_LE(max_err(y_fused, ref.detach()), y_tol) << "y";
+  EXPECT_LE(max_err(dx_fused, xd.grad()), dx_tol) << "dx";
+  // No worse than LibTorch's composite, up to fp32 arithmetic (the fp32 case's two paths differ only there).
+  EXPECT_LE(max_err(y_fused, ref.detach()), max_err(y_lib, ref.detach()) + std::ldexp(1.0, -22) * max_abs(ref))
+      << "y no worse than LibTorch's";
+  EXPECT_LE(max_err(dx_fused, xd.grad()), max_err(dx_lib, xd.grad()) + std::ldexp(1.0, -22) * max_abs(xd.grad()))
+      << "dx no worse than LibTorch's";
+}
+
+}  // namespace
+
+TEST(FusedRope, Bf16AtTheEncodersShape) { SKIP_WITHOUT_FUSED_CUDA(); check_rope({1, 2048, 16, 64, at::kBFloat16, false}); }
+TEST(FusedRope, Bf16StridedViewOfPackedQkv) { SKIP_WITHOUT_FUSED_CUDA(); check_rope({3, 77, 4, 64, at::kBFloat16, true}); }
+TEST(FusedRope, Fp16HeadDim128) { SKIP_WITHOUT_FUSED_CUDA(); check_rope({2, 130, 2, 128, at::kHalf, false}); }
+TEST(FusedRope, Fp32HeadDim32) { SKIP_WITHOUT_FUSED_CUDA(); check_rope({2, 33, 3, 32, at::kFloat, true}); }
+
+TEST(FusedRope, NotApplicableFallsBackToLibTorch) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  auto cuda = torch::TensorOptions().device(torch::kCUDA);
+  Rope rope(36, 16, 10000.0);
+  rope.to(torch::kCUDA);
+  const at::Tensor x36 = torch::randn({1, 16, 2, 36}, cuda).to(torch::kBFloat16);
+  EXPECT_FALSE(fused_rope_applicable(x36, rope.cos, rope.sin)) << "D 36: half not a multiple of 4";
+  const at::Tensor plain = rope.apply(x36);
+  rope.fused = true;
+  EXPECT_TRUE(torch::equal(rope.apply(x36), plain)) << "the fallback is LibTorch's path";
+  Rope rope64(64, 16, 10000.0);
+  rope64.to(torch::kCUDA);
+  const at::Tensor wide = torch::randn({1, 16, 2, 66}, cuda).to(torch::kBFloat16);
+  EXPECT_FALSE(fused_rope_applicable(wide.narrow(-1, 1, 64), rope64.cos, rope64.sin)) << "misaligned start";
+  EXPECT_FALSE(fused_rope_applicable(torch::randn({1, 16, 2, 64}).to(torch::kBFloat16), rope64.cos, rope64.sin))
+      << "CPU";
+  EXPECT_FALSE(fused_rope_applicable(torch::randn({1, 17, 2, 64}, cuda), rope64.cos.narrow(0, 0, 16),
+                                     rope64.sin.narrow(0, 0, 16)))
+      << "longer than the tables";
+  EXPECT_TRUE(fused_rope_applicable(torch::randn({1, 16, 2, 64}, cuda), rope64.cos, rope64.sin));
 }
 
 // The fused GELU MLP (models/mlp_fused.h) against float64 on the same bf16-rounded inputs and weights, beside

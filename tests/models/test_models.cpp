@@ -419,6 +419,22 @@ TEST(FusedOps, ResidualBiasDefersTheProjectionBiasToTheNextNorm) {
   }
 }
 
+// fused_ops.rope: auto is on with the kernels on CUDA and off on the CPU, where Rope::apply with the flag set anyway
+// is LibTorch's path (the GPU tests FusedRope.* check the kernel).
+TEST(FusedOps, RopeIsLibTorchsOnTheCpu) {
+  FusedOpsConfig cfg;
+  EXPECT_FALSE(resolve_fused_ops(cfg, /*cuda=*/false).rope);
+  Rope rope(16, 8, 10000.0);
+  const at::Tensor x = torch::randn({2, 8, 3, 16});
+  const at::Tensor plain = rope.apply(x);
+  rope.fused = true;
+  EXPECT_TRUE(torch::equal(rope.apply(x), plain));
+  if (!fused_ops_built()) GTEST_SKIP() << "this build has no fused kernels";
+  EXPECT_TRUE(resolve_fused_ops(cfg, true).rope);
+  cfg.rope = FusedChoice::kOff;
+  EXPECT_FALSE(resolve_fused_ops(cfg, true).rope);
+}
+
 // fused_ops.head_loss needs the fused cross-entropy likewise; a model whose head is not one linear map (the ViT's
 // pooled, biased head) has no weight to fuse, and on the CPU the loss is LibTorch's with the flag on.
 TEST(FusedOps, HeadLossFollowsTheCrossEntropy) {

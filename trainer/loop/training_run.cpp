@@ -74,7 +74,8 @@ TrainingRun::TrainingRun(RunConfig cfg, const Runtime& runtime, DistributedConte
             (!fused_ops.mlp            ? "LibTorch"
              : fused_ops.mlp_recompute ? "fused (cuBLASLt epilogues, GELU recomputed in the backward)"
                                        : "fused (cuBLASLt epilogues)") +
-            "; qkv to attention: " + (fused_ops.packed_qkv ? "packed" : "split"));
+            "; qkv to attention: " + (fused_ops.packed_qkv ? "packed" : "split") +
+            "; RoPE: " + (fused_ops.rope ? "fused kernel" : "LibTorch"));
   // Data parallelism: gradients become views into flat buckets that are averaged over ranks during backward.
   if (world_ > 1) {
     grad_sync_ = std::make_unique<GradSync>(params_, dist_, cfg_.dist.bucket_mb, cfg_.dist.overlap);
