@@ -142,8 +142,8 @@ __global__ void __launch_bounds__(32 * kWarpsPerBlock) norm_forward_kernel(NormP
 // Backward rows: one warp per row as in the forward. The warp's dγ / dβ (and with ddelta_bias, Σ dx) partial sums
 // live in shared memory ([warps][kSums][dim] floats, each lane owning its columns: no atomics), not in registers,
 // and γ is re-read per row from L1: that keeps the kernel near 100 registers (it was 196 with both in registers, one
-// block per SM in two waves at a third of HBM's bandwidth) so that all blocks are resident at once. dsum is loaded with x and dy,
-// before the row's reductions, so that a row costs one memory round trip, not two.
+// block per SM in two waves at a third of HBM's bandwidth) so that all blocks are resident at once. dsum is loaded
+// with x and dy, before the row's reductions, so that a row costs one memory round trip, not two.
 template <typename TX, typename TY, int CHUNKS, bool RMS>
 __global__ void __launch_bounds__(32 * kWarpsPerBlock, CHUNKS <= 8 ? 2 : 1) norm_backward_kernel(NormParams p) {
   extern __shared__ float4 partial_sums[];  // [warps_per_block][kSums][dim / 4]

@@ -4,8 +4,8 @@
 //   inverse   x₁ = y₁·cos + y₂·sin,  x₂ = −y₁·sin + y₂·cos       (the backward: the transposed rotation)
 // with cos / sin the fp32 tables [≥ T, D/2] at the token's position t (0…T−1). One pass that reads x once and writes
 // y once, in fp32 arithmetic with one rounding to the output dtype, where LibTorch's composite (narrow, four
-// multiplies, a subtraction, an addition and a concatenation, each rounded to bf16) launches eight kernels per tensor
-// and direction (docs/benchmarks.md: 4.1 ms of elementwise kernels per step of the 160M/8K encoder).
+// multiplies, a subtraction, an addition and a concatenation, each rounded to bf16) launches about nine kernels per
+// tensor and direction (docs/benchmarks.md: 4.1 ms of elementwise kernels per step of the 160M/8K encoder).
 // x [B, T, H, D] may be strided (e.g. q or k as views of the packed qkv projection): the head dim contiguous, every
 // other stride and the pointer a multiple of 4 elements (4-element vector loads); y is contiguous [B, T, H, D].
 #pragma once

@@ -1,7 +1,8 @@
 #pragma once
 // Rotary embeddings (models::Rope, rotate-half form) as one differentiable op (fused_ops.rope): one kernel each way
-// (kernels/rope_kernel.h) in fp32 arithmetic with the fp32 cos / sin tables, where LibTorch's composite runs eight
-// bf16 kernels per tensor and direction. Not bit for bit LibTorch's: one rounding instead of four, the tables unrounded.
+// (kernels/rope_kernel.h) in fp32 arithmetic with the fp32 cos / sin tables, where LibTorch's composite runs about
+// nine bf16 kernels per tensor and direction. Not bit for bit LibTorch's: one rounding instead of four, the tables
+// unrounded.
 #include <ATen/core/Tensor.h>
 
 namespace sigtrain::models {

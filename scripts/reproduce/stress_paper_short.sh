@@ -25,10 +25,12 @@ DEFAULT_SEEDS="1337"
 short_sets=(train.global_batch_tokens=32768 train.micro_batch_size=4 logging.every=1)
 for lr in 1e-3 3e-3 1e-2 3e-2; do
   # logging.every=1: every step's grad norm in metrics.jsonl (a blow-up can be a one-step spike).
-  repro_arm "softmax_lr$lr" configs/stress/paper_softmax.yaml attention.backend=sdpa "${short_sets[@]}" "optim.lr_peak=$lr"
+  repro_arm "softmax_lr$lr" configs/stress/paper_softmax.yaml attention.backend=sdpa "${short_sets[@]}" \
+    "optim.lr_peak=$lr"
   repro_arm "softmax_qknorm_lr$lr" configs/stress/paper_softmax.yaml attention.backend=sdpa "${short_sets[@]}" \
     "optim.lr_peak=$lr" model.qk_norm=true
-  repro_arm "sigmoid_lr$lr" configs/stress/paper_sigmoid.yaml attention.backend=fused "${short_sets[@]}" "optim.lr_peak=$lr"
+  repro_arm "sigmoid_lr$lr" configs/stress/paper_sigmoid.yaml attention.backend=fused "${short_sets[@]}" \
+    "optim.lr_peak=$lr"
   repro_arm "sigmoid_qknorm_lr$lr" configs/stress/paper_sigmoid.yaml attention.backend=fused "${short_sets[@]}" \
     "optim.lr_peak=$lr" model.qk_norm=true
 done

@@ -539,7 +539,9 @@ void check_rope(const RopeCase& c) {
   EXPECT_EQ(y_fused.scalar_type(), c.dtype);
   EXPECT_TRUE(y_fused.is_contiguous());
   EXPECT_EQ(dx_fused.scalar_type(), c.dtype);
-  auto max_err = [](const at::Tensor& a, const at::Tensor& r) { return (a.to(torch::kDouble) - r).abs().max().item<double>(); };
+  auto max_err = [](const at::Tensor& a, const at::Tensor& r) {
+    return (a.to(torch::kDouble) - r).abs().max().item<double>();
+  };
   auto max_abs = [](const at::Tensor& r) { return r.abs().max().item<double>(); };
   // One rounding of the dtype at the tensor's scale, plus fp32 arithmetic and the fp32 tables (2^-20 relative).
   const double y_tol = (rounding(c.dtype) + std::ldexp(1.0, -20)) * max_abs(ref);
@@ -555,8 +557,14 @@ void check_rope(const RopeCase& c) {
 
 }  // namespace
 
-TEST(FusedRope, Bf16AtTheEncodersShape) { SKIP_WITHOUT_FUSED_CUDA(); check_rope({1, 2048, 16, 64, at::kBFloat16, false}); }
-TEST(FusedRope, Bf16StridedViewOfPackedQkv) { SKIP_WITHOUT_FUSED_CUDA(); check_rope({3, 77, 4, 64, at::kBFloat16, true}); }
+TEST(FusedRope, Bf16AtTheEncodersShape) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  check_rope({1, 2048, 16, 64, at::kBFloat16, false});
+}
+TEST(FusedRope, Bf16StridedViewOfPackedQkv) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  check_rope({3, 77, 4, 64, at::kBFloat16, true});
+}
 TEST(FusedRope, Fp16HeadDim128) { SKIP_WITHOUT_FUSED_CUDA(); check_rope({2, 130, 2, 128, at::kHalf, false}); }
 TEST(FusedRope, Fp32HeadDim32) { SKIP_WITHOUT_FUSED_CUDA(); check_rope({2, 33, 3, 32, at::kFloat, true}); }
 

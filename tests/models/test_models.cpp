@@ -409,7 +409,8 @@ TEST(FusedOps, ResidualBiasDefersTheProjectionBiasToTheNextNorm) {
     ASSERT_TRUE(block);
     EXPECT_TRUE(torch::allclose(model->forward(in), plain, 1e-5, 1e-5)) << "same output with residual_bias";
     if (variant == "dropout") model->train();
-    const ResidualStream out = block->forward(ResidualStream{torch::randn({2, 16, 32}), {}, {}}, AttentionMask{}, nullptr);
+    const ResidualStream out =
+        block->forward(ResidualStream{torch::randn({2, 16, 32}), {}, {}}, AttentionMask{}, nullptr);
     if (variant == "pre") {
       ASSERT_TRUE(out.pending_bias.defined()) << "the MLP projection's bias is handed on";
       EXPECT_TRUE(out.pending_bias.is_same(block->mlp->proj->bias));
