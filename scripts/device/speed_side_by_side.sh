@@ -8,7 +8,8 @@
 #   instruments, grad norms every 10 steps and the rest every 50), TORCH_STEPS (default 30),
 #   TORCH_MODES (default "eager compile"; "skip": sigtrain only), TORCH_ATTN (default "softmax sigmoid" for gpt2, softmax otherwise),
 #   SIGTRAIN_VARIANTS (default "softmax:sdpa sigmoid:fused"; further fields are options of that run: "graphs" adds
-#   train.cuda_graphs=on, a key=value adds --set key=value, e.g. sigmoid:fused:graphs sigmoid:fused:fused_ops.mlp=off),
+#   train.cuda_graphs=on, a key=value adds --set key=value, e.g. sigmoid:fused:graphs sigmoid:fused:fused_ops.mlp=off;
+#   a "MODEL/" prefix runs that variant for that model only, e.g. stress/sigmoid:fused:fused_ops.rope=off),
 #   EXTRA_SETS (more --set for every sigtrain run),
 #   PROFILE=1 (a CUPTI breakdown of steps 21-25 of each sigtrain run, in <run>/profile/; the PyTorch runs print
 #   theirs by kernel category in their logs).
@@ -52,7 +53,11 @@ for model in "${MODELS[@]}"; do
     done
   done
   for v in $SIGTRAIN_VARIANTS; do
-    # kind:backend[:option...], each option "graphs" (train.cuda_graphs=on) or a key=value for --set.
+    # [model/]kind:backend[:option...], each option "graphs" (train.cuda_graphs=on) or a key=value for --set.
+    if [[ "$v" == */* ]]; then
+      [[ "${v%%/*}" == "$model" ]] || continue
+      v=${v#*/}
+    fi
     IFS=: read -r kind backend rest <<< "$v"
     IFS=: read -ra options <<< "${rest:-}"
     variant_sets=()
