@@ -11,9 +11,9 @@
 // gradients summed) and ddelta (its cast) within the norm's dx tolerance plus the rounding of delta's dtype, with
 // and without a gradient reaching s; the transformer stack with fused_ops.add_norm on against off under autocast,
 // bit for bit. With the branch's bias added in the kernel (fused_ops.residual_bias): s against float64 of x + (delta
-// + bias), the bias' gradient (Σ ds) within the dβ tolerance; the stack with residual_bias on no further from float64
-// than 1.5× the error of the stack without it plus 2^-10 of the gradient's scale (the bias is added to the branch in
-// fp32 instead of the GEMM's bf16 output: not bit for bit).
+// + bias), the bias' gradient (Σ ds) within the dβ tolerance; the stack with residual_bias on (and with fused_ops.rope
+// on) no further from float64 than 1.5× the error of the stack without it plus 2^-10 of the gradient's scale (the
+// bias is added to the branch in fp32 instead of the GEMM's bf16 output: not bit for bit).
 // GELU MLP (cuBLASLt epilogues): output and all five gradients against float64 and beside LibTorch's autocast
 // path (tolerances at the FusedMlp tests), bit-for-bit repeats, the module under autocast, the fallbacks.
 // Linear (fp32 weight-gradient GEMM, column-sum bias gradient): y and dx beside autocast's, dW and db in fp32 against
@@ -27,6 +27,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <functional>
 
 #include <ATen/autocast_mode.h>
 #include <c10/cuda/CUDACachingAllocator.h>
@@ -444,21 +445,23 @@ TEST(FusedAddNorm, BlockStackBitIdenticalToUnfusedAdds) {
   }
 }
 
-// The stack with the branches' output biases added in the add + norm kernels (fused_ops.residual_bias) against the
-// same stack in float64 (no fused op runs there) and beside it without residual_bias, both under bf16 autocast with
-// every other fused op on: the loss and each parameter's gradient no further from float64 than 1.5× the plain fused
-// stack's error plus 2^-10 of the gradient's scale. Biases initialised non-zero, so that a bias added twice or not at
-// all, or a wrong bias gradient, is off by O(1) of the scale.
-TEST(FusedAddNorm, ResidualBiasStackAgainstFloat64) {
-  SKIP_WITHOUT_FUSED_CUDA();
+namespace {
+
+// A fused op in the whole stack (3 pre-norm decoder blocks with RoPE, every other fused op on) against the same stack
+// in float64 (no fused op runs there) and beside it with the op off, both under bf16 autocast: the loss and each
+// parameter's gradient no further from float64 than 1.5× the error without the op plus 2^-10 of the gradient's scale.
+// Biases initialised non-zero, so that a bias added twice or not at all, or a wrong bias gradient, is off by O(1).
+void check_stack_against_float64(const std::string& op, const std::function<void(FusedOps&, bool)>& set_op) {
+  SCOPED_TRACE("fused_ops." + op);
   const ModelConfig cfg = small_stack();
+  ASSERT_EQ(cfg.positions, PositionKind::kRope);
   AttentionConfig attn;
   at::Tensor tokens = torch::randint(0, 97, {4, 64}, torch::TensorOptions().device(torch::kCUDA).dtype(torch::kLong));
   struct Result {
     double loss;
     std::vector<at::Tensor> grads;
   };
-  auto run = [&](bool fp64, bool residual_bias) {
+  auto run = [&](bool fp64, bool on) {
     torch::manual_seed(5);
     auto model = build_model(cfg, attn);
     {
@@ -468,7 +471,7 @@ TEST(FusedAddNorm, ResidualBiasStackAgainstFloat64) {
     }
     model->to(torch::kCUDA, fp64 ? torch::kDouble : torch::kFloat);
     FusedOps ops = resolve_fused_ops(FusedOpsConfig{}, /*cuda=*/true);
-    ops.residual_bias = residual_bias;
+    set_op(ops, on);
     model->set_fused_ops(ops);
     ModelInputs in;
     in.tokens = tokens;
@@ -482,17 +485,31 @@ TEST(FusedAddNorm, ResidualBiasStackAgainstFloat64) {
     for (const auto& p : model->parameters()) r.grads.push_back(p.grad().to(torch::kDouble).clone());
     return r;
   };
-  const Result ref = run(true, false), plain = run(false, false), fused = run(false, true);
-  EXPECT_LE(std::abs(fused.loss - ref.loss), 1.5 * std::abs(plain.loss - ref.loss) + 1e-3 * std::abs(ref.loss));
-  ASSERT_EQ(fused.grads.size(), ref.grads.size());
+  const Result ref = run(true, false), off = run(false, false), on = run(false, true);
+  EXPECT_LE(std::abs(on.loss - ref.loss), 1.5 * std::abs(off.loss - ref.loss) + 1e-3 * std::abs(ref.loss));
+  ASSERT_EQ(on.grads.size(), ref.grads.size());
   const auto names = build_model(cfg, attn)->named_parameters().keys();
   for (size_t i = 0; i < ref.grads.size(); ++i) {
     const double scale = ref.grads[i].abs().max().item<double>();
-    const double e_fused = (fused.grads[i] - ref.grads[i]).abs().max().item<double>();
-    const double e_plain = (plain.grads[i] - ref.grads[i]).abs().max().item<double>();
-    EXPECT_LE(e_fused, 1.5 * e_plain + std::ldexp(1.0, -10) * scale)
-        << names[i] << ": residual_bias error " << e_fused << ", without " << e_plain << ", scale " << scale;
+    const double e_on = (on.grads[i] - ref.grads[i]).abs().max().item<double>();
+    const double e_off = (off.grads[i] - ref.grads[i]).abs().max().item<double>();
+    EXPECT_LE(e_on, 1.5 * e_off + std::ldexp(1.0, -10) * scale)
+        << names[i] << ": error with the op " << e_on << ", without " << e_off << ", scale " << scale;
   }
+}
+
+}  // namespace
+
+// fused_ops.residual_bias: the branches' output biases added in the add + norm kernels.
+TEST(FusedAddNorm, ResidualBiasStackAgainstFloat64) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  check_stack_against_float64("residual_bias", [](FusedOps& ops, bool on) { ops.residual_bias = on; });
+}
+
+// fused_ops.rope: q and k rotated by the kernel, from the packed projection's strided views.
+TEST(FusedRope, StackAgainstFloat64) {
+  SKIP_WITHOUT_FUSED_CUDA();
+  check_stack_against_float64("rope", [](FusedOps& ops, bool on) { ops.rope = on; });
 }
 
 namespace {
