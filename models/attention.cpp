@@ -394,6 +394,18 @@ at::Tensor sdpa_attention(const at::Tensor& q, const at::Tensor& k, const at::Te
     return at::scaled_dot_product_attention(qh, kh, vh, {}, 0.0, m.causal, scale).transpose(1, 2);
   }
   const auto dev = q.options();
+  if (!m.causal && !m.query_lengths.defined() && !m.alibi_slopes.defined() && !m.key_bias.defined()) {
+    // Key padding only (padded cells, utterances): one [B, 1, 1, T_k] mask that SDPA broadcasts over heads and
+    // queries, not a [B, 1, T_q, T_k] tensor built per layer; every row of a sequence has the same keys, so only a
+    // sequence without any key has fully masked rows (unmasked here, its output zeroed below).
+    const at::Tensor len_k = m.key_lengths.to(dev.dtype(at::kLong)).view({B, 1, 1, 1});
+    const at::Tensor has_keys = len_k > 0;
+    const at::Tensor padded = torch::arange(T_k, dev.dtype(at::kLong)).view({1, 1, 1, T_k}) >= len_k;
+    const at::Tensor key_mask = torch::zeros({B, 1, 1, T_k}, dev).masked_fill(
+        padded.logical_and(has_keys), -std::numeric_limits<double>::infinity());
+    at::Tensor out = at::scaled_dot_product_attention(qh, kh, vh, key_mask, 0.0, false, scale);
+    return (out * has_keys.to(out.scalar_type())).transpose(1, 2);
+  }
   at::Tensor valid = attention_valid_mask(m, B, T_q, T_k, dev);   // [B, 1, T_q, T_k]
   at::Tensor row_valid = valid.any(-1, true);                      // [B, 1, T_q, 1]
   // Fully masked rows would give NaN: unmask them here and zero their output below.

@@ -155,6 +155,33 @@ TEST(Attention, SdpaMatchesMathForSoftmax) {
   }
 }
 
+// Key padding alone (padded cells, utterances) takes SDPA's broadcast [B, 1, 1, T_k] mask: the same outputs and
+// gradients as the math path, a sequence without keys included (zero output, finite zero gradients).
+TEST(Attention, SdpaKeyPaddingOnlyMatchesMath) {
+  Case c;
+  c.B = 3;
+  c.spec.kind = AttentionKind::kSoftmax;
+  c.spec.len_k = {5, 2, 0};
+  c.Hkv = 2;
+  auto run = [&](const std::string& backend) {
+    auto [q, k, v] = random_qkv(c, torch::kDouble);
+    q.requires_grad_(true);
+    k.requires_grad_(true);
+    v.requires_grad_(true);
+    const AttentionMask m = to_mask(c.spec, torch::kCPU);
+    EXPECT_FALSE(m.query_lengths.defined());
+    auto out = attention(backend, q, k, v, m, to_options(c.spec));
+    out.pow(2).sum().backward();
+    return std::vector<torch::Tensor>{out.detach(), q.grad(), k.grad(), v.grad()};
+  };
+  auto a = run("sdpa"), b = run("math");
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_TRUE(torch::isfinite(a[i]).all().item<bool>()) << i;
+    EXPECT_LT(rel_err(a[i], b[i]), 1e-10) << i;
+  }
+  EXPECT_EQ(a[0][2].abs().max().item<double>(), 0.0) << "no keys: zero output";
+}
+
 TEST(Attention, SdpaGradientsMatchMath) {
   Case c;
   c.spec.kind = AttentionKind::kSoftmax;
