@@ -212,8 +212,12 @@ TEST(ReportArms, TaskMetricsAndMissingValuesCountOnlyTheRunsThatHaveThem) {
     std::ofstream(run / "summary.json") << summary.dump();
     std::ofstream jsonl(run / "metrics.jsonl");
     for (int step = 1; step <= 4; ++step) {
-      jsonl << nlohmann::json({{"type", "train"}, {"step", step}, {"loss", 5.0 - step}, {"grad_norm", 1.0}}).dump()
-            << "\n";
+      nlohmann::json t = {{"type", "train"}, {"step", step}, {"loss", 5.0 - step}, {"grad_norm", 1.0}};
+      if (!f.top1.empty() && step % 2 == 0) {  // attention statistics at steps 2 and 4 in runs a and b only
+        t["attn/max_abs_logit"] = 10.0 * step + f.val_loss;
+        t["attn/row_mass_max"] = 1.0;
+      }
+      jsonl << t.dump() << "\n";
       if (step % 2 == 0) {
         nlohmann::json e = {{"type", "eval"}, {"step", step}, {"val_loss", f.val_loss}};
         if (!f.top1.empty()) e["top1"] = f.top1[step / 2 - 1];
@@ -244,6 +248,15 @@ TEST(ReportArms, TaskMetricsAndMissingValuesCountOnlyTheRunsThatHaveThem) {
   EXPECT_EQ(top1["n"], nlohmann::json({2, 2}));
   EXPECT_NEAR(top1["mean"][0].get<double>(), 0.5, 1e-12);
   EXPECT_NEAR(top1["max"][1].get<double>(), 0.7, 1e-12);
+  // The attention statistics' last values, over the runs that measured them: steps 4 of a and b.
+  expect_stats(arm, "last_max_abs_logit", {41.5, 42.5}, 1e-12);
+  EXPECT_NE(table_row(res.table, "max abs logit, last measured").find("42 \u00b1 0.7071 (n=2)"), std::string::npos)
+      << res.table;
+  // Without any run that measured them, no such rows.
+  ro.arms = {{"plain", {dirs[2]}}};
+  ro.out_dir = (dir / "report_plain").string();
+  const auto plain = trainer::make_report(ro);
+  EXPECT_EQ(plain.table.find("last measured"), std::string::npos) << plain.table;
 }
 
 TEST(ReportArms, MalformedArmsNameTheFlagAndWhatWasExpected) {

@@ -35,6 +35,7 @@ struct RunData {
   std::vector<long long> val_steps;
   std::vector<double> val_loss;
   std::map<std::string, std::vector<double>> eval_values;  // every other number of the eval records, by key
+  std::map<std::string, double> last_attention;  // the last logged attention statistics (attn/… keys), by key
   nlohmann::json layers = nlohmann::json::object();     // grads/: step, values [n][L]
   nlohmann::json attention = nlohmann::json::object();  // attention/: step, <stat> [n][L]
   nlohmann::json update = nlohmann::json::object();     // update/: step, layers [n][L]
@@ -150,6 +151,8 @@ RunData load_run(const std::string& dir) {
         log_loss.push_back(num(rec, "loss"));
         log_gnorm.push_back(num(rec, "grad_norm"));
         r.tokens_per_s.push_back(num(rec, "tokens_per_s"));
+        for (const char* key : {"attn/max_abs_logit", "attn/row_mass_max"})
+          if (std::isfinite(num(rec, key))) r.last_attention[key] = num(rec, key);
       } else if (type == "eval") {
         r.val_steps.push_back(rec.value("step", 0LL));
         r.val_loss.push_back(num(rec, "val_loss"));
@@ -491,6 +494,14 @@ ReportResult make_report(const ReportOptions& o) {
         rows.push_back({"final " + metrics.back().label, "final_" + key, "%.4f", ""});
         rows.push_back({"best " + metrics.back().label, "best_" + key, "%.4f", ""});
       }
+  // The attention statistics' last values (max over layers) where the runs measured them (monitor.attention_every):
+  // what a stress run's failure looks like when its gradient norm does not show it (unbounded logits, row mass).
+  const std::vector<std::pair<std::string, std::string>> attention_rows = {
+      {"attn/max_abs_logit", "max abs logit, last measured"}, {"attn/row_mass_max", "max row mass, last measured"}};
+  const bool with_attention =
+      std::any_of(runs.begin(), runs.end(), [](const RunData& r) { return !r.last_attention.empty(); });
+  if (with_attention)
+    for (const auto& [key, label] : attention_rows) rows.push_back({label, "last_" + key.substr(5), "%.4g", ""});
 
   // Per run: the text of each cell (a single run's column) and the number behind it (NaN for text rows).
   std::vector<std::vector<std::string>> run_text;
@@ -555,6 +566,13 @@ ReportResult make_report(const ReportOptions& o) {
         value.push_back(best);
         eval_metrics[m.key] = {{"label", m.label}, {"values", nan_to_null(series)}};
       }
+      if (with_attention)
+        for (const auto& [key, label] : attention_rows) {
+          const auto it = r.last_attention.find(key);
+          const double v = it == r.last_attention.end() ? NAN : it->second;
+          text.push_back(num(v, "%.4g"));
+          value.push_back(v);
+        }
       run_text.push_back(std::move(text));
       run_value.push_back(std::move(value));
       run_status.push_back(status);
