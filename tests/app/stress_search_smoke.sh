@@ -14,8 +14,8 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/sigtrain_stress_search.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; echo "--- output:"; cat "$work/out.log"; exit 1; }
 search() {  # FACTOR [MAX_LOGIT]: the command under test
-  SMOKE=1 SIGTRAIN_BIN="$BIN" REPRO_DIR="$work/search" OUT="$work" LRS="1e-2 3e-2" BLOWUP_FACTOR="$1" MAX_LOGIT="${2:-inf}" \
-    AFTER="sigmoid_qknorm" "$ROOT/scripts/device/stress_paper_search.sh" > "$work/out.log" 2>&1
+  SMOKE=1 SIGTRAIN_BIN="$BIN" REPRO_DIR="$work/search" OUT="$work" LRS="1e-2 3e-2" BLOWUP_FACTOR="$1" \
+    MAX_LOGIT="${2:-inf}" AFTER="sigmoid_qknorm" "$ROOT/scripts/device/stress_paper_search.sh" > "$work/out.log" 2>&1
 }
 arms_in_report() {
   python3 -c 'import json,sys; print(" ".join(a["name"] for a in json.load(open(sys.argv[1]))["arms"]))' \
