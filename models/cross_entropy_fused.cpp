@@ -138,9 +138,7 @@ at::Tensor padded_head_weight(const at::Tensor& w_cast) {
 // The head's GEMMs are a linear layer's without a bias: the fused linear's conditions, except that V may be any
 // size (the weight copy is padded to a multiple of 8: padded_head_weight).
 bool fused_head_loss_applicable(const at::Tensor& x, const at::Tensor& weight) {
-  if (!epilogue_ops::compute_dtype(x) || x.dim() < 1 || x.numel() == 0) return false;
-  return weight.dim() == 2 && weight.is_cuda() && weight.scalar_type() == at::kFloat && weight.is_contiguous() &&
-         weight.size(0) > 0 && weight.size(1) == x.size(-1) && weight.size(1) % 8 == 0;
+  return epilogue_ops::gemm_weight_fits(x, weight) && weight.size(0) > 0;
 }
 
 at::Tensor fused_head_loss_sum(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& targets,

@@ -60,6 +60,12 @@ at::Tensor gemm_rows(const at::Tensor& x, at::ScalarType dtype) {
   return rows;
 }
 
+bool gemm_weight_fits(const at::Tensor& x, const at::Tensor& weight) {
+  if (!compute_dtype(x) || x.dim() < 1 || x.numel() == 0) return false;
+  return weight.dim() == 2 && weight.is_cuda() && weight.scalar_type() == at::kFloat && weight.is_contiguous() &&
+         weight.size(1) == x.size(-1) && weight.size(1) % 8 == 0;
+}
+
 at::Tensor cast_from(const WeightCasts* casts, const at::Tensor& w, at::ScalarType dtype) {
   at::Tensor copy = casts ? casts->get(w, dtype) : at::Tensor();
   if (copy.defined()) return copy;

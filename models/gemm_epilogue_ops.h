@@ -17,6 +17,11 @@ std::optional<at::ScalarType> compute_dtype(const at::Tensor& x);
 
 bool aligned_16(const at::Tensor& t);
 
+// Whether a GEMM of x [..., I] (a compute dtype, not empty) against an fp32 contiguous CUDA weight [O, I] fits the
+// fused ops: I a multiple of 8 (16-byte rows). The row count O is the caller's rule (a multiple of 8 for a linear
+// layer; any for the head loss, which pads its weight's copy).
+bool gemm_weight_fits(const at::Tensor& x, const at::Tensor& weight);
+
 // x as the GEMMs read it: [M, x.size(-1)] rows in `dtype`, contiguous, 16-byte aligned (a differentiable cast and
 // reshape; a copy only where x is not already so).
 at::Tensor gemm_rows(const at::Tensor& x, at::ScalarType dtype);

@@ -44,9 +44,7 @@ struct FusedLinear : public torch::autograd::Function<FusedLinear> {
 }  // namespace
 
 bool fused_linear_applicable(const at::Tensor& x, const at::Tensor& weight) {
-  if (!epilogue_ops::compute_dtype(x) || x.dim() < 1 || x.numel() == 0) return false;
-  return weight.dim() == 2 && weight.is_cuda() && weight.scalar_type() == at::kFloat && weight.is_contiguous() &&
-         weight.size(1) == x.size(-1) && weight.size(0) % 8 == 0 && weight.size(1) % 8 == 0;
+  return epilogue_ops::gemm_weight_fits(x, weight) && weight.size(0) % 8 == 0;
 }
 
 at::Tensor fused_linear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "models/causal_lm.h"
+#include "tests/error_of.h"
 #include "models/cross_entropy.h"
 #include "models/encoder.h"
 #include "models/fused_ops.h"
@@ -366,15 +367,10 @@ TEST(FusedOps, ResidualBiasFollowsTheAddNorm) {
   cfg.add_norm = FusedChoice::kOff;
   EXPECT_FALSE(resolve_fused_ops(cfg, true).residual_bias);
   cfg.residual_bias = FusedChoice::kOn;
-  try {
-    resolve_fused_ops(cfg, true);
-    ADD_FAILURE() << "no error";
-  } catch (const std::exception& e) {
-    EXPECT_NE(std::string(e.what()).find("fused_ops.residual_bias: on needs the fused add + norm, but "
-                                         "fused_ops.add_norm is off"),
-              std::string::npos)
-        << e.what();
-  }
+  const std::string error = sigtrain::testing::error_of([&] { resolve_fused_ops(cfg, true); });
+  EXPECT_NE(error.find("fused_ops.residual_bias: on needs the fused add + norm, but fused_ops.add_norm is off"),
+            std::string::npos)
+      << error;
 }
 
 // A pre-norm block with residual_bias hands its MLP projection's bias on with the unadded branch (the next norm adds

@@ -152,7 +152,7 @@ RunData load_run(const std::string& dir) {
         log_gnorm.push_back(num(rec, "grad_norm"));
         r.tokens_per_s.push_back(num(rec, "tokens_per_s"));
         for (const char* key : {"attn/max_abs_logit", "attn/row_mass_max"})
-          if (std::isfinite(num(rec, key))) r.last_attention[key] = num(rec, key);
+          if (const double v = num(rec, key); std::isfinite(v)) r.last_attention[key] = v;
       } else if (type == "eval") {
         r.val_steps.push_back(rec.value("step", 0LL));
         r.val_loss.push_back(num(rec, "val_loss"));
