@@ -20,6 +20,13 @@ void shuffle(std::vector<T>& v, uint64_t& state) {
 
 }  // namespace
 
+int64_t padded_width(int64_t longest, int64_t pad_to_multiple, int64_t max_width) {
+  if (pad_to_multiple <= 1) return longest;
+  int64_t width = (longest + pad_to_multiple - 1) / pad_to_multiple * pad_to_multiple;
+  if (max_width > 0) width = std::min(width, max_width);
+  return std::max(longest, width);
+}
+
 BatchPlan plan_length_buckets(const std::vector<int64_t>& lengths, const std::vector<int64_t>& cells,
                               const BucketOptions& o, uint64_t epoch) {
   if (o.batch_size < 1 && o.max_tokens_per_batch < 1) throw std::invalid_argument("plan_length_buckets: batch size < 1");
@@ -52,6 +59,7 @@ BatchPlan plan_length_buckets(const std::vector<int64_t>& lengths, const std::ve
         b.max_len = std::max(b.max_len, lengths[c]);
         b.tokens += lengths[c];
       }
+      b.max_len = padded_width(b.max_len, o.pad_to_multiple, o.max_width);
       plan.batches.push_back(std::move(b));
     }
   }

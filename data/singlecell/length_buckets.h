@@ -19,11 +19,17 @@ struct BucketOptions {
   bool shuffle = true;
   bool drop_last = false;            // drop each bucket's last, smaller batch
   uint64_t seed = 0;
+  int64_t pad_to_multiple = 1;       // padded length: the longest rounded up to a multiple of this ...
+  int64_t max_width = 0;             // ... but no more than this unless the longest is (0: no bound)
 };
+
+// The padded length of a batch whose longest sequence is `longest` (BucketOptions::pad_to_multiple, max_width);
+// make_padded_batch pads to the same.
+int64_t padded_width(int64_t longest, int64_t pad_to_multiple, int64_t max_width);
 
 struct CellBatch {
   std::vector<int64_t> cells;  // dataset row indices
-  int64_t max_len = 0;         // longest sequence: the padded length
+  int64_t max_len = 0;         // the padded length: the longest sequence (rounded up as the options say)
   int64_t tokens = 0;          // sum of the sequence lengths
   int64_t slots() const { return max_len * static_cast<int64_t>(cells.size()); }
 };

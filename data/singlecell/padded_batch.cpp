@@ -5,6 +5,7 @@
 #include <numeric>
 
 #include "data/singlecell/gene_vocab.h"
+#include "data/singlecell/length_buckets.h"
 #include "common/splitmix64.h"
 
 namespace sigtrain::singlecell {
@@ -15,10 +16,12 @@ int64_t PaddedBatch::tokens() const {
 }
 
 PaddedBatch make_padded_batch(const std::vector<TokenizedCell>& cells, const std::vector<int32_t>& labels_of_cell,
-                              double mask_fraction, uint64_t seed, uint64_t epoch) {
+                              double mask_fraction, uint64_t seed, uint64_t epoch, int64_t pad_to_multiple,
+                              int64_t max_width) {
   PaddedBatch b;
   b.batch = static_cast<int64_t>(cells.size());
   for (const auto& c : cells) b.max_len = std::max(b.max_len, c.length());
+  b.max_len = padded_width(b.max_len, pad_to_multiple, max_width);
   const size_t slots = static_cast<size_t>(b.batch * b.max_len);
   b.genes.assign(slots, GeneVocab::kPad);
   b.values.assign(slots, 0.0f);

@@ -26,8 +26,10 @@ struct PaddedBatch {
   int64_t tokens() const;        // sum of lengths
 };
 
-// `labels_of_cell`: per dataset row (may be empty). Sequences keep the order given.
+// `labels_of_cell`: per dataset row (may be empty). Sequences keep the order given. The width (max_len) is
+// padded_width(longest cell, pad_to_multiple, max_width) (length_buckets.h); the masks do not depend on it.
 PaddedBatch make_padded_batch(const std::vector<TokenizedCell>& cells, const std::vector<int32_t>& labels_of_cell,
-                              double mask_fraction, uint64_t seed, uint64_t epoch);
+                              double mask_fraction, uint64_t seed, uint64_t epoch, int64_t pad_to_multiple = 1,
+                              int64_t max_width = 0);
 
 }  // namespace sigtrain::singlecell

@@ -30,6 +30,7 @@ SingleCellDataConfig parse_singlecell_config(config::SectionReader& r) {
   }
   c.batch_size = r.get_int("batch_size", c.batch_size, 1);
   c.max_tokens_per_batch = r.get_int("max_tokens_per_batch", c.max_tokens_per_batch, 0);
+  c.pad_to_multiple = r.get_int("pad_to_multiple", c.pad_to_multiple, 1, 1 << 16);
   c.val_fraction = r.get_double("val_fraction", c.val_fraction, 0.0, 0.9);
   c.seed = static_cast<uint64_t>(r.get_int("seed", 0, 0));
   c.read_chunk_cells = r.get_int("read_chunk_cells", c.read_chunk_cells, 1);

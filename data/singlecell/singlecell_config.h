@@ -20,6 +20,8 @@
 //   bucket_boundaries: [256, 512, 1024]   # length buckets (inclusive upper bounds); [] = no bucketing
 //   batch_size: 32
 //   max_tokens_per_batch: 0       # > 0: batch size per bucket = max_tokens / bucket's longest cell
+//   pad_to_multiple: 1            # a batch's padded width rounded up to a multiple of this (at most max_len), so
+//                                 # that few shapes recur (train.cuda_graphs replays one graph per shape)
 //   val_fraction: 0.1             # held-out cells for evaluation
 //   seed: 0                       # split, bucket order, scGPT gene sampling
 //   read_chunk_cells: 4096        # cells per slice read from disk during preparation
@@ -51,6 +53,7 @@ struct SingleCellDataConfig {
   std::vector<int64_t> bucket_boundaries;
   int64_t batch_size = 32;
   int64_t max_tokens_per_batch = 0;
+  int64_t pad_to_multiple = 1;
   double val_fraction = 0.1;
   uint64_t seed = 0;
   int64_t read_chunk_cells = 4096;

@@ -174,8 +174,12 @@ TEST_F(BadInputs, CudaGraphsSwitchedOnWhereTheyCannotRunAreRefusedBeforeTheRunFo
   for (const char* cmd : {"config --config tiny.yaml --set train.cuda_graphs=on",
                           "train --config tiny.yaml --run-dir new_run --set train.cuda_graphs=on"})
     expect_bad_input(cmd, {"train.cuda_graphs: on needs a CUDA device", "train.cuda_graphs: off"});
-  expect_bad_input("train --config tiny.yaml --run-dir new_run --set train.cuda_graphs=auto",
-                   {"train.cuda_graphs", "auto", "off", "on"});
+  expect_bad_input("train --config tiny.yaml --run-dir new_run --set train.cuda_graphs=always",
+                   {"train.cuda_graphs", "always", "off", "on", "auto"});
+  expect_bad_input("train --config tiny.yaml --run-dir new_run --set train.cuda_graphs_max_shapes=0",
+                   {"train.cuda_graphs_max_shapes", "0"});
+  // auto is off where graphs cannot run: a CPU config resolves without an error.
+  expect_outcome("config --config tiny.yaml --set train.cuda_graphs=auto", 0, {"cuda_graphs: auto"});
 }
 
 TEST_F(BadInputs, ProfileKeysOutOfRangeAreNamed) {

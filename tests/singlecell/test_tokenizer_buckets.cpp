@@ -203,3 +203,43 @@ TEST(PaddedBatch, LayoutLabelsAndMasks) {
   EXPECT_TRUE(differs);
   EXPECT_TRUE(sc::make_padded_batch({a}, {}, 0.0, 3, 0).mask.empty());
 }
+
+TEST(PaddedBatch, WidthRoundedUpToTheMultipleButNotPastTheBound) {
+  EXPECT_EQ(sc::padded_width(183, 1, 512), 183);
+  EXPECT_EQ(sc::padded_width(183, 64, 512), 192);
+  EXPECT_EQ(sc::padded_width(192, 64, 512), 192);
+  EXPECT_EQ(sc::padded_width(409, 64, 0), 448);
+  EXPECT_EQ(sc::padded_width(500, 64, 510), 510);  // the bound (max_len) wins over the multiple
+  EXPECT_EQ(sc::padded_width(600, 64, 510), 600);  // but never cuts a cell
+  sc::TokenizedCell a;
+  a.cell = 2;
+  a.genes = {1, 10, 11, 12, 13};
+  a.values = {0, 1, 2, 3, 4};
+  const auto plain = sc::make_padded_batch({a}, {}, 0.5, 3, 0);
+  const auto wide = sc::make_padded_batch({a}, {}, 0.5, 3, 0, 8, 128);
+  EXPECT_EQ(plain.max_len, 5);
+  EXPECT_EQ(wide.max_len, 8);
+  EXPECT_EQ(wide.lengths, plain.lengths);
+  // The same genes, values and masked positions, then padding: padding never changes what a cell sees.
+  EXPECT_EQ(std::vector<int32_t>(wide.genes.begin(), wide.genes.begin() + 5), plain.genes);
+  EXPECT_EQ(std::vector<int32_t>(wide.genes.begin() + 5, wide.genes.end()), (std::vector<int32_t>{0, 0, 0}));
+  EXPECT_EQ(std::vector<uint8_t>(wide.mask.begin(), wide.mask.begin() + 5), plain.mask);
+  EXPECT_EQ(std::vector<uint8_t>(wide.mask.begin() + 5, wide.mask.end()), (std::vector<uint8_t>{0, 0, 0}));
+}
+
+TEST(LengthBuckets, PlanCountsTheRoundedWidth) {
+  std::vector<int64_t> len = {5, 7, 9, 30};
+  std::vector<int64_t> cells = {0, 1, 2, 3};
+  sc::BucketOptions o;
+  o.boundaries = {10};
+  o.batch_size = 4;
+  o.shuffle = false;
+  o.pad_to_multiple = 16;
+  o.max_width = 40;
+  const auto plan = sc::plan_length_buckets(len, cells, o, 0);
+  ASSERT_EQ(plan.batches.size(), 2u);
+  EXPECT_EQ(plan.batches[0].max_len, 16);  // 5, 7, 9 -> 16
+  EXPECT_EQ(plan.batches[1].max_len, 32);  // 30 -> 32 (under the bound 40)
+  EXPECT_EQ(plan.slots, 3 * 16 + 32);
+  EXPECT_NEAR(plan.padding_fraction(), 1.0 - 51.0 / 80.0, 1e-12);
+}

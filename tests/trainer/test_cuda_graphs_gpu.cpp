@@ -56,3 +56,39 @@ TEST(CudaGraphsGpu, ReplayedMicroStepsTrainLikeEagerOnes) {
   // Learning happened through the replays (a replay that dropped the backward would leave the loss flat).
   EXPECT_LT(graphed.at(12)["loss"].get<double>(), graphed.at(1)["loss"].get<double>() - 0.3);
 }
+
+TEST(CudaGraphsGpu, LengthBucketedCellsReplayOneGraphPerShape) {
+  // The single-cell task's micro-batches come in several widths (length buckets, padded to a multiple of 32, and
+  // each bucket's last, smaller batch): one graph per recurring shape, the run training as the eager one does.
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  auto dir = fixture::fresh_dir("cuda_graphs_cells_gpu");
+  const std::string smoke = std::string(SIGTRAIN_SOURCE_DIR) + "/configs/singlecell/smoke_cpu.yaml";
+  auto run = [&](const std::string& name, const std::string& graphs) {
+    trainer::TrainOptions opts;
+    opts.config_files = {smoke};
+    opts.overrides = {"train.device=cuda", "train.precision=bf16", "train.steps=40", "attention.backend=fused",
+                      "model.d_model=128", "model.n_head=2", "singlecell.pad_to_multiple=32", "logging.every=1",
+                      "eval.every=0", "checkpoint.every=0", "checkpoint.save_final=false", "logging.level=info",
+                      "train.cuda_graphs=" + graphs, "train.cuda_graphs_max_shapes=32"};
+    opts.run_dir = (dir / name).string();
+    EXPECT_EQ(trainer::run_training(opts), 0);
+    return train_records(dir / name);
+  };
+  const auto eager = run("eager", "off");
+  const auto graphed = run("graphed", "auto");
+  const std::string log = fixture::read_text(dir / "graphed" / "train.log");
+  size_t captures = 0;
+  for (size_t at = log.find("train.cuda_graphs: captured"); at != std::string::npos;
+       at = log.find("train.cuda_graphs: captured", at + 1))
+    ++captures;
+  EXPECT_GE(captures, 2u) << "the buckets' shapes should give several graphs:\n" << log;
+  ASSERT_EQ(graphed.size(), eager.size());
+  for (const auto& [step, r] : eager) {
+    const double a = r["loss"].get<double>(), b = graphed.at(step)["loss"].get<double>();
+    const double ga = r["grad_norm"].get<double>(), gb = graphed.at(step)["grad_norm"].get<double>();
+    EXPECT_NEAR(b, a, 1e-3 * std::abs(a)) << "loss at step " << step;
+    EXPECT_NEAR(gb, ga, 1e-2 * std::abs(ga)) << "grad norm at step " << step;
+  }
+  std::printf("%zu graphs captured; loss at step 40: %.6f eager, %.6f graphed\n", captures,
+              eager.at(40)["loss"].get<double>(), graphed.at(40)["loss"].get<double>());
+}

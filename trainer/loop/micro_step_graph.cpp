@@ -12,7 +12,9 @@ struct CUDAGraph {};  // a LibTorch without CUDA: train.cuda_graphs: on is refus
 #endif
 
 #include <array>
+#include <sstream>
 #include <stdexcept>
+#include <string>
 
 #include "common/log.h"
 
@@ -28,39 +30,57 @@ auto graph_inputs(B& b) {
                     &b.targets};
 }
 
+// The shapes a graph depends on: each input's presence, dtype, device, rank and sizes.
+ShapeKey shape_key(const Batch& batch) {
+  ShapeKey key;
+  for (const torch::Tensor* t : graph_inputs(batch)) {
+    if (!t->defined()) {
+      key.push_back(-1);
+      continue;
+    }
+    key.push_back(static_cast<int64_t>(t->scalar_type()));
+    key.push_back(static_cast<int64_t>(t->device().type()));
+    key.push_back(t->device().index());
+    key.push_back(t->dim());
+    for (int64_t s : t->sizes()) key.push_back(s);
+  }
+  return key;
+}
+
+// "[32, 448]": the sizes of the first input a task fills (the one that names a micro-batch's shape in the log).
+std::string describe_shape(const Batch& batch) {
+  for (const torch::Tensor* t : graph_inputs(batch))
+    if (t->defined()) {
+      std::ostringstream os;
+      os << t->sizes();
+      return os.str();
+    }
+  return "[]";
+}
+
 }  // namespace
 
-MicroStepGraph::MicroStepGraph(int64_t warmup_micro_steps) : warmup_micro_steps_(warmup_micro_steps) {}
+MicroStepGraph::MicroStepGraph(int64_t max_shapes, int64_t warmup_micro_steps)
+    : policy_(warmup_micro_steps, max_shapes) {}
 
 MicroStepGraph::~MicroStepGraph() = default;
 
-bool MicroStepGraph::matches(const Batch& batch) const {
-  const auto want = graph_inputs(static_batch_);
-  const auto got = graph_inputs(batch);
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (want[i]->defined() != got[i]->defined()) return false;
-    if (!want[i]->defined()) continue;
-    if (want[i]->sizes() != got[i]->sizes() || want[i]->scalar_type() != got[i]->scalar_type() ||
-        want[i]->device() != got[i]->device())
-      return false;
-  }
-  return true;
-}
-
-void MicroStepGraph::capture(const Batch& batch, const Body& body) {
+MicroStepGraph::Captured MicroStepGraph::capture(const Batch& batch, const Body& body) {
+  Captured c;
 #if !defined(SIGTRAIN_TORCH_CUDA)
   (void)batch;
   (void)body;
   throw std::runtime_error("this sigtrain was built against a LibTorch without CUDA");
 #else
-  static_batch_ = Batch{};
-  auto dst = graph_inputs(static_batch_);
+  auto dst = graph_inputs(c.static_batch);
   const auto src = graph_inputs(batch);
   for (size_t i = 0; i < dst.size(); ++i)
     if (src[i]->defined()) *dst[i] = src[i]->clone();
 
   // Capture on a side stream (the legacy default stream cannot be captured) that first waits for everything
   // queued so far; afterwards the current stream waits for the capture's stream, as PyTorch's torch.cuda.graph.
+  // Each graph gets its own memory pool: graphs of different shapes replay in any order, so one graph's
+  // intermediates must never share memory with what another keeps between replays.
   const c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream();
   const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
   at::cuda::CUDAEvent ready;
@@ -71,7 +91,7 @@ void MicroStepGraph::capture(const Batch& batch, const Body& body) {
     c10::cuda::CUDAStreamGuard on_side(side);
     graph->capture_begin();
     try {
-      static_loss_ = body(static_batch_);
+      c.static_loss = body(c.static_batch);
     } catch (...) {
       // End the capture so the stream is usable again, then report the first error (e.g. a host sync in the body).
       try {
@@ -85,32 +105,43 @@ void MicroStepGraph::capture(const Batch& batch, const Body& body) {
   at::cuda::CUDAEvent done;
   done.record(side);
   done.block(current);
-  graph_ = std::move(graph);
+  c.graph = std::move(graph);
 #endif
+  return c;
 }
 
 torch::Tensor MicroStepGraph::run(const Batch& batch, const Body& body, bool eligible) {
-  ++seen_;
-  if (!eligible || seen_ <= warmup_micro_steps_ || (graph_ && !matches(batch))) return body(batch);
-  if (!graph_) {
+  const GraphShapePolicy::Decision d = policy_.next(shape_key(batch), eligible);
+  if (policy_.turned_away() && !told_cap_) {
+    told_cap_ = true;
+    log::info("train.cuda_graphs: " + std::to_string(graphs_.size()) +
+              " shapes captured, the most train.cuda_graphs_max_shapes allows; micro-batches of other shapes run "
+              "eagerly");
+  }
+  if (d.action == GraphShapePolicy::Action::kEager) return body(batch);
+  if (d.action == GraphShapePolicy::Action::kCapture) {
     try {
-      capture(batch, body);
+      graphs_.push_back(capture(batch, body));
     } catch (const std::exception& e) {
       throw std::runtime_error(std::string("train.cuda_graphs: capturing the micro-step failed (") + e.what() +
                                "); set train.cuda_graphs: off to train without graphs");
     }
-    log::info("train.cuda_graphs: captured one micro-step's forward and backward; replaying it from now on");
+    log::info("train.cuda_graphs: captured the micro-step of inputs " + describe_shape(batch) + " (graph " +
+              std::to_string(graphs_.size()) + " of at most " + std::to_string(policy_.max_shapes()) +
+              "); replaying it for that shape from now on");
   } else {
-    auto dst = graph_inputs(static_batch_);
+    Captured& c = graphs_.at(d.graph);
+    auto dst = graph_inputs(c.static_batch);
     const auto src = graph_inputs(batch);
     for (size_t i = 0; i < dst.size(); ++i)
       if (src[i]->defined()) dst[i]->copy_(*src[i], /*non_blocking=*/true);
   }
   // The capture ran no kernel: the first replay is the captured micro-step itself.
+  Captured& c = graphs_.at(d.graph);
 #if defined(SIGTRAIN_TORCH_CUDA)
-  graph_->replay();
+  c.graph->replay();
 #endif
-  return static_loss_;
+  return c.static_loss;
 }
 
 }  // namespace sigtrain::trainer

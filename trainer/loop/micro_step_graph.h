@@ -1,12 +1,16 @@
 #pragma once
-// train.cuda_graphs: one micro-step's forward and backward as a CUDA graph, captured once and replayed.
+// train.cuda_graphs: one micro-step's forward and backward as a CUDA graph, captured once per input shape and
+// replayed.
 //
 // Why: a GPT-2-small step is host-bound (docs/benchmarks.md "Training speed": 37.2 ms of wall time for 34.9 ms of
 // kernels): LibTorch's per-op dispatch and launch cost on the host leaves the GPU idle between kernels. A replay
 // launches the micro-step's ~1,000 kernels with one call.
 //
 // What it takes (checked by the caller; anything else runs the same body eagerly, as without graphs):
-//   * the same input shapes every micro-step (the first shapes seen are captured; other shapes run eagerly),
+//   * recurring input shapes: one graph per shape, up to train.cuda_graphs_max_shapes, captured the second time an
+//     eligible micro-batch of that shape comes (trainer/loop/graph_shapes.h); other shapes run eagerly. Each graph
+//     keeps its own memory pool (its activations stay allocated between replays): a bounded number of shapes, so
+//     a bounded amount of memory,
 //   * no host synchronisation and no host-side data in the body (tasks whose loss reads host arrays, such as
 //     CTC's lengths, are not eligible),
 //   * gradients that keep their memory: the loop zeroes them in place instead of freeing them, so the captured
@@ -19,7 +23,9 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
+#include "trainer/loop/graph_shapes.h"
 #include "trainer/tasks/task.h"
 
 namespace at::cuda {
@@ -33,27 +39,31 @@ class MicroStepGraph {
   // The micro-step: forward, loss, backward; returns the micro-batch's loss (detached).
   using Body = std::function<torch::Tensor(const Batch&)>;
 
-  // Captures on the first eligible micro-step after `warmup_micro_steps` eager ones (cuBLAS handles, autotuning
-  // and lazily made tensors are created by those, not inside the capture).
-  explicit MicroStepGraph(int64_t warmup_micro_steps = 3);
+  // Captures a shape on its second eligible micro-step after `warmup_micro_steps` eager ones (cuBLAS handles,
+  // autotuning and lazily made tensors are created by those, not inside the capture); at most `max_shapes` graphs.
+  explicit MicroStepGraph(int64_t max_shapes, int64_t warmup_micro_steps = 3);
   ~MicroStepGraph();
   MicroStepGraph(const MicroStepGraph&) = delete;
   MicroStepGraph& operator=(const MicroStepGraph&) = delete;
 
-  // Runs one micro-step: eagerly (during warm-up, when `eligible` is false, or for shapes other than the captured
-  // ones), else by copying the batch into the graph's static inputs and replaying. The returned loss is valid
-  // until the next call.
+  // Runs one micro-step: eagerly (during warm-up, when `eligible` is false, or for a shape not captured), else by
+  // copying the batch into its shape's static inputs and replaying that graph. The returned loss is valid until
+  // the next call.
   torch::Tensor run(const Batch& batch, const Body& body, bool eligible);
 
- private:
-  bool matches(const Batch& batch) const;
-  void capture(const Batch& batch, const Body& body);
+  size_t graphs() const { return graphs_.size(); }
 
-  int64_t warmup_micro_steps_;
-  int64_t seen_ = 0;
-  std::unique_ptr<at::cuda::CUDAGraph> graph_;
-  Batch static_batch_;          // the graph's inputs: each micro-batch is copied into these tensors
-  torch::Tensor static_loss_;   // the graph's output
+ private:
+  struct Captured {
+    std::unique_ptr<at::cuda::CUDAGraph> graph;
+    Batch static_batch;          // the graph's inputs: each micro-batch of its shape is copied into these tensors
+    torch::Tensor static_loss;   // the graph's output
+  };
+  Captured capture(const Batch& batch, const Body& body);
+
+  GraphShapePolicy policy_;
+  bool told_cap_ = false;
+  std::vector<Captured> graphs_;  // by the policy's graph index
 };
 
 }  // namespace sigtrain::trainer

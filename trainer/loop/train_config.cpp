@@ -13,7 +13,8 @@ TrainConfig TrainConfig::parse(config::SectionReader& r) {
   c.threads = r.get_int("threads", c.threads, 0, 1024);
   c.deterministic = r.get_bool("deterministic", c.deterministic);
   c.fill_uninitialized_memory = r.get_bool("fill_uninitialized_memory", c.fill_uninitialized_memory);
-  c.cuda_graphs = r.get_enum("cuda_graphs", c.cuda_graphs, {"off", "on"});
+  c.cuda_graphs = r.get_enum("cuda_graphs", c.cuda_graphs, {"off", "on", "auto"});
+  c.cuda_graphs_max_shapes = r.get_int("cuda_graphs_max_shapes", c.cuda_graphs_max_shapes, 1, 1024);
   return c;
 }
 

@@ -19,8 +19,10 @@ struct TrainConfig {
   int64_t threads = 0;                  // CPU intra-op threads; 0 = LibTorch's default
   bool deterministic = true;            // deterministic algorithms where LibTorch offers them
   bool fill_uninitialized_memory = false;  // with deterministic: NaN-fill new tensors (debugging; costs time)
-  // off | on: one micro-step's forward and backward as a replayed CUDA graph (trainer/loop/micro_step_graph.h).
+  // off | on | auto: one micro-step's forward and backward as a replayed CUDA graph per input shape
+  // (trainer/loop/micro_step_graph.h); auto: on where it can run (CUDA, one process), else off.
   std::string cuda_graphs = "off";
+  int64_t cuda_graphs_max_shapes = 16;  // graphs kept (each holds its shape's activations between replays)
   static TrainConfig parse(config::SectionReader& r);
 };
 

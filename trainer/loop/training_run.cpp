@@ -81,10 +81,16 @@ TrainingRun::TrainingRun(RunConfig cfg, const Runtime& runtime, DistributedConte
     grad_sync_ = std::make_unique<GradSync>(params_, dist_, cfg_.dist.bucket_mb, cfg_.dist.overlap);
     log::info(dist_.describe() + "; " + grad_sync_->describe());
   }
-  if (cfg_.train.cuda_graphs == "on") {  // CUDA and one process: checked with the config (run_checks.cpp)
-    graph_ = std::make_unique<MicroStepGraph>();
-    log::info("train.cuda_graphs: on: micro-steps of unchanged shapes replay one captured CUDA graph after 3 eager "
-              "ones (steps that collect attention statistics, or batches with host-side lengths, run eagerly)");
+  // on: CUDA and one process, checked with the config (run_checks.cpp); auto: on exactly there.
+  const std::string& graphs = cfg_.train.cuda_graphs;
+  if (graphs == "on" || (graphs == "auto" && rt_.device.is_cuda() && world_ == 1)) {
+    graph_ = std::make_unique<MicroStepGraph>(cfg_.train.cuda_graphs_max_shapes);
+    log::info("train.cuda_graphs: " + graphs + ": after 3 eager micro-steps, each input shape seen twice is captured "
+              "as a CUDA graph and replayed (at most " + std::to_string(cfg_.train.cuda_graphs_max_shapes) +
+              " shapes; steps that collect attention statistics, or batches with host-side lengths, run eagerly)");
+  } else if (graphs == "auto") {
+    log::info(std::string("train.cuda_graphs: auto: off (") +
+              (rt_.device.is_cuda() ? "a data-parallel run" : "not on a CUDA device") + ")");
   }
 
   if (resume_dir) {

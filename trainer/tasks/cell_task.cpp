@@ -174,6 +174,8 @@ const singlecell::BatchPlan& CellTask::epoch_plan(int64_t epoch) {
     o.shuffle = true;
     o.drop_last = false;
     o.seed = order_seed_;
+    o.pad_to_multiple = cfg_.data.pad_to_multiple;
+    o.max_width = cfg_.data.max_len;
     plan_ = singlecell::plan_length_buckets(ds_->lengths(), train_cells_, o, static_cast<uint64_t>(epoch));
     plan_epoch_ = epoch;
   }
@@ -229,14 +231,15 @@ Batch CellTask::train_batch(int64_t seqs_per_step, int rank, int world, int64_t 
   const auto& plan = epoch_plan(epoch);
   const auto& cells = plan.batches[static_cast<size_t>(index)].cells;
   auto pb = singlecell::make_padded_batch(tokens_of(cells), ds_->labels(), cfg_.data.mask_fraction,
-                                          order_seed_, static_cast<uint64_t>(epoch));
+                                          order_seed_, static_cast<uint64_t>(epoch), cfg_.data.pad_to_multiple,
+                                          cfg_.data.max_len);
   return to_batch(pb, device);
 }
 
 Batch CellTask::val_batch(int64_t first, int64_t count, const torch::Device& device) {
   std::vector<int64_t> cells(val_cells_.begin() + first, val_cells_.begin() + first + count);
   auto pb = singlecell::make_padded_batch(tokens_of(cells), ds_->labels(), cfg_.data.mask_fraction,
-                                          kValidationSeed, 0);
+                                          kValidationSeed, 0, cfg_.data.pad_to_multiple, cfg_.data.max_len);
   return to_batch(pb, device);
 }
 
@@ -299,7 +302,8 @@ nlohmann::json CellTask::evaluate_extra(models::Model& model, const torch::Devic
         tokens += lengths[val_cells_[k]];
         longest = std::max(longest, lengths[val_cells_[k]]);
       }
-      slots += longest * static_cast<int64_t>(j - i);
+      slots += singlecell::padded_width(longest, cfg_.data.pad_to_multiple, cfg_.data.max_len) *
+               static_cast<int64_t>(j - i);
     }
     r["val_padding_fraction"] = slots > 0 ? 1.0 - static_cast<double>(tokens) / static_cast<double>(slots) : 0.0;
   }
