@@ -146,7 +146,7 @@ void check(const BiasGradParams& p) {
   if (!p.grad || !p.bias_grad || !p.workspace) fail("grad, bias_grad and the workspace are required");
   if (!p.gelu_pre != !p.gelu_grad) fail("gelu_pre and gelu_grad come together");
   if (p.gelu_out && !p.gelu_pre) fail("gelu_out needs gelu_pre");
-  if (p.dtype != BiasGradDType::kBF16 && p.dtype != BiasGradDType::kFP16) fail("dtype must be bf16 or fp16");
+  if (p.dtype != ElementType::kBF16 && p.dtype != ElementType::kFP16) fail("dtype must be bf16 or fp16");
   auto aligned = [](const void* ptr) { return reinterpret_cast<uintptr_t>(ptr) % 16 == 0; };
   if (!aligned(p.grad) || !aligned(p.gelu_pre) || !aligned(p.gelu_grad) || !aligned(p.gelu_out))
     fail("tensors must be 16-byte aligned");
@@ -177,7 +177,7 @@ void bias_grad(const BiasGradParams& p, Stream stream) {
       throw std::runtime_error(std::string("bias gradient: memset failed: ") + cudaGetErrorString(err));
     return;
   }
-  if (p.dtype == BiasGradDType::kBF16) launch<__nv_bfloat16>(p, stream);
+  if (p.dtype == ElementType::kBF16) launch<__nv_bfloat16>(p, stream);
   else launch<__half>(p, stream);
   if (const cudaError_t err = cudaGetLastError(); err != cudaSuccess)
     throw std::runtime_error(std::string("bias gradient: kernel launch failed: ") + cudaGetErrorString(err));

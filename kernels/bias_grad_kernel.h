@@ -16,14 +16,13 @@
 
 #include <cstdint>
 
+#include "element_type.h"
 #include "stream.h"
 
 namespace sigtrain::kernels {
 
-enum class BiasGradDType : int { kBF16 = 1, kFP16 = 2 };
-
 struct BiasGradParams {
-  BiasGradDType dtype = BiasGradDType::kBF16;
+  ElementType dtype = ElementType::kBF16;
   int64_t rows = 0;
   int64_t cols = 0;
   const void* grad = nullptr;      // [rows, cols]

@@ -246,9 +246,9 @@ template <Pass kPass>
 void dispatch(const CrossEntropyParams& p, Stream stream) {
   check(p, kPass);
   switch (p.dtype) {
-    case LogitsDType::kBF16: return launch<__nv_bfloat16, kPass>(p, stream);
-    case LogitsDType::kFP16: return launch<__half, kPass>(p, stream);
-    case LogitsDType::kFP32: return launch<float, kPass>(p, stream);
+    case ElementType::kBF16: return launch<__nv_bfloat16, kPass>(p, stream);
+    case ElementType::kFP16: return launch<__half, kPass>(p, stream);
+    case ElementType::kFP32: return launch<float, kPass>(p, stream);
   }
   throw std::invalid_argument("cross_entropy: unknown dtype");
 }

@@ -18,14 +18,13 @@
 
 #include <cstdint>
 
+#include "element_type.h"
 #include "stream.h"
 
 namespace sigtrain::kernels {
 
-enum class LogitsDType : int { kBF16 = 0, kFP16 = 1, kFP32 = 2 };
-
 struct CrossEntropyParams {
-  LogitsDType dtype = LogitsDType::kBF16;
+  ElementType dtype = ElementType::kBF16;
   int64_t rows = 0;
   int64_t vocab = 0;
   const void* logits = nullptr;

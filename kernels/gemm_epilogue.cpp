@@ -20,11 +20,11 @@ void check(cublasStatus_t status, const char* what) {
                              " (" + cublasLtGetStatusString(status) + ")");
 }
 
-cudaDataType_t cuda_type(GemmDType t) {
+cudaDataType_t cuda_type(ElementType t) {
   switch (t) {
-    case GemmDType::kFP32: return CUDA_R_32F;
-    case GemmDType::kBF16: return CUDA_R_16BF;
-    case GemmDType::kFP16: return CUDA_R_16F;
+    case ElementType::kFP32: return CUDA_R_32F;
+    case ElementType::kBF16: return CUDA_R_16BF;
+    case ElementType::kFP16: return CUDA_R_16F;
   }
   throw std::logic_error("epilogue_gemm: unknown dtype");
 }

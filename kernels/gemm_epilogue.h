@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "element_type.h"
 #include "stream.h"
 
 struct cublasLtContext;
@@ -20,8 +21,6 @@ struct cublasLtContext;
 namespace sigtrain::kernels {
 
 using LtHandle = cublasLtContext*;  // == cublasLtHandle_t
-
-enum class GemmDType : int { kFP32 = 0, kBF16 = 1, kFP16 = 2 };
 
 enum class GemmEpilogue : int {
   kNone,
@@ -35,8 +34,8 @@ enum class GemmEpilogue : int {
 struct EpilogueGemm {
   int64_t m = 0, n = 0, k = 0;
   bool trans_a = false, trans_b = false;
-  GemmDType ab_dtype = GemmDType::kBF16;
-  GemmDType d_dtype = GemmDType::kBF16;
+  ElementType ab_dtype = ElementType::kBF16;
+  ElementType d_dtype = ElementType::kBF16;
   const void* a = nullptr;
   int64_t lda = 0;
   const void* b = nullptr;

@@ -329,7 +329,7 @@ void launch(const NormParams& p, Stream stream) {
 // The dtype pairs built: y in x's dtype, or an fp32 x normalised into bf16 / fp16 (autocast's residual stream).
 template <bool kBackward, bool RMS>
 void dispatch_x(const NormParams& p, Stream stream) {
-  using D = NormDType;
+  using D = ElementType;
   if (p.x_dtype == D::kFP32 && p.y_dtype == D::kFP32) return launch<float, float, kBackward, RMS>(p, stream);
   if (p.x_dtype == D::kFP32 && p.y_dtype == D::kBF16) return launch<float, __nv_bfloat16, kBackward, RMS>(p, stream);
   if (p.x_dtype == D::kFP32 && p.y_dtype == D::kFP16) return launch<float, __half, kBackward, RMS>(p, stream);

@@ -24,16 +24,15 @@
 
 #include <cstdint>
 
+#include "element_type.h"
 #include "stream.h"
 
 namespace sigtrain::kernels {
 
-enum class NormDType : int { kFP32 = 0, kBF16 = 1, kFP16 = 2 };
-
 struct NormParams {
   bool rms = false;  // RMSNorm (no mean, no β) instead of LayerNorm
-  NormDType x_dtype = NormDType::kFP32;
-  NormDType y_dtype = NormDType::kFP32;
+  ElementType x_dtype = ElementType::kFP32;
+  ElementType y_dtype = ElementType::kFP32;
   int64_t rows = 0;
   int64_t dim = 0;
   float eps = 1e-5f;

@@ -56,7 +56,7 @@ __global__ void __launch_bounds__(256) rope_kernel(RopeParams p) {
   *reinterpret_cast<Vec4<T>*>(y + half + j) = o2;
 }
 
-size_t element_bytes(RopeDType d) { return d == RopeDType::kFP32 ? 4 : 2; }
+size_t element_bytes(ElementType d) { return d == ElementType::kFP32 ? 4 : 2; }
 
 void check(const RopeParams& p) {
   auto fail = [](const std::string& what) { throw std::invalid_argument("fused rope: " + what); };
@@ -81,9 +81,9 @@ void rope_apply(const RopeParams& p, Stream stream) {
   if (threads == 0) return;
   const auto blocks = static_cast<unsigned>((threads + 255) / 256);
   switch (p.dtype) {
-    case RopeDType::kBF16: rope_kernel<__nv_bfloat16><<<blocks, 256, 0, stream>>>(p); break;
-    case RopeDType::kFP16: rope_kernel<__half><<<blocks, 256, 0, stream>>>(p); break;
-    case RopeDType::kFP32: rope_kernel<float><<<blocks, 256, 0, stream>>>(p); break;
+    case ElementType::kBF16: rope_kernel<__nv_bfloat16><<<blocks, 256, 0, stream>>>(p); break;
+    case ElementType::kFP16: rope_kernel<__half><<<blocks, 256, 0, stream>>>(p); break;
+    case ElementType::kFP32: rope_kernel<float><<<blocks, 256, 0, stream>>>(p); break;
   }
   if (const cudaError_t err = cudaGetLastError(); err != cudaSuccess)
     throw std::runtime_error(std::string("fused rope: kernel launch failed: ") + cudaGetErrorString(err));

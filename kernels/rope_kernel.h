@@ -12,14 +12,13 @@
 
 #include <cstdint>
 
+#include "element_type.h"
 #include "stream.h"
 
 namespace sigtrain::kernels {
 
-enum class RopeDType : int { kFP32 = 0, kBF16 = 1, kFP16 = 2 };
-
 struct RopeParams {
-  RopeDType dtype = RopeDType::kBF16;
+  ElementType dtype = ElementType::kBF16;
   int64_t batch = 0, seq = 0, heads = 0, head_dim = 0;
   const void* x = nullptr;
   int64_t stride_b = 0, stride_t = 0, stride_h = 0;  // x's strides in elements (the head dim's is 1)

@@ -10,6 +10,7 @@
 #include "models/cross_entropy.h"
 #include "models/gemm_epilogue_ops.h"
 #include "models/head_loss.h"
+#include "models/kernel_element_type.h"
 
 namespace sigtrain::models {
 namespace {
@@ -18,13 +19,10 @@ namespace K = sigtrain::kernels;
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
-K::LogitsDType logits_dtype(const at::Tensor& t) {
-  switch (t.scalar_type()) {
-    case at::kBFloat16: return K::LogitsDType::kBF16;
-    case at::kHalf: return K::LogitsDType::kFP16;
-    case at::kFloat: return K::LogitsDType::kFP32;
-    default: throw std::invalid_argument("fused cross_entropy: logits must be bf16, fp16 or fp32");
-  }
+K::ElementType logits_dtype(const at::Tensor& t) {
+  const auto e = kernel_element_type(t.scalar_type());
+  if (!e) throw std::invalid_argument("fused cross_entropy: logits must be bf16, fp16 or fp32");
+  return *e;
 }
 
 K::CrossEntropyParams params_for(const at::Tensor& logits, const at::Tensor& targets, int64_t ignore_index) {

@@ -9,15 +9,14 @@
 
 #include "bias_grad_kernel.h"
 #include "common/log.h"
+#include "models/kernel_element_type.h"
 
 namespace sigtrain::models::epilogue_ops {
 namespace {
 
 namespace K = sigtrain::kernels;
 
-K::GemmDType gemm_dtype(at::ScalarType t) {
-  return t == at::kBFloat16 ? K::GemmDType::kBF16 : t == at::kHalf ? K::GemmDType::kFP16 : K::GemmDType::kFP32;
-}
+K::ElementType gemm_dtype(at::ScalarType t) { return kernel_element_type(t).value_or(K::ElementType::kFP32); }
 
 // Σ over rows of grad (or of grad ⊙ GELU′(pre), written to gelu_grad) into a new fp32 [cols].
 at::Tensor run_bias_grad(const at::Tensor& grad, const at::Tensor& pre, const at::Tensor& gelu_grad,
@@ -27,7 +26,7 @@ at::Tensor run_bias_grad(const at::Tensor& grad, const at::Tensor& pre, const at
                   K::bias_grad_supported(grad.size(1)),
               "bias gradient: grad must be a contiguous, aligned bf16 / fp16 [rows, cols] with cols a multiple of 8");
   K::BiasGradParams p;
-  p.dtype = grad.scalar_type() == at::kBFloat16 ? K::BiasGradDType::kBF16 : K::BiasGradDType::kFP16;
+  p.dtype = *kernel_element_type(grad.scalar_type());  // bf16 or fp16 (checked above)
   p.rows = grad.size(0), p.cols = grad.size(1);
   p.grad = grad.data_ptr();
   if (pre.defined()) p.gelu_pre = pre.data_ptr(), p.gelu_grad = gelu_grad.data_ptr();

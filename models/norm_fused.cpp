@@ -5,6 +5,7 @@
 
 #include <stdexcept>
 
+#include "models/kernel_element_type.h"
 #include "models/norm_fused.h"
 #include "norm_kernel.h"
 
@@ -15,23 +16,14 @@ namespace K = sigtrain::kernels;
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
-std::optional<K::NormDType> norm_dtype(at::ScalarType t) {
-  switch (t) {
-    case at::kFloat: return K::NormDType::kFP32;
-    case at::kBFloat16: return K::NormDType::kBF16;
-    case at::kHalf: return K::NormDType::kFP16;
-    default: return std::nullopt;
-  }
-}
-
 bool aligned(const at::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; }
 
 K::NormParams params_for(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps, bool rms,
                          at::ScalarType out_dtype) {
   K::NormParams p;
   p.rms = rms;
-  p.x_dtype = *norm_dtype(x.scalar_type());
-  p.y_dtype = *norm_dtype(out_dtype);
+  p.x_dtype = *kernel_element_type(x.scalar_type());
+  p.y_dtype = *kernel_element_type(out_dtype);
   p.dim = x.size(-1);
   p.rows = x.numel() / p.dim;
   p.eps = static_cast<float>(eps);
@@ -167,7 +159,7 @@ at::Tensor bias_or_empty(const at::Tensor& bias, const at::Tensor& weight) {
 }  // namespace
 
 bool fused_norm_applicable(const at::Tensor& x, const at::Tensor& weight) {
-  return x.is_cuda() && x.dim() >= 1 && x.is_contiguous() && aligned(x) && norm_dtype(x.scalar_type()) &&
+  return x.is_cuda() && x.dim() >= 1 && x.is_contiguous() && aligned(x) && kernel_element_type(x.scalar_type()) &&
          K::norm_supported(x.size(-1)) && weight.scalar_type() == at::kFloat && weight.is_contiguous() &&
          weight.numel() == x.size(-1);
 }
@@ -175,14 +167,14 @@ bool fused_norm_applicable(const at::Tensor& x, const at::Tensor& weight) {
 at::Tensor fused_norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps, bool rms,
                       at::ScalarType out_dtype) {
   TORCH_CHECK(fused_norm_applicable(x, weight), "fused norm: input or weight not supported (fused_norm_applicable)");
-  TORCH_CHECK(out_dtype == x.scalar_type() || (x.scalar_type() == at::kFloat && norm_dtype(out_dtype)),
+  TORCH_CHECK(out_dtype == x.scalar_type() || (x.scalar_type() == at::kFloat && kernel_element_type(out_dtype)),
               "fused norm: y must be in x's dtype, or bf16 / fp16 for an fp32 x");
   return FusedNorm::apply(x, weight, bias_or_empty(bias, weight), eps, rms, out_dtype);
 }
 
 bool fused_add_norm_applicable(const at::Tensor& x, const at::Tensor& delta, const at::Tensor& weight,
                                at::ScalarType out_dtype) {
-  const bool out_ok = out_dtype == x.scalar_type() || (x.scalar_type() == at::kFloat && norm_dtype(out_dtype));
+  const bool out_ok = out_dtype == x.scalar_type() || (x.scalar_type() == at::kFloat && kernel_element_type(out_dtype));
   return out_ok && fused_norm_applicable(x, weight) && delta.defined() && delta.device() == x.device() &&
          delta.scalar_type() == out_dtype && delta.sizes() == x.sizes() && delta.is_contiguous() && aligned(delta);
 }

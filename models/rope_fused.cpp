@@ -5,6 +5,7 @@
 
 #include <optional>
 
+#include "models/kernel_element_type.h"
 #include "models/rope_fused.h"
 #include "rope_kernel.h"
 
@@ -15,20 +16,11 @@ namespace K = sigtrain::kernels;
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
-std::optional<K::RopeDType> rope_dtype(at::ScalarType t) {
-  switch (t) {
-    case at::kBFloat16: return K::RopeDType::kBF16;
-    case at::kHalf: return K::RopeDType::kFP16;
-    case at::kFloat: return K::RopeDType::kFP32;
-    default: return std::nullopt;
-  }
-}
-
 // y = rotate(x) (or its inverse), y contiguous in x's dtype.
 at::Tensor rotate(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin, bool inverse) {
   at::Tensor y = at::empty(x.sizes(), x.options().memory_format(at::MemoryFormat::Contiguous));
   K::RopeParams p;
-  p.dtype = *rope_dtype(x.scalar_type());
+  p.dtype = *kernel_element_type(x.scalar_type());
   p.batch = x.size(0);
   p.seq = x.size(1);
   p.heads = x.size(2);
@@ -66,7 +58,7 @@ bool aligned_to(const at::Tensor& t, int64_t bytes) { return reinterpret_cast<ui
 }  // namespace
 
 bool fused_rope_applicable(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {
-  if (!x.is_cuda() || x.dim() != 4 || !rope_dtype(x.scalar_type()) || !K::rope_supported(x.size(3))) return false;
+  if (!x.is_cuda() || x.dim() != 4 || !kernel_element_type(x.scalar_type()) || !K::rope_supported(x.size(3))) return false;
   const int64_t vec_bytes = 4 * static_cast<int64_t>(x.element_size());
   if (x.stride(3) != 1 || x.stride(0) % 4 || x.stride(1) % 4 || x.stride(2) % 4 || !aligned_to(x, vec_bytes))
     return false;

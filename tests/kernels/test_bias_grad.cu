@@ -28,8 +28,8 @@ bool have_gpu() {
   return cudaGetDeviceCount(&n) == cudaSuccess && n > 0;
 }
 
-uint16_t to_bits(float v, BiasGradDType t) { return test_support::to_16bit(v, t == BiasGradDType::kBF16); }
-float from_bits(uint16_t b, BiasGradDType t) { return test_support::from_16bit(b, t == BiasGradDType::kBF16); }
+uint16_t to_bits(float v, ElementType t) { return test_support::to_16bit(v, t == ElementType::kBF16); }
+float from_bits(uint16_t b, ElementType t) { return test_support::from_16bit(b, t == ElementType::kBF16); }
 
 double gelu_tanh(double x) {
   const double beta = std::sqrt(2.0 / M_PI), kappa = 0.044715;
@@ -57,7 +57,7 @@ struct Result {
 };
 
 // gelu_value: the GELU form also writes GELU(pre) (BiasGradParams::gelu_out).
-Result run(BiasGradDType t, int64_t rows, int64_t cols, const std::vector<uint16_t>& grad,
+Result run(ElementType t, int64_t rows, int64_t cols, const std::vector<uint16_t>& grad,
            const std::vector<uint16_t>* pre, bool gelu_value = false) {
   const size_t n = static_cast<size_t>(rows * cols);
   DeviceBuffer<uint16_t> d_grad(n), d_pre(n), d_dpre(n), d_h(n);
@@ -89,8 +89,8 @@ Result run(BiasGradDType t, int64_t rows, int64_t cols, const std::vector<uint16
   return r;
 }
 
-void check(BiasGradDType t, int64_t rows, int64_t cols, bool gelu) {
-  SCOPED_TRACE(std::string(t == BiasGradDType::kBF16 ? "bf16" : "fp16") + " rows " + std::to_string(rows) + " cols " +
+void check(ElementType t, int64_t rows, int64_t cols, bool gelu) {
+  SCOPED_TRACE(std::string(t == ElementType::kBF16 ? "bf16" : "fp16") + " rows " + std::to_string(rows) + " cols " +
                std::to_string(cols) + (gelu ? " gelu" : ""));
   std::mt19937 rng(static_cast<uint32_t>(rows * 131 + cols + gelu));
   std::normal_distribution<float> normal(0.f, 1.f);
@@ -100,8 +100,8 @@ void check(BiasGradDType t, int64_t rows, int64_t cols, bool gelu) {
   for (size_t i = 0; i < n; ++i) pre[i] = to_bits(2.f * normal(rng), t);
   const Result got = run(t, rows, cols, grad, gelu ? &pre : nullptr);
   // One ulp relative (the fp32 value may round to the other neighbour of a near-tie), and fp16's subnormal spacing.
-  const double unit = t == BiasGradDType::kBF16 ? std::ldexp(1.0, -7) : std::ldexp(1.0, -10);
-  const double tiny = t == BiasGradDType::kBF16 ? 0.0 : std::ldexp(1.0, -24);
+  const double unit = t == ElementType::kBF16 ? std::ldexp(1.0, -7) : std::ldexp(1.0, -10);
+  const double tiny = t == ElementType::kBF16 ? 0.0 : std::ldexp(1.0, -24);
   std::vector<double> sum(cols, 0.0), abs_sum(cols, 0.0);
   int bad_elements = 0;
   for (int64_t r = 0; r < rows; ++r)
@@ -132,31 +132,31 @@ void check(BiasGradDType t, int64_t rows, int64_t cols, bool gelu) {
 
 TEST(BiasGrad, Bf16QkvWidthRowsNotAMultipleOfThePartials) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
-  check(BiasGradDType::kBF16, 4099, 2304, false);
+  check(ElementType::kBF16, 4099, 2304, false);
 }
 TEST(BiasGrad, Fp16NarrowColumnsOnePartial) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
-  check(BiasGradDType::kFP16, 37, 8, false);
+  check(ElementType::kFP16, 37, 8, false);
 }
 TEST(BiasGrad, Bf16ManyRowsColumnTileTail) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
-  check(BiasGradDType::kBF16, 20000, 264, false);
+  check(ElementType::kBF16, 20000, 264, false);
 }
 TEST(BiasGrad, GeluBf16MlpWidth) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
-  check(BiasGradDType::kBF16, 1029, 3072, true);
+  check(ElementType::kBF16, 1029, 3072, true);
 }
 TEST(BiasGrad, GeluFp16) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
-  check(BiasGradDType::kFP16, 300, 520, true);
+  check(ElementType::kFP16, 300, 520, true);
 }
 
 TEST(BiasGrad, GeluValueWrittenInTheSamePass) {
   // fused_ops.mlp_recompute: GELU(pre) within one ulp of float64, every element written, and dpre and db the same
   // bits as without the value output.
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
-  for (BiasGradDType t : {BiasGradDType::kBF16, BiasGradDType::kFP16}) {
-    SCOPED_TRACE(t == BiasGradDType::kBF16 ? "bf16" : "fp16");
+  for (ElementType t : {ElementType::kBF16, ElementType::kFP16}) {
+    SCOPED_TRACE(t == ElementType::kBF16 ? "bf16" : "fp16");
     const int64_t rows = 300, cols = 3072;
     std::mt19937 rng(17);
     std::normal_distribution<float> normal(0.f, 1.f);
@@ -168,8 +168,8 @@ TEST(BiasGrad, GeluValueWrittenInTheSamePass) {
     const Result without = run(t, rows, cols, grad, &pre);
     EXPECT_EQ(with.dpre, without.dpre);
     EXPECT_EQ(std::memcmp(with.db.data(), without.db.data(), cols * sizeof(float)), 0);
-    const double unit = t == BiasGradDType::kBF16 ? std::ldexp(1.0, -7) : std::ldexp(1.0, -10);
-    const double tiny = t == BiasGradDType::kBF16 ? 0.0 : std::ldexp(1.0, -24);
+    const double unit = t == ElementType::kBF16 ? std::ldexp(1.0, -7) : std::ldexp(1.0, -10);
+    const double tiny = t == ElementType::kBF16 ? 0.0 : std::ldexp(1.0, -24);
     int bad = 0;
     for (size_t i = 0; i < n; ++i) {
       const double x = from_bits(pre[i], t), exact = gelu_tanh(x), kernel = from_bits(with.h[i], t);
@@ -183,7 +183,7 @@ TEST(BiasGrad, GeluValueWrittenInTheSamePass) {
 
 TEST(BiasGrad, ZeroRowsGiveZeros) {
   if (!have_gpu()) GTEST_SKIP() << "no CUDA device";
-  const Result r = run(BiasGradDType::kBF16, 0, 16, {}, nullptr);
+  const Result r = run(ElementType::kBF16, 0, 16, {}, nullptr);
   for (float v : r.db) EXPECT_EQ(v, 0.f);
 }
 

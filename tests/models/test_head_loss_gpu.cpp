@@ -72,9 +72,9 @@ void check_in_place_gradient(const KernelCase& c) {
   at::Tensor targets = torch::randint(0, c.vocab, {c.rows}, cuda.dtype(torch::kLong));
   targets.masked_fill_(torch::rand({c.rows}, cuda) < 0.2, kIgnore);
   targets[0] = c.vocab;  // out of range: NaN loss and gradient row, both ways
-  const K::LogitsDType dt = c.dtype == at::kBFloat16 ? K::LogitsDType::kBF16
-                            : c.dtype == at::kHalf   ? K::LogitsDType::kFP16
-                                                     : K::LogitsDType::kFP32;
+  const K::ElementType dt = c.dtype == at::kBFloat16 ? K::ElementType::kBF16
+                            : c.dtype == at::kHalf   ? K::ElementType::kFP16
+                                                     : K::ElementType::kFP32;
   auto f32 = cuda.dtype(torch::kFloat);
   auto params = [&](const at::Tensor& buf, const at::Tensor& lse, const at::Tensor& loss) {
     K::CrossEntropyParams p;
