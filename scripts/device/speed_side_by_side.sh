@@ -11,8 +11,9 @@
 #   train.cuda_graphs=on, a key=value adds --set key=value, e.g. sigmoid:fused:graphs sigmoid:fused:fused_ops.mlp=off;
 #   a "MODEL/" prefix runs that variant for that model only, e.g. stress/sigmoid:fused:fused_ops.rope=off),
 #   EXTRA_SETS (more --set for every sigtrain run),
-#   PROFILE=1 (a CUPTI breakdown of steps 21-25 of each sigtrain run, in <run>/profile/; the PyTorch runs print
-#   theirs by kernel category in their logs).
+#   PROFILE=1 (a CUPTI breakdown of steps PROFILE_START (default 21) to PROFILE_START+4 of each sigtrain run, in
+#   <run>/profile/; the PyTorch runs print theirs by kernel category in their logs; with graphs per batch shape a
+#   later window, e.g. PROFILE_START=61, sees the replays after every shape was captured).
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 MODELS=("$@")
@@ -73,7 +74,7 @@ for model in "${MODELS[@]}"; do
     run="$OUTDIR/sigtrain_${model}_${kind}_${tag}"
     rm -rf "$run"
     profile_sets=()
-    [ "${PROFILE:-0}" = 1 ] && profile_sets=(--set profile.start_step=21 --set profile.steps=5)
+    [ "${PROFILE:-0}" = 1 ] && profile_sets=(--set profile.start_step="${PROFILE_START:-21}" --set profile.steps=5)
     # EXTRA_SETS is split into words on purpose (it holds --set pairs).
     # shellcheck disable=SC2046,SC2086
     if build/sigtrain train $(sigtrain_args "$model") --run-dir "$run" --set attention.kind="$kind" \

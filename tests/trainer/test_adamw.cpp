@@ -68,6 +68,30 @@ TEST(FusedAdamW, ClipDivisor) {
   EXPECT_THROW(trainer::adamw_step(opt, /*fused=*/false, norm), c10::Error);
 }
 
+TEST(ZeroGradients, InPlaceKeepsTheTensorsOrFreesThem) {
+  torch::manual_seed(3);
+  std::vector<torch::Tensor> params = {torch::randn({4, 3}).requires_grad_(true), torch::randn({5}).requires_grad_(true),
+                                       torch::randn({2}).requires_grad_(true)};
+  torch::optim::AdamW opt(params, torch::optim::AdamWOptions(1e-3));
+  (params[0].sum() * 2 + params[1].square().sum()).backward();  // params[2] gets no gradient
+  const void* g0 = params[0].grad().data_ptr();
+  const void* g1 = params[1].grad().data_ptr();
+  ASSERT_GT(params[1].grad().abs().sum().item<double>(), 0.0);
+  trainer::zero_gradients(opt, /*set_to_none=*/false);
+  EXPECT_EQ(params[0].grad().data_ptr(), g0) << "zeroed in place, not reallocated";
+  EXPECT_EQ(params[1].grad().data_ptr(), g1);
+  EXPECT_EQ(params[0].grad().abs().sum().item<double>(), 0.0);
+  EXPECT_EQ(params[1].grad().abs().sum().item<double>(), 0.0);
+  EXPECT_FALSE(params[2].grad().defined()) << "no gradient is created";
+  // The next backward accumulates into the same tensors.
+  (params[0].sum() * 3).backward();
+  EXPECT_EQ(params[0].grad().data_ptr(), g0);
+  EXPECT_TRUE(torch::equal(params[0].grad(), torch::full({4, 3}, 3.0)));
+  trainer::zero_gradients(opt, /*set_to_none=*/true);
+  EXPECT_FALSE(params[0].grad().defined());
+  EXPECT_FALSE(params[1].grad().defined());
+}
+
 TEST(FusedAdamW, ConfigKey) {
   auto dir = fixture::fresh_dir("adamw_cfg");
   const std::string tiny = fixture::write_tiny_config(dir);

@@ -150,7 +150,7 @@ StepResult TrainingRun::train_step() {
   if (grad_sync_)
     grad_sync_->zero_grad();  // keeps the gradients' bucket views
   else
-    optimizer_->zero_grad(/*set_to_none=*/!graph_);  // a CUDA graph accumulates into the same gradient tensors
+    zero_gradients(*optimizer_, /*set_to_none=*/!graph_);  // a CUDA graph accumulates into the same gradient tensors
   torch::Tensor loss_sum = torch::zeros({}, torch::TensorOptions().device(rt_.device));
   std::optional<PhaseScope> phase;  // phases name the step's parts in a profile
   // One micro-step: forward, loss, backward (gradients accumulate over the step's micro-batches).

@@ -58,6 +58,18 @@ void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
   for (auto& group : optimizer.param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
 }
 
+void zero_gradients(torch::optim::Optimizer& optimizer, bool set_to_none) {
+  if (set_to_none) {
+    optimizer.zero_grad(/*set_to_none=*/true);
+    return;
+  }
+  std::vector<at::Tensor> grads;
+  for (auto& group : optimizer.param_groups())
+    for (auto& p : group.params())
+      if (p.grad().defined()) grads.push_back(p.grad());
+  if (!grads.empty()) at::_foreach_zero_(grads);
+}
+
 bool use_fused_adamw(const OptimConfig& cfg, const torch::Device& device) {
   if (cfg.fused == "auto") return device.is_cuda();
   return cfg.fused == "true";

@@ -23,6 +23,11 @@ std::unique_ptr<torch::optim::AdamW> make_adamw(const std::vector<models::ParamI
 // Sets the learning rate of every group (the schedule is applied by the trainer each step).
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 
+// Zeroes the gradients of every parameter of `optimizer` before a step's accumulation. set_to_none: frees them, as
+// LibTorch's zero_grad(). Otherwise zeroes them in place with one multi-tensor op (at::_foreach_zero_) instead of one
+// fill launch per tensor, so they keep their memory (a captured CUDA graph accumulates into these very tensors).
+void zero_gradients(torch::optim::Optimizer& optimizer, bool set_to_none);
+
 // Whether the run steps AdamW through the fused multi-tensor op: `optim.fused` true / false, or auto = on CUDA.
 bool use_fused_adamw(const OptimConfig& cfg, const torch::Device& device);
 
