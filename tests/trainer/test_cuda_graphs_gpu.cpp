@@ -20,6 +20,21 @@ std::map<int64_t, nlohmann::json> train_records(const std::filesystem::path& run
   return out;
 }
 
+// The graphed run trains like the eager one, step for step: the same kernels on the same data, with a tolerance
+// for kernels that are not bit-reproducible from run to run.
+void expect_trains_alike(const std::map<int64_t, nlohmann::json>& eager,
+                         const std::map<int64_t, nlohmann::json>& graphed) {
+  ASSERT_EQ(graphed.size(), eager.size());
+  for (const auto& [step, r] : eager) {
+    const double a = r["loss"].get<double>(), b = graphed.at(step)["loss"].get<double>();
+    const double ga = r["grad_norm"].get<double>(), gb = graphed.at(step)["grad_norm"].get<double>();
+    EXPECT_NEAR(b, a, 1e-3 * std::abs(a)) << "loss at step " << step;
+    EXPECT_NEAR(gb, ga, 1e-2 * std::abs(ga)) << "grad norm at step " << step;
+    std::printf("step %2ld: loss %.7f eager, %.7f graphed; grad norm %.5f / %.5f\n", static_cast<long>(step), a, b,
+                ga, gb);
+  }
+}
+
 }  // namespace
 
 TEST(CudaGraphsGpu, ReplayedMicroStepsTrainLikeEagerOnes) {
@@ -43,16 +58,7 @@ TEST(CudaGraphsGpu, ReplayedMicroStepsTrainLikeEagerOnes) {
   const auto graphed = run("graphed", "on");
   const std::string log = fixture::read_text(dir / "graphed" / "train.log");
   EXPECT_NE(log.find("train.cuda_graphs: captured"), std::string::npos) << "no micro-step was captured";
-  ASSERT_EQ(graphed.size(), eager.size());
-  for (const auto& [step, r] : eager) {
-    const double a = r["loss"].get<double>(), b = graphed.at(step)["loss"].get<double>();
-    const double ga = r["grad_norm"].get<double>(), gb = graphed.at(step)["grad_norm"].get<double>();
-    // The same kernels on the same data; a tolerance for kernels that are not bit-reproducible from run to run.
-    EXPECT_NEAR(b, a, 1e-3 * std::abs(a)) << "loss at step " << step;
-    EXPECT_NEAR(gb, ga, 1e-2 * std::abs(ga)) << "grad norm at step " << step;
-    std::printf("step %2ld: loss %.7f eager, %.7f graphed; grad norm %.5f / %.5f\n", static_cast<long>(step), a, b,
-                ga, gb);
-  }
+  expect_trains_alike(eager, graphed);
   // Learning happened through the replays (a replay that dropped the backward would leave the loss flat).
   EXPECT_LT(graphed.at(12)["loss"].get<double>(), graphed.at(1)["loss"].get<double>() - 0.3);
 }
@@ -82,13 +88,7 @@ TEST(CudaGraphsGpu, LengthBucketedCellsReplayOneGraphPerShape) {
        at = log.find("train.cuda_graphs: captured", at + 1))
     ++captures;
   EXPECT_GE(captures, 2u) << "the buckets' shapes should give several graphs:\n" << log;
-  ASSERT_EQ(graphed.size(), eager.size());
-  for (const auto& [step, r] : eager) {
-    const double a = r["loss"].get<double>(), b = graphed.at(step)["loss"].get<double>();
-    const double ga = r["grad_norm"].get<double>(), gb = graphed.at(step)["grad_norm"].get<double>();
-    EXPECT_NEAR(b, a, 1e-3 * std::abs(a)) << "loss at step " << step;
-    EXPECT_NEAR(gb, ga, 1e-2 * std::abs(ga)) << "grad norm at step " << step;
-  }
+  expect_trains_alike(eager, graphed);
   std::printf("%zu graphs captured; loss at step 40: %.6f eager, %.6f graphed\n", captures,
               eager.at(40)["loss"].get<double>(), graphed.at(40)["loss"].get<double>());
 }
