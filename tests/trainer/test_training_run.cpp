@@ -41,6 +41,20 @@ TEST(TrainingRun, WritesRunFolderAndLearns) {
   EXPECT_LT(last_val, 3.3) << "validation loss did not fall: " << first_val << " -> " << last_val;
 }
 
+TEST(TrainingRun, CudaGraphsAutoIsOffOnTheCpuAndTheRunTrainsAsWithout) {
+  // train.cuda_graphs: auto where graphs cannot run: the run says so and trains exactly as with graphs off.
+  auto dir = fixture::fresh_dir("graphs_auto_cpu");
+  ASSERT_EQ(fixture::train_tiny(dir, "auto", {"train.steps=3", "train.cuda_graphs=auto", "logging.level=info"}), 0);
+  ASSERT_EQ(fixture::train_tiny(dir, "off", {"train.steps=3", "train.cuda_graphs=off"}), 0);
+  EXPECT_NE(fixture::read_text(dir / "auto" / "train.log").find("train.cuda_graphs: auto: off (not on a CUDA device)"),
+            std::string::npos);
+  const auto a = fixture::read_jsonl(dir / "auto" / "metrics.jsonl");
+  const auto o = fixture::read_jsonl(dir / "off" / "metrics.jsonl");
+  ASSERT_EQ(a.size(), o.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    if (a[i]["type"] == "train") EXPECT_EQ(a[i]["loss"], o[i]["loss"]) << "step " << a[i]["step"];
+}
+
 TEST(TrainingRun, TinyModelOverfitsOneBatch) {
   // A 660-byte corpus: its train split is 18 windows of 32 bytes and every step sees 16 of them, so a working
   // model and optimizer drive the training loss far below the untrained 5.55.
