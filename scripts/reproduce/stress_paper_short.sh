@@ -9,8 +9,9 @@
 #   hundreds of steps instead of ~100. Fewer tokens per step make each update noisier at the same learning rate: the
 #   setting is harsher than the paper config's, never milder, at every lr.
 #
-# Arms: <kind>_lr<LR> for kind in softmax (sdpa), softmax_qknorm, sigmoid (fused, b = -log n) and sigmoid_qknorm, LR in
-# 1e-3 (the paper config's), 3e-3, 1e-2, 3e-2. scripts/device/stress_paper_search.sh runs the documented search:
+# Arms: <kind>_lr<LR> for kind in softmax (sdpa), softmax_qknorm, sigmoid (fused, b = -log n), sigmoid_qknorm,
+# sigmoid_hybrid (QK-norm and hybrid norm) and sigmoid_layerscale (QK-norm and LayerScale 1e-4: the papers' other
+# stabilisers), LR in 1e-3 (the paper config's), 3e-3, 1e-2, 3e-2. scripts/device/stress_paper_search.sh runs the documented search:
 # softmax at rising lr until its gradient norm blows up (>= 100x its early median, or divergence), then the sigmoid
 # arms at that lr. Its first run (H100, 2026-12-07, docs/results/stress_paper/short_schedule/): softmax held at 1e-2
 # and 3e-2 (its logits grew to 3e4 / 9e5 and its loss stalled instead), so the default arms are the three at the
@@ -33,6 +34,10 @@ for lr in 1e-3 3e-3 1e-2 3e-2; do
     "optim.lr_peak=$lr"
   repro_arm "sigmoid_qknorm_lr$lr" configs/stress/paper_sigmoid.yaml attention.backend=fused "${short_sets[@]}" \
     "optim.lr_peak=$lr" model.qk_norm=true
+  repro_arm "sigmoid_hybrid_lr$lr" configs/stress/paper_sigmoid.yaml attention.backend=fused "${short_sets[@]}" \
+    "optim.lr_peak=$lr" model.qk_norm=true model.norm_placement=hybrid
+  repro_arm "sigmoid_layerscale_lr$lr" configs/stress/paper_sigmoid.yaml attention.backend=fused "${short_sets[@]}" \
+    "optim.lr_peak=$lr" model.qk_norm=true model.layer_scale=1e-4
 done
 DEFAULT_ARMS="softmax_lr1e-3 sigmoid_lr1e-3 sigmoid_qknorm_lr1e-3"
 # Checkpoints of ~2 GB (weights and AdamW's moments): every 100 steps, one kept, so a cut run loses < 35 s of steps.
