@@ -4,7 +4,7 @@
 //
 // Why: where a step's kernels are small, LibTorch's per-op dispatch and launch cost on the host leaves the GPU idle
 // between them; a replay launches the micro-step's hundreds of kernels with one call. The single-cell encoder's
-// step went from 14.5 to 2.7 ms with it (GPU idle 87 % of the eager step); GPT-2-small's, whose kernels are large,
+// step went from 14.5 to 2.7 ms with it (GPU idle 92 % of the eager step); GPT-2-small's, whose kernels are large,
 // gained nothing (docs/benchmarks.md).
 //
 // What it takes (checked by the caller; anything else runs the same body eagerly, as without graphs):
