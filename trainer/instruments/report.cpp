@@ -24,6 +24,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The attention statistics whose last logged value (max over layers) the report prints where the runs measured them
+// (monitor.attention_every): what a stress run's failure looks like when its gradient norm does not show it
+// (unbounded logits, row mass). metrics.jsonl key, row label.
+const std::pair<const char*, const char*> kLastAttentionRows[] = {
+    {"attn/max_abs_logit", "max abs logit, last measured"}, {"attn/row_mass_max", "max row mass, last measured"}};
+
 struct RunData {
   std::string dir, name;
   nlohmann::json summary = nlohmann::json::object();
@@ -151,7 +157,7 @@ RunData load_run(const std::string& dir) {
         log_loss.push_back(num(rec, "loss"));
         log_gnorm.push_back(num(rec, "grad_norm"));
         r.tokens_per_s.push_back(num(rec, "tokens_per_s"));
-        for (const char* key : {"attn/max_abs_logit", "attn/row_mass_max"})
+        for (const auto& [key, label] : kLastAttentionRows)
           if (const double v = num(rec, key); std::isfinite(v)) r.last_attention[key] = v;
       } else if (type == "eval") {
         r.val_steps.push_back(rec.value("step", 0LL));
@@ -494,14 +500,11 @@ ReportResult make_report(const ReportOptions& o) {
         rows.push_back({"final " + metrics.back().label, "final_" + key, "%.4f", ""});
         rows.push_back({"best " + metrics.back().label, "best_" + key, "%.4f", ""});
       }
-  // The attention statistics' last values (max over layers) where the runs measured them (monitor.attention_every):
-  // what a stress run's failure looks like when its gradient norm does not show it (unbounded logits, row mass).
-  const std::vector<std::pair<std::string, std::string>> attention_rows = {
-      {"attn/max_abs_logit", "max abs logit, last measured"}, {"attn/row_mass_max", "max row mass, last measured"}};
   const bool with_attention =
       std::any_of(runs.begin(), runs.end(), [](const RunData& r) { return !r.last_attention.empty(); });
   if (with_attention)
-    for (const auto& [key, label] : attention_rows) rows.push_back({label, "last_" + key.substr(5), "%.4g", ""});
+    for (const auto& [key, label] : kLastAttentionRows)
+      rows.push_back({label, "last_" + std::string(key).substr(5), "%.4g", ""});
 
   // Per run: the text of each cell (a single run's column) and the number behind it (NaN for text rows).
   std::vector<std::vector<std::string>> run_text;
@@ -567,7 +570,7 @@ ReportResult make_report(const ReportOptions& o) {
         eval_metrics[m.key] = {{"label", m.label}, {"values", nan_to_null(series)}};
       }
       if (with_attention)
-        for (const auto& [key, label] : attention_rows) {
+        for (const auto& [key, label] : kLastAttentionRows) {
           const auto it = r.last_attention.find(key);
           const double v = it == r.last_attention.end() ? NAN : it->second;
           text.push_back(num(v, "%.4g"));
