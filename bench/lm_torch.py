@@ -158,7 +158,7 @@ CATEGORIES = [  # first match wins, as in trainer/instruments/step_profiler.cpp
 ]
 
 
-def profile_steps(step, n):
+def profile_steps(step, n, top=0):
     from torch.profiler import ProfilerActivity, profile
     torch.cuda.synchronize()
     with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
@@ -167,17 +167,23 @@ def profile_steps(step, n):
             step(i)
         torch.cuda.synchronize()
         wall_ms = 1000.0 * (time.perf_counter() - t0) / n
-    totals, kernels = {}, 0
+    totals, kernels, by_name = {}, 0, {}
     for e in prof.events():
         if e.device_type != torch.autograd.DeviceType.CUDA:
             continue
         name = e.name.lower()
         cat = next((c for c, keys in CATEGORIES if any(k in name for k in keys)), "other")
         totals[cat] = totals.get(cat, 0.0) + e.device_time / 1000.0 / n
+        ms_calls = by_name.setdefault(e.name, [0.0, 0])
+        ms_calls[0] += e.device_time / 1000.0 / n
+        ms_calls[1] += 1
         kernels += 1
     print(f"profile: wall {wall_ms:.2f} ms/step, {kernels / n:.0f} GPU kernels/step", flush=True)
     for cat, ms in sorted(totals.items(), key=lambda kv: -kv[1]):
         print(f"profile: {cat:28s} {ms:8.2f} ms/step", flush=True)
+    # The kernels one by one (ms/step, calls/step), as sigtrain's profile/summary.md lists them: GEMM against GEMM.
+    for name, (ms, calls) in sorted(by_name.items(), key=lambda kv: -kv[1][0])[:top]:
+        print(f"profile kernel: {ms:8.3f} ms/step {calls / n:6.1f} calls/step  {name[:110]}", flush=True)
 
 
 def main():
@@ -192,6 +198,8 @@ def main():
     ap.add_argument("--profile", action="store_true",
                     help="also print GPU ms/step by kernel category over 5 steps (torch.profiler; the categories of "
                          "sigtrain's trainer/instruments/step_profiler.cpp)")
+    ap.add_argument("--profile-top", type=int, default=40,
+                    help="with --profile, also list this many kernels (memsets and copies included) by GPU time")
     args = ap.parse_args()
 
     cfg = dict(MODELS[args.model])
@@ -254,7 +262,7 @@ def main():
     secs = time.perf_counter() - t0
     tokens_per_s = args.steps * B * T / secs
     if args.profile:
-        profile_steps(lambda i: train_step(*batches[i % 4]), 5)
+        profile_steps(lambda i: train_step(*batches[i % 4]), 5, args.profile_top)
     print(json.dumps({
         "model": args.model, "mode": args.mode, "attention": args.attention, "tokens_per_s": round(tokens_per_s),
         "mfu_pct": round(100.0 * tokens_per_s * fpt / (args.peak_tflops * 1e12), 2),
