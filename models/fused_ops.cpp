@@ -30,6 +30,7 @@ FusedOpsConfig FusedOpsConfig::parse(config::SectionReader& r) {
   c.packed_qkv = parse_choice(r, "packed_qkv");
   c.linear = parse_choice(r, "linear");
   c.mlp_recompute = r.get_bool("mlp_recompute", false);
+  c.gemm_algo = r.get_enum("gemm_algo", c.gemm_algo, {"auto", "heuristic", "timed"});
   return c;
 }
 
@@ -41,7 +42,7 @@ bool fused_ops_built() {
 #endif
 }
 
-FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda) {
+FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda, int64_t processes) {
   const bool possible = cuda && fused_ops_built();
   FusedOps ops;
   ops.cross_entropy = resolve(cfg.cross_entropy, possible, "cross_entropy");
@@ -64,6 +65,13 @@ FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda) {
   ops.packed_qkv = resolve(cfg.packed_qkv, possible, "packed_qkv");
   ops.linear = resolve(cfg.linear, possible, "linear");
   ops.mlp_recompute = cfg.mlp_recompute && ops.mlp;
+  if (cfg.gemm_algo == "timed" && !possible)
+    throw config::ConfigError(std::string("fused_ops.gemm_algo: timed needs a CUDA device and a build with the CUDA "
+                                          "kernels ") +
+                              (fused_ops_built() ? "(this run is not on CUDA)" : "(this build has none)") +
+                              "; set fused_ops.gemm_algo: auto or heuristic");
+  ops.gemm_algo_timed = (ops.mlp || ops.linear) &&
+                        (cfg.gemm_algo == "timed" || (cfg.gemm_algo == "auto" && possible && processes == 1));
   return ops;
 }
 

@@ -20,7 +20,12 @@
 //                             # one buffer, no concatenation of dq, dk, dv
 //     linear: auto            # kernels/gemm_epilogue.h: every other linear layer's dW in fp32 from its GEMM, db
 //                             # one column sum (kernels/bias_grad_kernel.h)
+//     gemm_algo: auto         # how mlp's and linear's cuBLASLt GEMMs pick their algorithm, once per problem:
+//                             # heuristic (cuBLASLt's first answer) | timed (the fastest of its first 8, timed on the
+//                             # first step; kept in checkpoints so that a resumed run computes alike) | auto (timed in
+//                             # a single-process CUDA run, heuristic with several ranks, which would each time alone)
 //   (mlp and linear read their weights from one multi-tensor bf16 copy per forward: models/weight_casts.h)
+#include <cstdint>
 #include <string>
 
 #include "common/config.h"
@@ -40,6 +45,7 @@ struct FusedOpsConfig {
   FusedChoice packed_qkv = FusedChoice::kAuto;
   FusedChoice linear = FusedChoice::kAuto;
   bool mlp_recompute = false;
+  std::string gemm_algo = "auto";  // auto | heuristic | timed
   static FusedOpsConfig parse(config::SectionReader& r);
 };
 
@@ -55,13 +61,15 @@ struct FusedOps {
   bool packed_qkv = false;
   bool linear = false;
   bool mlp_recompute = false;  // of the fused MLP (mlp); nothing without it
+  bool gemm_algo_timed = false;  // models/gemm_algos.h; with mlp or linear only
 };
 
 // Whether this build has the fused kernels (nvcc and LibTorch with CUDA found).
 bool fused_ops_built();
 
-// Resolves `cfg` for a run on a CUDA device (cuda) or not. Throws config::ConfigError naming the key when an op
-// is `on` but cannot run here (add_norm also needs norm, residual_bias add_norm, head_loss cross_entropy).
-FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda);
+// Resolves `cfg` for a run of `processes` ranks on a CUDA device (cuda) or not. Throws config::ConfigError naming
+// the key when an op is `on` (gemm_algo `timed`) but cannot run here (add_norm also needs norm, residual_bias
+// add_norm, head_loss cross_entropy).
+FusedOps resolve_fused_ops(const FusedOpsConfig& cfg, bool cuda, int64_t processes = 1);
 
 }  // namespace sigtrain::models

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "models/cross_entropy.h"
+#include "models/gemm_algos.h"
 #include "models/head_loss.h"
 #include "models/linear_fused.h"
 #include "models/mlp_fused.h"
@@ -49,5 +50,10 @@ bool fused_linear_applicable(const at::Tensor&, const at::Tensor&) { return fals
 at::Tensor fused_linear(const at::Tensor&, const at::Tensor&, const at::Tensor&, const WeightCasts*) {
   throw std::logic_error("fused linear: this build has no CUDA kernels (models::fused_ops_built() is false)");
 }
+
+void use_timed_gemm_algos(bool) {}
+std::string gemm_algo_record() { return ""; }
+bool restore_gemm_algo_record(const std::string&) { return false; }
+void forget_gemm_algos() {}
 
 }  // namespace sigtrain::models

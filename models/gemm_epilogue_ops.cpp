@@ -9,6 +9,7 @@
 
 #include "bias_grad_kernel.h"
 #include "common/log.h"
+#include "models/gemm_algos.h"
 #include "models/kernel_element_type.h"
 
 namespace sigtrain::models::epilogue_ops {
@@ -92,6 +93,25 @@ bool run(const K::EpilogueGemm& g, const char* op, const char* what) {
   return ok;
 }
 
+// D O×M = op(w I×O, T) · (x I×M), the bias epilogue over O.
+at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, const char* op) {
+  const int64_t M = x.size(0), I = x.size(1), O = w.size(0);
+  const bool has_bias = bias.defined() && bias.numel() > 0;
+  at::Tensor y = at::empty({M, O}, x.options());
+  K::EpilogueGemm g = gemm(O, M, I, true, false, w, I, x, I, y, O);
+  if (has_bias) g.epilogue = K::GemmEpilogue::kBias, g.bias = bias.data_ptr();
+  if (run(g, op, has_bias ? "bias" : "plain")) return y;
+  return has_bias ? at::addmm(bias, x, w.t()) : at::mm(x, w.t());
+}
+
+// D I×M = (w I×O) · (dy O×M).
+at::Tensor input_grad(const at::Tensor& dy, const at::Tensor& w, const char* op) {
+  const int64_t M = dy.size(0), O = dy.size(1), I = w.size(1);
+  at::Tensor dx = at::empty({M, I}, dy.options());
+  if (run(gemm(I, M, O, false, false, w, I, dy, O, dx, I), op, "input-gradient")) return dx;
+  return at::mm(dy, w);
+}
+
 // D I×O = (input I×M) · op(grad O×M, T).
 std::pair<at::Tensor, at::Tensor> weight_and_bias_grad(const at::Tensor& input, const at::Tensor& grad, bool has_bias,
                                                        const char* op) {
@@ -118,3 +138,19 @@ std::pair<at::Tensor, at::Tensor> gelu_and_bias_grad(const at::Tensor& grad, con
 }
 
 }  // namespace sigtrain::models::epilogue_ops
+
+namespace sigtrain::models {
+
+void use_timed_gemm_algos(bool timed) {
+  kernels::set_gemm_algo_choice(timed ? kernels::GemmAlgoChoice::kTimed : kernels::GemmAlgoChoice::kHeuristic);
+}
+
+std::string gemm_algo_record() { return kernels::gemm_algo_choices(); }
+
+bool restore_gemm_algo_record(const std::string& record) {
+  return kernels::restore_gemm_algo_choices(record) == kernels::GemmRestore::kRestored;
+}
+
+void forget_gemm_algos() { kernels::forget_gemm_algo_choices(); }
+
+}  // namespace sigtrain::models

@@ -40,6 +40,13 @@ kernels::EpilogueGemm gemm(int64_t m, int64_t n, int64_t k, bool trans_a, bool t
 // naming `op` (the fused_ops key) and `what` (the epilogue).
 bool run(const kernels::EpilogueGemm& g, const char* op, const char* what);
 
+// y [M, O] = x [M, I] · w [O, I]ᵀ (+ bias [O]), all in x's dtype and contiguous; bias empty for none: one cuBLASLt
+// GEMM with its bias epilogue (without an algorithm for it, LibTorch's addmm / mm).
+at::Tensor linear_forward(const at::Tensor& x, const at::Tensor& w, const at::Tensor& bias, const char* op);
+
+// dx [M, I] = dy [M, O] · w [O, I], both in one dtype and contiguous: one cuBLASLt GEMM (else LibTorch's mm).
+at::Tensor input_grad(const at::Tensor& dy, const at::Tensor& w, const char* op);
+
 // The gradients of a linear layer's fp32 weight [O, I] and bias [O] from its input [M, I] and output gradient
 // [M, O] (both in the compute dtype, contiguous): dW = gradᵀ · input in one GEMM that writes fp32 (without an
 // algorithm for it, LibTorch's mm and a cast), and with a bias db = bias_grad(grad).

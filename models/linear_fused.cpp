@@ -1,7 +1,8 @@
 // The fused linear layer's autograd function (models/linear_fused.h). With M rows, I inputs, O outputs:
-//   y  [M, O] = x Wᵀ + b      LibTorch's addmm in the compute dtype, as autocast's linear
+//   y  [M, O] = x Wᵀ + b      one GEMM in the compute dtype with its bias epilogue (epilogue_ops::linear_forward)
 //   dW [O, I] = dyᵀ x, db     one GEMM writing fp32, db = Σ over M by our column sum (epilogue_ops::weight_and_bias_grad)
-//   dx [M, I] = dy W          LibTorch's mm
+//   dx [M, I] = dy W          one GEMM (epilogue_ops::input_grad)
+// All three through kernels/gemm_epilogue.h, so fused_ops.gemm_algo chooses their algorithms (models/gemm_algos.h).
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/autograd.h>
 
@@ -25,7 +26,7 @@ struct FusedLinear : public torch::autograd::Function<FusedLinear> {
     const at::ScalarType dt = x.scalar_type();
     const bool has_bias = b.numel() > 0;
     TORCH_CHECK(w_cast.scalar_type() == dt && w.sizes() == w_cast.sizes(), "fused linear: weight copy mismatch");
-    const at::Tensor y = has_bias ? at::addmm(b_cast, x, w_cast.t()) : at::mm(x, w_cast.t());
+    const at::Tensor y = epilogue_ops::linear_forward(x, w_cast, b_cast, "linear");
     ctx->save_for_backward({x, w_cast});
     ctx->saved_data["has_bias"] = has_bias;
     return y;
@@ -37,7 +38,7 @@ struct FusedLinear : public torch::autograd::Function<FusedLinear> {
     const c10::cuda::CUDAGuard guard(x.device());
     const at::Tensor dy = grads[0].to(x.scalar_type()).contiguous();
     auto [dw, db] = epilogue_ops::weight_and_bias_grad(x, dy, ctx->saved_data["has_bias"].toBool(), "linear");
-    return {at::mm(dy, wh), dw, db, at::Tensor(), at::Tensor()};
+    return {epilogue_ops::input_grad(dy, wh, "linear"), dw, db, at::Tensor(), at::Tensor()};
   }
 };
 

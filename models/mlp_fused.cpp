@@ -2,11 +2,13 @@
 // kernels. Row-major [rows, cols] tensors are column-major cols × rows matrices to cuBLASLt, so with M tokens,
 // K = d_model, F = the hidden width, N = proj's output width:
 //   h    [M, F] = GELU(x W₁ᵀ + b₁)    D F×M = op(W₁ K×F, T) · (x K×M)         aux = pre-activation [M, F]
-//   out  [M, N] = h W₂ᵀ + b₂          LibTorch's addmm (its own bias epilogue)
+//   out  [M, N] = h W₂ᵀ + b₂          D N×M = op(W₂ F×N, T) · (h F×M), bias epilogue (epilogue_ops::linear_forward)
 //   dW₂  [N, F] = dyᵀ h, db₂          D F×N = (h F×M) · op(dy N×M, T)          db₂ = Σ over M (bias_grad)
-//   dpre [M, F] = (dy W₂) ⊙ GELU′     LibTorch's mm, then GELU′ and db₁ = Σ over M in one pass (gelu_and_bias_grad)
+//   dpre [M, F] = (dy W₂) ⊙ GELU′     one GEMM (epilogue_ops::input_grad), then GELU′ and db₁ = Σ over M in one pass
+//                                     (gelu_and_bias_grad)
 //   dW₁  [F, K] = dpreᵀ x             D K×F = (x K×M) · op(dpre F×M, T)
-//   dx   [M, K] = dpre W₁             LibTorch's mm
+//   dx   [M, K] = dpre W₁             one GEMM (epilogue_ops::input_grad)
+// Every GEMM runs through kernels/gemm_epilogue.h, so fused_ops.gemm_algo chooses its algorithm (models/gemm_algos.h).
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/autograd.h>
 
@@ -47,7 +49,7 @@ struct FusedGeluMlp : public torch::autograd::Function<FusedGeluMlp> {
       pre = has_b1 ? at::addmm(b1h, x, w1h.t()) : at::mm(x, w1h.t());
       h = at::gelu(pre, "tanh");
     }
-    const at::Tensor out = has_b2 ? at::addmm(b2h, h, w2h.t()) : at::mm(h, w2h.t());
+    const at::Tensor out = epilogue_ops::linear_forward(h, w2h, b2h, kOp);  // b2h empty: no bias
     // recompute: h is not kept (the largest saved tensor); the backward's GELU pass writes it again.
     if (recompute)
       ctx->save_for_backward({x, w1h, w2h, pre});
@@ -72,14 +74,14 @@ struct FusedGeluMlp : public torch::autograd::Function<FusedGeluMlp> {
     // a separate kernel on the H200, 0.33 ms per GPT-2 layer against 0.08 ms for gelu_backward: docs/benchmarks.md);
     // with recompute, that pass also writes h = GELU(pre) for dW₂ (our kernel's rounding of GELU, which may differ
     // from the forward epilogue's in the last bf16 bit).
-    const at::Tensor dh = at::mm(dy, w2h);
+    const at::Tensor dh = epilogue_ops::input_grad(dy, w2h, kOp);
     const at::Tensor h = !recompute ? saved[4] : has_b1 ? at::empty_like(pre) : at::gelu(pre, "tanh");
     at::Tensor dpre, db1;
     if (has_b1) std::tie(dpre, db1) = epilogue_ops::gelu_and_bias_grad(dh, pre, recompute ? h : at::Tensor());
     else dpre = at::gelu_backward(dh, pre, "tanh");
     auto [dw2, db2] = epilogue_ops::weight_and_bias_grad(h, dy, has_b2, kOp);
     at::Tensor dw1 = epilogue_ops::weight_and_bias_grad(x, dpre, false, kOp).first;
-    const at::Tensor dx = at::mm(dpre, w1h);
+    const at::Tensor dx = epilogue_ops::input_grad(dpre, w1h, kOp);
     return {dx, dw1, db1, dw2, db2, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };

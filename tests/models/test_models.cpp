@@ -337,6 +337,32 @@ TEST(FusedOps, LinearAutoFollowsTheDeviceAndReachesEveryLinear) {
   EXPECT_TRUE(torch::equal(head.forward(x), at::linear(x, head.weight, head.bias)));
 }
 
+// fused_ops.gemm_algo: auto is timed in a one-process CUDA run with a fused MLP or linear layer, heuristic with several
+// ranks (each would time alone), without CUDA, or with neither op; timed where it cannot run is an error naming the
+// key and the values to use.
+TEST(FusedOps, GemmAlgoAutoIsTimedInOneCudaProcess) {
+  FusedOpsConfig cfg;
+  EXPECT_FALSE(resolve_fused_ops(cfg, /*cuda=*/false).gemm_algo_timed);
+  cfg.gemm_algo = "timed";
+  try {
+    resolve_fused_ops(cfg, /*cuda=*/false);
+    ADD_FAILURE() << "timed without CUDA was accepted";
+  } catch (const sigtrain::config::ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("fused_ops.gemm_algo: timed needs a CUDA device"), std::string::npos);
+    EXPECT_NE(std::string(e.what()).find("set fused_ops.gemm_algo: auto or heuristic"), std::string::npos);
+  }
+  if (!fused_ops_built()) GTEST_SKIP() << "this build has no fused kernels";
+  EXPECT_TRUE(resolve_fused_ops(cfg, true, /*processes=*/4).gemm_algo_timed) << "asked for";
+  cfg.gemm_algo = "auto";
+  EXPECT_TRUE(resolve_fused_ops(cfg, true).gemm_algo_timed);
+  EXPECT_FALSE(resolve_fused_ops(cfg, true, /*processes=*/2).gemm_algo_timed);
+  cfg.mlp = cfg.linear = FusedChoice::kOff;
+  EXPECT_FALSE(resolve_fused_ops(cfg, true).gemm_algo_timed) << "no GEMM of ours runs";
+  cfg.mlp = FusedChoice::kAuto;
+  cfg.gemm_algo = "heuristic";
+  EXPECT_FALSE(resolve_fused_ops(cfg, true).gemm_algo_timed);
+}
+
 // fused_ops.add_norm needs the fused norm: `on` with the norm off is a config error naming both keys; `auto`
 // follows the norm.
 TEST(FusedOps, AddNormFollowsTheNorm) {

@@ -79,8 +79,7 @@ MicroStepGraph::Captured MicroStepGraph::capture(const Batch& batch, const Body&
 
   // Capture on a side stream (the legacy default stream cannot be captured) that first waits for everything
   // queued so far; afterwards the current stream waits for the capture's stream, as PyTorch's torch.cuda.graph.
-  // Each graph gets its own memory pool: graphs of different shapes replay in any order, so one graph's
-  // intermediates must never share memory with what another keeps between replays.
+  // Every graph captures into the one shared pool (micro_step_graph.h says why that is safe in any replay order).
   const c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream();
   const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
   at::cuda::CUDAEvent ready;
@@ -89,7 +88,8 @@ MicroStepGraph::Captured MicroStepGraph::capture(const Batch& batch, const Body&
   auto graph = std::make_unique<at::cuda::CUDAGraph>();
   {
     c10::cuda::CUDAStreamGuard on_side(side);
-    graph->capture_begin();
+    if (pool_ == decltype(pool_){0, 0}) pool_ = at::cuda::graph_pool_handle();
+    graph->capture_begin(pool_);
     try {
       c.static_loss = body(c.static_batch);
     } catch (...) {

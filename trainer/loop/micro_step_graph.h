@@ -9,9 +9,11 @@
 //
 // What it takes (checked by the caller; anything else runs the same body eagerly, as without graphs):
 //   * recurring input shapes: one graph per shape, up to train.cuda_graphs_max_shapes, captured the second time an
-//     eligible micro-batch of that shape comes (trainer/loop/graph_shapes.h); other shapes run eagerly. Each graph
-//     keeps its own memory pool (its activations stay allocated between replays): a bounded number of shapes, so
-//     a bounded amount of memory,
+//     eligible micro-batch of that shape comes (trainer/loop/graph_shapes.h); other shapes run eagerly. All graphs
+//     share one memory pool, so the graphs together hold about the largest shape's activations, not their sum.
+//     Sharing is safe in any replay order because what a capture leaves allocated is either scratch (workspaces)
+//     or the loss, which the caller reads before the next micro-step (run()'s contract): one graph's replay may
+//     overwrite another's intermediates, never something still needed,
 //   * no host synchronisation and no host-side data in the body (tasks whose loss reads host arrays, such as
 //     CTC's lengths, are not eligible),
 //   * gradients that keep their memory: the loop zeroes them in place instead of freeing them, so the captured
@@ -24,6 +26,7 @@
 
 #include <functional>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "trainer/loop/graph_shapes.h"
@@ -61,6 +64,7 @@ class MicroStepGraph {
   Captured capture(const Batch& batch, const Body& body);
 
   GraphShapePolicy policy_;
+  std::pair<unsigned long long, unsigned long long> pool_{0, 0};  // the graphs' shared pool (at::cuda::MempoolId_t)
   bool told_cap_ = false;
   std::vector<Captured> graphs_;  // by the policy's graph index
 };

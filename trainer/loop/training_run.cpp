@@ -10,6 +10,7 @@
 
 #include "common/log.h"
 #include "data/lm_sampler.h"
+#include "models/gemm_algos.h"
 #include "trainer/loop/micro_step_graph.h"
 #include "trainer/loop/stop_signal.h"
 #include "trainer/optim/grad_norm.h"
@@ -40,7 +41,9 @@ TrainingRun::TrainingRun(RunConfig cfg, const Runtime& runtime, DistributedConte
   // Rank 0 prepares the data (e.g. tokenises and caches the corpus) before the other ranks open the cache.
   const TaskDefinition& definition = task_definition(cfg_.task);
   dist_.rank0_first([&] { task_ = definition.make(cfg_); });
-  const models::FusedOps fused_ops = models::resolve_fused_ops(cfg_.fused_ops, rt_.device.is_cuda());
+  const models::FusedOps fused_ops = models::resolve_fused_ops(cfg_.fused_ops, rt_.device.is_cuda(), world_);
+  gemm_algos_timed_ = fused_ops.gemm_algo_timed;
+  models::use_timed_gemm_algos(gemm_algos_timed_);
   task_->set_fused_ops(fused_ops);
   log::info("data: " + task_->describe());
   if (rank_ == 0) task_->write_run_files(run_dir_);  // e.g. the single-cell gene vocabulary
@@ -75,7 +78,11 @@ TrainingRun::TrainingRun(RunConfig cfg, const Runtime& runtime, DistributedConte
              : fused_ops.mlp_recompute ? "fused (cuBLASLt epilogues, GELU recomputed in the backward)"
                                        : "fused (cuBLASLt epilogues)") +
             "; qkv to attention: " + (fused_ops.packed_qkv ? "packed" : "split") +
-            "; RoPE: " + (fused_ops.rope ? "fused kernel" : "LibTorch"));
+            "; RoPE: " + (fused_ops.rope ? "fused kernel" : "LibTorch") +
+            (fused_ops.mlp || fused_ops.linear
+                 ? std::string("; cuBLASLt algorithms [fused_ops.gemm_algo: ") + cfg_.fused_ops.gemm_algo + "]: " +
+                       (gemm_algos_timed_ ? "the fastest of 8 candidates, timed once per shape" : "heuristic")
+                 : std::string()));
   // Data parallelism: gradients become views into flat buckets that are averaged over ranks during backward.
   if (world_ > 1) {
     grad_sync_ = std::make_unique<GradSync>(params_, dist_, cfg_.dist.bucket_mb, cfg_.dist.overlap);
@@ -102,6 +109,7 @@ TrainingRun::TrainingRun(RunConfig cfg, const Runtime& runtime, DistributedConte
     if (ck.state.contains("best_val_loss") && ck.state["best_val_loss"].is_number())
       state_.best_val_loss = ck.state["best_val_loss"].get<double>();
     log::info("resumed from " + *resume_dir + " at step " + std::to_string(state_.step));
+    restore_gemm_algos(*resume_dir, ck.state);
     // Another world size continues the same run: the data position is one global counter, the optimizer state is
     // replicated, the global batch is unchanged; only the order of the gradient sum changes (float rounding).
     const int64_t saved_world = ck.state.value("world_size", int64_t{1});
@@ -293,6 +301,7 @@ void TrainingRun::save_checkpoint() {
                           {"tokens_seen", state_.tokens_seen},
                           {"best_val_loss", state_.best_val_loss},
                           {"world_size", world_}};
+  if (gemm_algos_timed_) state["gemm_algos"] = models::gemm_algo_record();
   // Rank 0 writes everything (parameters and optimizer state are replicated, the data position is global); every
   // rank passes a barrier before the DONE marker, so DONE means all ranks completed this step.
   if (rank_ != 0) {
@@ -302,6 +311,22 @@ void TrainingRun::save_checkpoint() {
   const std::string where = checkpoints_->save(state_.step, *model_, *optimizer_, state, cfg_.resolved_yaml,
                                                [&] { dist_.barrier(); });
   log::info("checkpoint " + where);
+}
+
+void TrainingRun::restore_gemm_algos(const std::string& checkpoint_dir, const nlohmann::json& state) {
+  if (!state.contains("gemm_algos") || !rt_.device.is_cuda()) return;
+  const auto& record = state["gemm_algos"];
+  if (!record.is_string())
+    throw CheckpointError(checkpoint_dir + "/state.json: gemm_algos: expected the text of a GEMM algorithm record");
+  try {
+    if (models::restore_gemm_algo_record(record.get<std::string>()))
+      log::info("cuBLASLt algorithms: the checkpoint's choices restored (the resumed run computes with them)");
+    else
+      log::warn("cuBLASLt algorithms: the checkpoint's choices were made with another cuBLASLt or GPU; choosing "
+                "afresh (results can differ from an uninterrupted run in the last bits)");
+  } catch (const std::invalid_argument& e) {
+    throw CheckpointError(checkpoint_dir + "/state.json: gemm_algos: " + e.what());
+  }
 }
 
 int TrainingRun::stop_signal_after(int64_t done) {

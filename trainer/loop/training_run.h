@@ -77,6 +77,8 @@ class TrainingRun {
  private:
   void log_step(const StepResult& step);  // the one host sync per logged step; metrics record, progress line
   void mark_diverged(RunSummary& summary) const;
+  // Takes back the cuBLASLt algorithm choices a checkpoint's state holds (models/gemm_algos.h), if any.
+  void restore_gemm_algos(const std::string& checkpoint_dir, const nlohmann::json& state);
   // The stop signal (trainer/loop/stop_signal.h) to act on after step `done`, 0 for none; with several ranks the
   // same answer on all of them.
   int stop_signal_after(int64_t done);
@@ -97,6 +99,7 @@ class TrainingRun {
   std::vector<torch::Tensor> params_;
   std::unique_ptr<torch::optim::AdamW> optimizer_;
   bool fused_adamw_ = false;
+  bool gemm_algos_timed_ = false;  // fused_ops.gemm_algo resolved to timed: checkpoints keep the choices
   std::unique_ptr<GradSync> grad_sync_;
   std::unique_ptr<MicroStepGraph> graph_;  // train.cuda_graphs: on
   TrainState state_;
