@@ -70,7 +70,8 @@ int main(int argc, char** argv) {
     else if (a == "--reps") reps = std::stoi(next());
     else if (a == "--csv") csv = next();
     else {
-      std::fprintf(stderr, "usage: gemm_bench [--m 16384] [--d 768] [--ff 3072] [--candidates 8] [--reps 20] [--csv FILE]\n");
+      std::fprintf(stderr,
+                   "usage: gemm_bench [--m 16384] [--d 768] [--ff 3072] [--candidates 8] [--reps 20] [--csv FILE]\n");
       return a == "-h" || a == "--help" ? 0 : 2;
     }
   }
@@ -143,7 +144,8 @@ int main(int argc, char** argv) {
                        c.description.c_str(), c.waves, c.ms, c.ms > 0 ? flops / c.ms / 1e9 : 0.0);
       }
       const float h = cands[0].ms, fb = cands[best].ms;
-      std::printf("| %s | %s | %lld×%lld×%lld | %.4f | %.0f | %.4f | %.0f | #%zu %s (waves %.2f; first: %s, waves %.2f) | %.1f |\n",
+      std::printf("| %s | %s | %lld×%lld×%lld | %.4f | %.0f | %.4f | %.0f | #%zu %s (waves %.2f; first: %s, waves %.2f) "
+                  "| %.1f |\n",
                   L.name, n.name, static_cast<long long>(n.g.m), static_cast<long long>(n.g.n),
                   static_cast<long long>(n.g.k), h, h > 0 ? flops / h / 1e9 : 0.0, fb, fb > 0 ? flops / fb / 1e9 : 0.0,
                   best, cands[best].description.c_str(), cands[best].waves, cands[0].description.c_str(),

@@ -172,7 +172,8 @@ float time_algo(const EpilogueGemm& g, const Described& p, const cublasLtMatmulA
     throw std::runtime_error("epilogue_gemm: cudaEventCreate failed");
   const auto cs = reinterpret_cast<cudaStream_t>(stream);
   bool ok = cudaEventRecord(start, cs) == cudaSuccess;
-  for (int r = 0; ok && r < reps; ++r) ok = launch(g, p, algo, handle, workspace, workspace_bytes, stream) == CUBLAS_STATUS_SUCCESS;
+  for (int r = 0; ok && r < reps; ++r)
+    ok = launch(g, p, algo, handle, workspace, workspace_bytes, stream) == CUBLAS_STATUS_SUCCESS;
   float ms = -1;
   if (ok && cudaEventRecord(stop, cs) == cudaSuccess && cudaEventSynchronize(stop) == cudaSuccess &&
       cudaEventElapsedTime(&ms, start, stop) == cudaSuccess)

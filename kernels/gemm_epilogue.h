@@ -11,8 +11,8 @@
 // of a run uses the same one (cuBLASLt's split-K schemes reduce in a fixed order: results repeat bit for bit). How
 // it is chosen is process-wide (set_gemm_algo_choice): cuBLASLt's first heuristic answer, or the fastest of its
 // first few answers timed on the problem's own operands. Timing can choose differently from one process to the
-// next, so the choices are kept as text (gemm_algo_choices) and given back to a resumed run (restore_gemm_algo_choices):
-// it then computes with the algorithms of the run it continues.
+// next, so the choices are kept as text (gemm_algo_choices) and given back to a resumed run
+// (restore_gemm_algo_choices): it then computes with the algorithms of the run it continues.
 #pragma once
 
 #include <cstddef>

@@ -22,7 +22,7 @@ K::ElementType gemm_dtype(at::ScalarType t) { return kernel_element_type(t).valu
 // Σ over rows of grad (or of grad ⊙ GELU′(pre), written to gelu_grad) into a new fp32 [cols].
 at::Tensor run_bias_grad(const at::Tensor& grad, const at::Tensor& pre, const at::Tensor& gelu_grad,
                          const at::Tensor& gelu_out) {
-  TORCH_CHECK(grad.dim() == 2 && grad.is_contiguous() && aligned_16(grad) &&
+  TORCH_CHECK(grad.dim() == 2 && grad.is_contiguous() && aligned_to(grad, 16) &&
                   (grad.scalar_type() == at::kBFloat16 || grad.scalar_type() == at::kHalf) &&
                   K::bias_grad_supported(grad.size(1)),
               "bias gradient: grad must be a contiguous, aligned bf16 / fp16 [rows, cols] with cols a multiple of 8");
@@ -51,12 +51,10 @@ std::optional<at::ScalarType> compute_dtype(const at::Tensor& x) {
   return std::nullopt;
 }
 
-bool aligned_16(const at::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; }
-
 at::Tensor gemm_rows(const at::Tensor& x, at::ScalarType dtype) {
   at::Tensor rows = x.to(dtype).reshape({-1, x.size(-1)});
   if (!rows.is_contiguous()) rows = rows.contiguous();
-  if (!aligned_16(rows)) rows = rows.clone();
+  if (!aligned_to(rows, 16)) rows = rows.clone();
   return rows;
 }
 
@@ -127,7 +125,7 @@ at::Tensor bias_grad(const at::Tensor& grad) { return run_bias_grad(grad, at::Te
 std::pair<at::Tensor, at::Tensor> gelu_and_bias_grad(const at::Tensor& grad, const at::Tensor& pre,
                                                      const at::Tensor& gelu_out) {
   auto like_grad = [&](const at::Tensor& t) {
-    return t.sizes() == grad.sizes() && t.scalar_type() == grad.scalar_type() && t.is_contiguous() && aligned_16(t);
+    return t.sizes() == grad.sizes() && t.scalar_type() == grad.scalar_type() && t.is_contiguous() && aligned_to(t, 16);
   };
   TORCH_CHECK(like_grad(pre), "GELU + bias gradient: pre must match grad (shape, dtype, contiguous, aligned)");
   TORCH_CHECK(!gelu_out.defined() || like_grad(gelu_out),

@@ -15,8 +15,6 @@ namespace sigtrain::models::epilogue_ops {
 // fp16; nullopt (use LibTorch's ops) otherwise, e.g. fp32 training or a CPU tensor.
 std::optional<at::ScalarType> compute_dtype(const at::Tensor& x);
 
-bool aligned_16(const at::Tensor& t);
-
 // Whether a GEMM of x [..., I] (a compute dtype, not empty) against an fp32 contiguous CUDA weight [O, I] fits the
 // fused ops: I a multiple of 8 (16-byte rows). The row count O is the caller's rule (a multiple of 8 for a linear
 // layer; any for the head loss, which pads its weight's copy).

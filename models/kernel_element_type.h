@@ -1,8 +1,11 @@
 #pragma once
-// The fused kernels' element type (kernels/element_type.h) of a LibTorch dtype: fp32, bf16 and fp16 map, every
-// other dtype has none (the ops' applicability checks refuse those tensors).
+// What the fused kernels take of a LibTorch tensor: the element type (kernels/element_type.h) of its dtype (fp32,
+// bf16 and fp16 map, every other dtype has none: the ops' applicability checks refuse those tensors), and whether its
+// data is aligned for their vector loads.
+#include <ATen/core/Tensor.h>
 #include <c10/core/ScalarType.h>
 
+#include <cstdint>
 #include <optional>
 
 #include "kernels/element_type.h"
@@ -16,6 +19,12 @@ inline std::optional<kernels::ElementType> kernel_element_type(at::ScalarType t)
     case at::kHalf: return kernels::ElementType::kFP16;
     default: return std::nullopt;
   }
+}
+
+// Whether t's first element sits at a multiple of `bytes` (the kernels' 16-byte vector loads, cuBLASLt's aligned
+// algorithms).
+inline bool aligned_to(const at::Tensor& t, int64_t bytes) {
+  return reinterpret_cast<uintptr_t>(t.data_ptr()) % static_cast<uintptr_t>(bytes) == 0;
 }
 
 }  // namespace sigtrain::models

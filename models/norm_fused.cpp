@@ -16,7 +16,6 @@ namespace K = sigtrain::kernels;
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
-bool aligned(const at::Tensor& t) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % 16 == 0; }
 
 K::NormParams params_for(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps, bool rms,
                          at::ScalarType out_dtype) {
@@ -149,7 +148,7 @@ struct FusedAddNorm : public torch::autograd::Function<FusedAddNorm> {
 };
 
 at::Tensor bias_or_empty(const at::Tensor& bias, const at::Tensor& weight) {
-  TORCH_CHECK(!bias.defined() || (bias.scalar_type() == at::kFloat && bias.is_contiguous() && aligned(bias) &&
+  TORCH_CHECK(!bias.defined() || (bias.scalar_type() == at::kFloat && bias.is_contiguous() && aligned_to(bias, 16) &&
                                   bias.numel() == weight.numel()),
               "fused norm: a bias must be fp32, contiguous, 16-byte aligned and of the norm's dim");
   // A custom autograd function records every tensor input's device: "no bias" is an empty tensor, not an undefined one.
@@ -159,9 +158,9 @@ at::Tensor bias_or_empty(const at::Tensor& bias, const at::Tensor& weight) {
 }  // namespace
 
 bool fused_norm_applicable(const at::Tensor& x, const at::Tensor& weight) {
-  return x.is_cuda() && x.dim() >= 1 && x.is_contiguous() && aligned(x) && kernel_element_type(x.scalar_type()) &&
-         K::norm_supported(x.size(-1)) && weight.scalar_type() == at::kFloat && weight.is_contiguous() &&
-         weight.numel() == x.size(-1);
+  return x.is_cuda() && x.dim() >= 1 && x.is_contiguous() && aligned_to(x, 16) &&
+         kernel_element_type(x.scalar_type()) && K::norm_supported(x.size(-1)) && weight.scalar_type() == at::kFloat &&
+         weight.is_contiguous() && weight.numel() == x.size(-1);
 }
 
 at::Tensor fused_norm(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps, bool rms,
@@ -176,7 +175,8 @@ bool fused_add_norm_applicable(const at::Tensor& x, const at::Tensor& delta, con
                                at::ScalarType out_dtype) {
   const bool out_ok = out_dtype == x.scalar_type() || (x.scalar_type() == at::kFloat && kernel_element_type(out_dtype));
   return out_ok && fused_norm_applicable(x, weight) && delta.defined() && delta.device() == x.device() &&
-         delta.scalar_type() == out_dtype && delta.sizes() == x.sizes() && delta.is_contiguous() && aligned(delta);
+         delta.scalar_type() == out_dtype && delta.sizes() == x.sizes() && delta.is_contiguous() &&
+         aligned_to(delta, 16);
 }
 
 std::pair<at::Tensor, at::Tensor> fused_add_norm(const at::Tensor& x, const at::Tensor& delta,

@@ -53,7 +53,6 @@ struct FusedRope : public torch::autograd::Function<FusedRope> {
   }
 };
 
-bool aligned_to(const at::Tensor& t, int64_t bytes) { return reinterpret_cast<uintptr_t>(t.data_ptr()) % bytes == 0; }
 
 }  // namespace
 

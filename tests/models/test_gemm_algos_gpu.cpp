@@ -122,7 +122,8 @@ TEST(GemmAlgos, RecordsOfAnotherSetupMalformedOrRefusedByCublasLt) {
   EXPECT_NE(error_of(short_key).find("line 2: expected 13 integers"), std::string::npos) << error_of(short_key);
   const std::string key = lines[1].substr(0, lines[1].find(':'));
   const std::string not_hex = lines[0] + "\n" + key + ": 1 2 3 4 5 6 7 xyz\n";
-  EXPECT_NE(error_of(not_hex).find("line 2: \"xyz\" is not a hexadecimal word"), std::string::npos) << error_of(not_hex);
+  EXPECT_NE(error_of(not_hex).find("line 2: \"xyz\" is not a hexadecimal word"), std::string::npos)
+      << error_of(not_hex);
   EXPECT_EQ(lines_of(gemm_algo_record()).size(), 1u) << "a malformed record takes nothing";
 
   // An algorithm cuBLASLt refuses for its problem is dropped when first used and chosen again.

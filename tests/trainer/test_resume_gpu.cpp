@@ -36,5 +36,6 @@ TEST(ResumeGpu, FastPathsResumeBitExact) {
             std::string::npos);
   fixture::expect_same_summary(dir / "straight", dir / "crashed");
   fixture::expect_same_records(dir / "straight", dir / "crashed");
-  EXPECT_EQ(step_state("crashed", "step_00000020")["gemm_algos"], step_state("straight", "step_00000020")["gemm_algos"]);
+  EXPECT_EQ(step_state("crashed", "step_00000020")["gemm_algos"],
+            step_state("straight", "step_00000020")["gemm_algos"]);
 }
