@@ -22,8 +22,8 @@ TEST(ResumeGpu, FastPathsResumeBitExact) {
   EXPECT_NE(log.find("GELU MLP: fused"), std::string::npos) << "the fused MLP was not on";
   EXPECT_NE(log.find("norms: fused kernel"), std::string::npos);
   EXPECT_NE(log.find("[fused_ops.gemm_algo: auto]: the fastest of 8 candidates"), std::string::npos);
-  const auto step_state = [&](const std::string& run, const char* step) {
-    return fixture::read_json(dir / run / "checkpoints" / step / "state.json");
+  const auto step_state = [&](const std::string& run, const char* step) {  // the trainer's part of state.json
+    return fixture::read_json(dir / run / "checkpoints" / step / "state.json").at("state");
   };
   const auto saved = step_state("straight", "step_00000010");
   ASSERT_TRUE(saved.contains("gemm_algos")) << "the checkpoint keeps the timed choices";

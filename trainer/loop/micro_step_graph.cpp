@@ -81,7 +81,8 @@ MicroStepGraph::Captured MicroStepGraph::capture(const Batch& batch, const Body&
   // queued so far; afterwards the current stream waits for the capture's stream, as PyTorch's torch.cuda.graph.
   // Every graph captures into the one shared pool (micro_step_graph.h says why that is safe in any replay order).
   const c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream();
-  const c10::cuda::CUDAStream side = c10::cuda::getStreamFromPool();
+  if (!capture_stream_) capture_stream_ = c10::cuda::getStreamFromPool().unwrap();
+  const c10::cuda::CUDAStream side(*capture_stream_);
   at::cuda::CUDAEvent ready;
   ready.record(current);
   ready.block(side);

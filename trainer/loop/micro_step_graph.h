@@ -26,6 +26,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -65,6 +66,9 @@ class MicroStepGraph {
 
   GraphShapePolicy policy_;
   std::pair<unsigned long long, unsigned long long> pool_{0, 0};  // the graphs' shared pool (at::cuda::MempoolId_t)
+  // The one side stream every capture runs on: LibTorch keeps a cuBLAS(Lt) workspace per stream (32 MiB on Hopper),
+  // so a new pool stream per capture would leave one workspace per graph allocated.
+  std::optional<c10::Stream> capture_stream_;
   bool told_cap_ = false;
   std::vector<Captured> graphs_;  // by the policy's graph index
 };
