@@ -13,7 +13,8 @@
 #   EXTRA_SETS (more --set for every sigtrain run),
 #   PROFILE=1 (a CUPTI breakdown of steps PROFILE_START (default 21) to PROFILE_START+4 of each sigtrain run, in
 #   <run>/profile/; the PyTorch runs print theirs by kernel category in their logs; with graphs per batch shape a
-#   later window, e.g. PROFILE_START=61, sees the replays after every shape was captured).
+#   later window, e.g. PROFILE_START=61, sees the replays after every shape was captured). A window inside steps
+#   51-100 slows the measured steps (CUPTI and the trace written after it): profile and measure in separate runs.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
 MODELS=("$@")
