@@ -17,21 +17,10 @@
 #include <string>
 #include <vector>
 
+#include "bench_cuda.h"
 #include "gemm_epilogue.h"
 
 using namespace sigtrain::kernels;
-
-#define CUDA_OK(x)                                                                            \
-  do {                                                                                        \
-    cudaError_t e_ = (x);                                                                     \
-    if (e_ != cudaSuccess) {                                                                  \
-      std::fprintf(stderr, "%s:%d %s: %s\n", __FILE__, __LINE__, #x, cudaGetErrorString(e_)); \
-      std::exit(1);                                                                           \
-    }                                                                                         \
-  } while (0)
-
-// bench_fill.cu: fills n bf16 values with N(0,1) samples (a hash of the index and seed).
-void bench_fill_normal(void* p, size_t n, uint64_t seed);
 
 namespace {
 
