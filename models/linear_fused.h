@@ -1,9 +1,10 @@
 #pragma once
-// A linear layer, y = x Wᵀ + b, as one differentiable op for models::Linear (fused_ops.linear). The forward is
-// LibTorch's autocast linear (x, W and b cast to the compute dtype, one addmm with its bias epilogue); the
-// backward writes dW in fp32, the master weight's dtype, straight from the weight-gradient GEMM (kernels/gemm_epilogue.h)
-// and db with one column-sum kernel at HBM bandwidth (kernels/bias_grad_kernel.h): no cast of a bf16 dW. dW and db
-// are therefore the fp32 sums autocast's path rounds to bf16 before its cast.
+// A linear layer, y = x Wᵀ + b, as one differentiable op for models::Linear (fused_ops.linear). The forward computes
+// what LibTorch's autocast linear does (x, W and b in the compute dtype, one GEMM with its bias epilogue); the
+// backward writes dW in fp32, the master weight's dtype, straight from the weight-gradient GEMM and db with one
+// column-sum kernel at HBM bandwidth (kernels/bias_grad_kernel.h): no cast of a bf16 dW. dW and db are therefore the
+// fp32 sums autocast's path rounds to bf16 before its cast. Its three GEMMs are cuBLASLt calls of
+// kernels/gemm_epilogue.h, whose algorithms fused_ops.gemm_algo chooses (models/gemm_algos.h).
 #include <ATen/core/Tensor.h>
 
 #include "models/weight_casts.h"
