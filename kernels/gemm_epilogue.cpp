@@ -267,11 +267,6 @@ void set_gemm_algo_choice(GemmAlgoChoice choice) {
   choice_mode = choice;
 }
 
-GemmAlgoChoice gemm_algo_choice() {
-  const std::lock_guard lock(cache_mutex);
-  return choice_mode;
-}
-
 std::string gemm_algo_choices() {
   const int device = current_device();
   std::ostringstream os;

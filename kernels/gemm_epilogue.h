@@ -70,7 +70,6 @@ constexpr int kGemmTimedCandidates = 8;
 
 // How problems not met before are given their algorithm from now on (default kHeuristic). Choices already made stay.
 void set_gemm_algo_choice(GemmAlgoChoice choice);
-GemmAlgoChoice gemm_algo_choice();
 
 // The choices made so far as text: a header naming cuBLASLt's version and the GPU, then one line per problem.
 std::string gemm_algo_choices();

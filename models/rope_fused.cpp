@@ -53,7 +53,6 @@ struct FusedRope : public torch::autograd::Function<FusedRope> {
   }
 };
 
-
 }  // namespace
 
 bool fused_rope_applicable(const at::Tensor& x, const at::Tensor& cos, const at::Tensor& sin) {

@@ -89,8 +89,8 @@ MicroStepGraph::Captured MicroStepGraph::capture(const Batch& batch, const Body&
   auto graph = std::make_unique<at::cuda::CUDAGraph>();
   {
     c10::cuda::CUDAStreamGuard on_side(side);
-    if (pool_ == decltype(pool_){0, 0}) pool_ = at::cuda::graph_pool_handle();
-    graph->capture_begin(pool_);
+    if (!pool_) pool_ = at::cuda::graph_pool_handle();
+    graph->capture_begin(*pool_);
     try {
       c.static_loss = body(c.static_batch);
     } catch (...) {

@@ -65,9 +65,10 @@ class MicroStepGraph {
   Captured capture(const Batch& batch, const Body& body);
 
   GraphShapePolicy policy_;
-  std::pair<unsigned long long, unsigned long long> pool_{0, 0};  // the graphs' shared pool (at::cuda::MempoolId_t)
-  // The one side stream every capture runs on: LibTorch keeps a cuBLAS(Lt) workspace per stream (32 MiB on Hopper),
-  // so a new pool stream per capture would leave one workspace per graph allocated.
+  // The graphs' shared pool (an at::cuda::MempoolId_t) and the one side stream every capture runs on, made at the
+  // first capture. One stream because LibTorch keeps a cuBLAS(Lt) workspace per stream (32 MiB on Hopper): a new pool
+  // stream per capture would leave one workspace per graph allocated.
+  std::optional<std::pair<unsigned long long, unsigned long long>> pool_;
   std::optional<c10::Stream> capture_stream_;
   bool told_cap_ = false;
   std::vector<Captured> graphs_;  // by the policy's graph index
