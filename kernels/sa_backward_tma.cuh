@@ -14,8 +14,10 @@
 //     dS^T -> shared memory (two buffers); dQ_tile = dS K (wgmma, both operands transposed from shared memory;
 //                                                each warpgroup takes 64 queries (BM = 128) or half of the head dim
 //                                                (BM = 64)); the two warpgroups meet once per q-tile (named barrier)
-//     dQ_accum (fp32, global) += dQ_tile by atomics; sa_dq_convert_kernel scales and converts it afterwards.
+//     dQ_accum (fp32, global) += dQ_tile by atomics.
 //   After a k-tile's last q-tile its dK, dV go out from the registers, which then start the next k-tile at 0.
+//   Last, the CTA counts its contributions to each q-tile it reached; where it completes a tile's count it converts
+//   that tile of dQ (sa_dq_finish.cuh: no second kernel, and the workspace is left zero).
 // Rows past a sequence inside the tensors come in through TMA as they are (padding, the next packed sequence): the
 // consumers zero the K / V rows past L_k once and the Q / dO rows past L_q of a sequence's last q-tile, so that
 // every masked product is an exact 0 (0 * NaN would not be).
@@ -24,8 +26,9 @@
 #include <algorithm>
 
 #include "sa_async.cuh"
-#include "sa_backward.cuh"  // sa_dq_convert_kernel
+#include "sa_backward.cuh"  // launch_dq_convert (calls without keys)
 #include "sa_backward_hopper_steps.cuh"
+#include "sa_dq_finish.cuh"
 #include "sa_hopper.cuh"
 #include "sa_tensor_map.h"
 
@@ -98,6 +101,8 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
     const QTileSpan span = bwd_q_tiles<D, BM, BN, Cfg::kThreads>(p, si, kt * BN, dkptr, dvptr, true, tid);
     if (span.nm > 0) works[n_items++] = KTileWork{kt * BN, span};
   }
+  const bool dq_in_kernel = kp.dq_tile_count != nullptr;  // else sa_dq_convert_kernel runs after this kernel
+  if (dq_in_kernel && blockIdx.x == 0) dq_zero_unreached_rows<D, BM, Cfg::kThreads, T>(p, si, b, hk * group, group, tid);
   if (n_items == 0) return;
   // A compile-time 1 for the one-k-tile variant, so that it compiles to the loop-free kernel it was.
   const int n_ktiles_here = KTILES == 1 ? 1 : n_items;
@@ -222,6 +227,12 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
     // ---- The k-tile's dK (scaled), dV; rows >= L_k are written as 0 (padded layout) -------------------------------
     wg_bwd_write_dkdv<D, T>(p, kp.scale, dkptr, dvptr, acc_dk, acc_dv, k0 + key_lo, si.Lk, work.span.row_end, tg);
   }
+
+  // ---- dQ of the q-tiles whose last contribution this CTA made (the dS^T buffers, no longer read, as scratch) ----
+  if (!dq_in_kernel) return;
+  int* scratch = reinterpret_cast<int*>(smem_raw + (sdS(0) - smem_u32(smem_raw)));
+  dq_finish_tiles<D, BM, BN, CONSUMERS, T>(kp, si, b, hk * group, group, works[0].span.m_begin,
+                                           n_ktiles_here > 1 ? works[Cfg::kKTiles - 1].span.m_begin : INT_MAX, scratch, ctid, 1);
 #else
   (void)kp;  // not built for this target; the host launches this kernel on sm_90 only
   (void)args;
@@ -244,7 +255,8 @@ void launch_bwd_tma(const KParams& kp, cudaStream_t stream) {
   const int n_ktiles = (p.n_k + Cfg::kBN - 1) / Cfg::kBN;
   dim3 grid((n_ktiles + Cfg::kKTiles - 1) / Cfg::kKTiles, p.heads_kv, p.batch);  // k-tiles x and n_ktiles - 1 - x
   if (grid.x > 0 && grid.y > 0 && grid.z > 0) kernel<<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(kp, args);
-  launch_dq_convert<D, T>(kp, stream);
+  // No keys (dQ = 0, from the zero workspace), or the A/B's separate epilogue.
+  if (grid.x == 0 || kp.dq_tile_count == nullptr) launch_dq_convert<D, T>(kp, stream);
 }
 
 }  // namespace sigtrain::kernels::detail

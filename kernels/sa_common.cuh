@@ -23,6 +23,7 @@ struct KParams {
   float scale;       // resolved softmax-style scale
   int group;         // H_q / H_kv
   float* dq_accum;   // backward: fp32 [B*n_q (or packed rows), H_q, D]
+  int* dq_tile_count; // backward, Hopper kernel: [B, H_q, ceil(n_q / BM)] contributions so far (sa_dq_finish.cuh)
 };
 
 // ------------------------------------------------------------------------------------------------------------------
@@ -41,6 +42,13 @@ template <> struct MmaType<__half> {
     return *reinterpret_cast<uint32_t*>(&v);
   }
 };
+
+// 8 fp32 values, scaled, as one 16-byte vector of T.
+template <typename T>
+__device__ __forceinline__ uint4 pack8_scaled(float4 lo, float4 hi, float s) {
+  return make_uint4(MmaType<T>::pack(lo.x * s, lo.y * s), MmaType<T>::pack(lo.z * s, lo.w * s),
+                    MmaType<T>::pack(hi.x * s, hi.y * s), MmaType<T>::pack(hi.z * s, hi.w * s));
+}
 
 template <typename T>
 __device__ __forceinline__ void mma16816(float (&c)[4], const uint32_t (&a)[4], uint32_t b0, uint32_t b1) {

@@ -31,6 +31,7 @@ detail::KParams make_kparams(const SigmoidAttentionParams& p) {
   kp.scale = p.scale != 0.f ? p.scale : 1.f / std::sqrt(static_cast<float>(p.head_dim));
   kp.group = p.heads_q / p.heads_kv;
   kp.dq_accum = nullptr;
+  kp.dq_tile_count = nullptr;
   return kp;
 }
 
@@ -55,16 +56,22 @@ bool current_device_is_sm90() {
 }
 
 // The tuning switches of the environment (SIGTRAIN_SA_FORWARD / SIGTRAIN_SA_BACKWARD = mma | wgmma, and with
-// SIGTRAIN_SA_TUNING_VARIANTS SIGTRAIN_SA_FWD_VARIANT / SIGTRAIN_SA_BWD_VARIANT = 0..2), read once per process:
-// an A/B comparison sets them before the program starts.
+// SIGTRAIN_SA_TUNING_VARIANTS SIGTRAIN_SA_FWD_VARIANT / SIGTRAIN_SA_BWD_VARIANT = 0..2, SIGTRAIN_SA_DQ_EPILOGUE =
+// kernel | separate), read once per process: an A/B comparison sets them before the program starts.
 struct TuningSwitches {
   const char* forward_kernel = nullptr;   // value of SIGTRAIN_SA_FORWARD, or null
   const char* backward_kernel = nullptr;  // value of SIGTRAIN_SA_BACKWARD, or null
   int fwd_variant = 0;
   int bwd_variant = 0;
+  bool dq_epilogue_in_kernel = true;
 };
 
 int variant_of(const char* v) { return (v != nullptr && v[0] >= '0' && v[0] <= '2') ? v[0] - '0' : 0; }
+bool dq_epilogue_of(const char* v) {
+  if (v == nullptr || v[0] == '\0' || std::string(v) == "kernel") return true;
+  if (std::string(v) == "separate") return false;
+  throw std::invalid_argument(std::string("SIGTRAIN_SA_DQ_EPILOGUE=") + v + ": expected kernel or separate");
+}
 
 const TuningSwitches& tuning_switches() {
   static const TuningSwitches switches = [] {
@@ -73,6 +80,7 @@ const TuningSwitches& tuning_switches() {
     t.backward_kernel = std::getenv("SIGTRAIN_SA_BACKWARD");
     t.fwd_variant = variant_of(std::getenv("SIGTRAIN_SA_FWD_VARIANT"));
     t.bwd_variant = variant_of(std::getenv("SIGTRAIN_SA_BWD_VARIANT"));
+    t.dq_epilogue_in_kernel = dq_epilogue_of(std::getenv("SIGTRAIN_SA_DQ_EPILOGUE"));
     return t;
   }();
   return switches;
@@ -187,9 +195,20 @@ bool sigmoid_attention_wgmma_available() {
 #endif
 }
 
+namespace {
+// The workspace: the fp32 dQ accumulator [B * n_q, H_q, D], then the Hopper backward's per-q-tile counters
+// [B, H_q, ceil(n_q / 64)] (sa_dq_finish.cuh; its q-tiles have 64 or 128 rows), each part 256-byte aligned.
+size_t round_up_256(size_t bytes) { return (bytes + 255) / 256 * 256; }
+size_t dq_accum_bytes(const SigmoidAttentionParams& p) {
+  return round_up_256(static_cast<size_t>(p.batch) * p.n_q * p.heads_q * p.head_dim * sizeof(float));
+}
+size_t dq_count_bytes(const SigmoidAttentionParams& p) {
+  return round_up_256(static_cast<size_t>(p.batch) * p.heads_q * ((p.n_q + 63) / 64) * sizeof(int));
+}
+}  // namespace
+
 size_t sigmoid_attention_backward_workspace_bytes(const SigmoidAttentionParams& p) {
-  const size_t bytes = static_cast<size_t>(p.batch) * p.n_q * p.heads_q * p.head_dim * sizeof(float);
-  return (bytes + 255) / 256 * 256;
+  return dq_accum_bytes(p) + dq_count_bytes(p);
 }
 
 void sigmoid_attention_forward(const SigmoidAttentionParams& p, Stream stream) {
@@ -218,7 +237,10 @@ void sigmoid_attention_backward(const SigmoidAttentionParams& p, void* workspace
                                 "sigmoid_attention_backward_workspace_bytes() bytes");
   detail::KParams kp = make_kparams(p);
   kp.dq_accum = static_cast<float*>(workspace);
-  if (ws > 0) {
+  const bool dq_in_kernel = p.dq_epilogue >= 0 ? p.dq_epilogue == 1 : tuning_switches().dq_epilogue_in_kernel;
+  kp.dq_tile_count =
+      dq_in_kernel ? reinterpret_cast<int*>(static_cast<unsigned char*>(workspace) + dq_accum_bytes(p)) : nullptr;
+  if (ws > 0 && !p.workspace_zeroed) {
     const cudaError_t e = cudaMemsetAsync(workspace, 0, ws, stream);
     if (e != cudaSuccess)
       throw std::runtime_error(std::string("sigmoid_attention_backward: memset: ") + cudaGetErrorString(e));

@@ -83,12 +83,19 @@ struct SigmoidAttentionParams {
   // Tile configuration of builds with SIGTRAIN_KERNELS_TUNING_VARIANTS (kernels/sa_dispatch.h): 0..2, or -1 for the
   // process's SIGTRAIN_SA_FWD_VARIANT / SIGTRAIN_SA_BWD_VARIANT (read once; default 0). Ignored by other builds.
   int tuning_variant = -1;
+  // Where the Hopper backward turns its fp32 dQ accumulator into dQ: 1 inside the backward kernel (the default),
+  // 0 a separate kernel after it (the earlier design, kept for A/B timings), -1 the process's SIGTRAIN_SA_DQ_EPILOGUE
+  // (kernel | separate; read once, default kernel). The mma.sync backward always uses the separate kernel.
+  int dq_epilogue = -1;
 
   // Backward (dO in, dQ/dK/dV out; same layouts as Q/K/V).
   const void* dout = nullptr; Strides dout_strides;
   void* dq = nullptr;         Strides dq_strides;
   void* dk = nullptr;         Strides dk_strides;
   void* dv = nullptr;         Strides dv_strides;
+  // The workspace is all zero on entry, so the backward skips clearing it. Every backward leaves its workspace all
+  // zero again, so a buffer zeroed once and kept for later calls (on one stream at a time) qualifies.
+  bool workspace_zeroed = false;
 };
 
 // True when the kernels support these parameters (dtype, head_dim, alignment, strides, GQA ratio ...). On false,
@@ -99,7 +106,8 @@ bool sigmoid_attention_supported(const SigmoidAttentionParams& p, std::string* w
 // this library was built for sm_90a).
 bool sigmoid_attention_wgmma_available();
 
-// Bytes of device workspace sigmoid_attention_backward needs (an fp32 dQ accumulator), 256-byte aligned.
+// Bytes of device workspace sigmoid_attention_backward needs (an fp32 dQ accumulator and per-tile counters),
+// 256-byte aligned. Unless workspace_zeroed, the backward clears it first (cudaMemsetAsync on the stream).
 size_t sigmoid_attention_backward_workspace_bytes(const SigmoidAttentionParams& p);
 
 // Launch on `stream`. Throw std::invalid_argument on unsupported parameters and std::runtime_error on a CUDA error
