@@ -54,13 +54,14 @@ __device__ void dq_finish_tiles(const KParams& kp, const SeqInfo& si, int b, int
   const SigmoidAttentionParams& p = kp.p;
   int* won = scratch;              // pairs whose count this CTA completed, this chunk
   int& n_won = scratch[THREADS];
-  if (tid == 0) n_won = 0;
   __threadfence();  // this thread's dQ atomics, visible on the GPU before any count below says they are there
-  named_barrier_sync(barrier_id, THREADS);
+  named_barrier_sync(barrier_id, THREADS);  // and every product that read `scratch` (as dS^T) is complete
 
   const int m_lo = min(m_begin0, m_begin1), n_m = (si.Lq + BM - 1) / BM - m_lo, n_pairs = group * n_m;
   const int64_t dq_row0 = si.varlen_q ? si.q_row0 : static_cast<int64_t>(b) * p.n_q;
   for (int base = 0; base < n_pairs; base += THREADS) {
+    if (tid == 0) n_won = 0;
+    named_barrier_sync(barrier_id, THREADS);
     const int pair = base + tid;
     if (pair < n_pairs) {
       const int i = pair / n_m, m = m_lo + pair % n_m;
@@ -89,8 +90,6 @@ __device__ void dq_finish_tiles(const KParams& kp, const SeqInfo& si, int b, int
       }
     }
     named_barrier_sync(barrier_id, THREADS);  // the list is read before the next chunk rewrites it
-    if (tid == 0) n_won = 0;
-    named_barrier_sync(barrier_id, THREADS);
   }
 }
 
