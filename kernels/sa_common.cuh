@@ -261,14 +261,20 @@ __device__ __forceinline__ ScoreMod make_score_mod(const KParams& kp, int b, con
 struct QTileSpan {
   int m_begin, nm, row_end;
 };
+// The span alone (no memory touched; host and device, so that a CI test checks the dQ epilogue's counting against it).
+template <int BM, int BN>
+__host__ __device__ __forceinline__ QTileSpan bwd_q_span(bool causal, int n_k, const SeqInfo& si, int k0) {
+  QTileSpan span;
+  span.row_end = si.varlen_k ? min(k0 + BN, si.Lk) : min(k0 + BN, n_k);
+  const int first_q = k0 - (si.Lk - si.Lq);  // smallest query row that sees key k0 (causal)
+  span.m_begin = causal && first_q > 0 ? first_q / BM : 0;
+  span.nm = k0 >= si.Lk ? 0 : (si.Lq + BM - 1) / BM - span.m_begin;
+  return span;
+}
 template <int D, int BM, int BN, int THREADS, typename T>
 __device__ __forceinline__ QTileSpan bwd_q_tiles(const SigmoidAttentionParams& p, const SeqInfo& si, int k0,
                                                  T* dkptr, T* dvptr, bool writes_zeros, int tid) {
-  QTileSpan span;
-  span.row_end = si.varlen_k ? min(k0 + BN, si.Lk) : min(k0 + BN, p.n_k);
-  const int first_q = k0 - (si.Lk - si.Lq);  // smallest query row that sees key k0 (causal)
-  span.m_begin = p.causal && first_q > 0 ? first_q / BM : 0;
-  span.nm = k0 >= si.Lk ? 0 : (si.Lq + BM - 1) / BM - span.m_begin;
+  const QTileSpan span = bwd_q_span<BM, BN>(p.causal, p.n_k, si, k0);
   // Keys past the sequence belong to this CTA only in the padded layout.
   if (span.nm <= 0 && writes_zeros && (k0 < si.Lk || !si.varlen_k)) {
     zero_rows<D, THREADS>(dkptr, p.dk_strides.seq, k0, span.row_end, tid);

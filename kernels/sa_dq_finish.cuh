@@ -16,9 +16,10 @@
 namespace sigtrain::kernels::detail {
 
 // Number of k-tiles of BN keys whose backward pass accumulates into q-tile m (BM queries): the k-tiles with keys
-// (k0 < L_k) whose q-tile span (bwd_q_tiles) reaches m, i.e. k0 < (m + 1)·BM + L_k − L_q when causal.
+// (k0 < L_k) whose q-tile span (bwd_q_span) reaches m, i.e. k0 < (m + 1)·BM + L_k − L_q when causal. (Host and
+// device: a CI test checks it and dq_first_reached_row against bwd_q_span.)
 template <int BM, int BN>
-__device__ __forceinline__ int dq_tile_contributors(bool causal, const SeqInfo& si, int m) {
+__host__ __device__ __forceinline__ int dq_tile_contributors(bool causal, const SeqInfo& si, int m) {
   const int key_end = causal ? min(si.Lk, (m + 1) * BM + si.Lk - si.Lq) : si.Lk;
   return key_end > 0 ? (key_end + BN - 1) / BN : 0;
 }
@@ -30,14 +31,20 @@ __device__ __forceinline__ int* dq_tile_counts(const KParams& kp, int b, int h) 
   return kp.dq_tile_count + (static_cast<int64_t>(b) * kp.p.heads_q + h) * n_mtiles;
 }
 
-// dQ rows no k-tile accumulates into, written as 0: the q-tiles before the first with a contributor (L_k = 0, or
-// causal with L_q > L_k) and, in the padded layout, rows [L_q, n_q). One CTA per (sequence, kv head) calls this, for
-// the `group` q-heads h_begin...
+// The first dQ row of the first q-tile with a contributor: L_q when no k-tile has keys; with causal and L_q > L_k
+// the start of the q-tile of the first row that sees a key (row L_q − L_k); else 0.
+template <int BM>
+__host__ __device__ __forceinline__ int dq_first_reached_row(bool causal, const SeqInfo& si) {
+  if (si.Lk <= 0) return si.Lq;
+  return causal && si.Lq > si.Lk ? (si.Lq - si.Lk) / BM * BM : 0;
+}
+
+// dQ rows no k-tile accumulates into, written as 0: the q-tiles before the first with a contributor and, in the
+// padded layout, rows [L_q, n_q). One CTA per (sequence, kv head) calls this, for the `group` q-heads h_begin...
 template <int D, int BM, int THREADS, typename T>
 __device__ void dq_zero_unreached_rows(const SigmoidAttentionParams& p, const SeqInfo& si, int b, int h_begin,
                                        int group, int tid) {
-  int first_reached = si.Lq;
-  if (si.Lk > 0) first_reached = p.causal && si.Lq > si.Lk ? min(si.Lq, (si.Lq - si.Lk) / BM * BM) : 0;
+  const int first_reached = dq_first_reached_row<BM>(p.causal, si);
   for (int i = 0; i < group; ++i) {
     T* dq = static_cast<T*>(p.dq) + seq_base(p.dq_strides, si.varlen_q, b, si.q_row0, h_begin + i);
     zero_rows<D, THREADS>(dq, p.dq_strides.seq, 0, first_reached, tid);

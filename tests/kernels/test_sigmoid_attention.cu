@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "half_bits.h"
+#include "sa_dq_finish.cuh"     // dq_tile_contributors, dq_first_reached_row, bwd_q_span (host-callable)
 #include "sa_forward_tma.cuh"  // fwd_item (host-callable)
 #include "sigmoid_attention.h"
 
@@ -725,6 +726,42 @@ TEST(SigmoidAttentionSchedule, ForwardItemOrderIsAPermutation) {
   std::vector<int> order;
   for (int idx = 0; idx < 5; ++idx) order.push_back(fwd_item(idx, 5, 1, 1, 1, true).m_block);
   EXPECT_EQ(order, (std::vector<int>{4, 0, 3, 1, 2}));
+}
+
+// The Hopper backward converts a dQ tile when the tile's counter reaches dq_tile_contributors, and writes zeros to
+// the rows before dq_first_reached_row: the count must be exactly the number of k-tiles whose span (bwd_q_span, what
+// the kernel iterates) covers the tile, and the zeroed rows exactly the tiles no k-tile covers, for every length
+// pair, causal or not. A wrong count converts a tile early or never. (Host-only: runs on CI.)
+template <int BM, int BN>
+void expect_dq_counts_match_spans() {
+  using namespace sigtrain::kernels::detail;
+  const int lengths[] = {0, 1, 5, 63, 64, 65, 127, 128, 129, 200, 255, 256, 257, 383, 384, 385, 513};
+  for (bool causal : {false, true})
+    for (int Lq : lengths)
+      for (int Lk : lengths)
+        for (int extra_keys : {0, 70})
+          for (bool varlen_k : {false, true}) {
+            const int n_k = Lk + extra_keys;
+            const SeqInfo si{0, 0, Lq, Lk, false, varlen_k};
+            const int first_reached = dq_first_reached_row<BM>(causal, si);
+            for (int m = 0; m * BM < Lq; ++m) {
+              int covering = 0;
+              for (int kt = 0; kt * BN < n_k; ++kt) {
+                const QTileSpan span = bwd_q_span<BM, BN>(causal, n_k, si, kt * BN);
+                covering += span.nm > 0 && m >= span.m_begin && m < span.m_begin + span.nm;
+              }
+              const std::string where = "BM " + std::to_string(BM) + (causal ? " causal" : "") + " Lq " +
+                                        std::to_string(Lq) + " Lk " + std::to_string(Lk) + " n_k " +
+                                        std::to_string(n_k) + " q-tile " + std::to_string(m);
+              ASSERT_EQ((dq_tile_contributors<BM, BN>(causal, si, m)), covering) << where;
+              ASSERT_EQ(m * BM < first_reached, covering == 0) << where << ", first reached row " << first_reached;
+            }
+          }
+}
+
+TEST(SigmoidAttentionSchedule, DqTileCountsMatchTheBackwardSpans) {
+  expect_dq_counts_match_spans<64, 128>();   // head dim 128's q-tiles
+  expect_dq_counts_match_spans<128, 128>();  // head dim 64's
 }
 
 // Asking for the wgmma forward where it cannot run is an error that says what it needs (on an H200 built for sm_90a
