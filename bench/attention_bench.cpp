@@ -229,7 +229,7 @@ int main(int argc, char** argv) {
           for (int var : variants) {
             p.tuning_variant = var;  // -1: the build's default tiles
             double tf_ms = 0, tb_ms = 0;
-            const bool do_bwd = o.bwd && var < 2;
+            const bool do_bwd = o.bwd;  // backward variants 0..2 (Hopper), 0..1 (mma.sync: 2 runs 0)
             if (o.fwd) tf_ms = time_ms([&] { sigmoid_attention_forward(p, nullptr); }, o.warmup, o.reps);
             if (do_bwd) tb_ms = time_ms([&] { sigmoid_attention_backward(p, ws, nullptr); }, o.warmup, o.reps);
             const double f_tf = tf_ms > 0 ? fwd_flops / (tf_ms * 1e-3) / 1e12 : 0;

@@ -75,6 +75,12 @@ __device__ __forceinline__ void named_barrier_sync(int id, int threads) {
   SA_ASYNC_ASM("bar.sync %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
 }
 
+// Arrive at barrier `id` without waiting: the producer side of a barrier whose consumers bar.sync with the same
+// `threads` (arrivals of both sides together).
+__device__ __forceinline__ void named_barrier_arrive(int id, int threads) {
+  SA_ASYNC_ASM("bar.arrive %0, %1;\n" ::"r"(id), "r"(threads) : "memory");
+}
+
 #undef SA_ASYNC_ASM
 
 }  // namespace sigtrain::kernels::detail

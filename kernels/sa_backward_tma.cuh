@@ -16,6 +16,11 @@
 //                                                (BM = 64)); the two warpgroups meet once per q-tile (named barrier)
 //     dQ_accum (fp32, global) += dQ_tile by atomics.
 //   After a k-tile's last q-tile its dK, dV go out from the registers, which then start the next k-tile at 0.
+//   DEFER_DQ (a tuning variant, docs/kernel-notebook.md v14): each warpgroup computes tile t-1's dQ in iteration t,
+//   after tile t's dK / dV products are issued, and the meeting is split into signals (bar.arrive when a dS^T half is
+//   written, bar.sync on the other half only before the dQ that reads it, and the same for a buffer becoming free),
+//   so that neither warpgroup waits for the other in the common case and their sigma phases can fall between the
+//   other's products instead of together.
 //   Last, the CTA counts its contributions to each q-tile it reached; where it completes a tile's count it converts
 //   that tile of dQ (sa_dq_finish.cuh: no second kernel, and the workspace is left zero).
 // Rows past a sequence inside the tensors come in through TMA as they are (padding, the next packed sequence): the
@@ -56,7 +61,7 @@ struct TmaBwdConfig {
   static constexpr int kProducerRegs = 24, kConsumerRegs = 240;
 };
 
-template <int D, int BM, int KTILES, typename T, bool EXACT>
+template <int D, int BM, int KTILES, typename T, bool EXACT, bool DEFER_DQ>
 __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
     sa_bwd_tma_kernel(const KParams kp, const __grid_constant__ BwdTmaArgs args) {
 #if SIGTRAIN_SA_WGMMA_ENABLED
@@ -166,6 +171,13 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
   const int mq0 = BM == 64 ? 0 : wg * 64, nq0 = BM == 64 ? wg * NQ : 0;
 
   int t = 0;  // q-tiles of this CTA so far: the ring's stage and phase, the dS^T buffer
+  // DEFER_DQ: the tile whose dQ is pending, and named barriers 2 + 2w + parity (warpgroup w's dS^T half of buffer
+  // `parity` written) and 6 + 2w + parity (warpgroup w's dQ read of that buffer done).
+  [[maybe_unused]] int total_tiles = 0, prev_q0 = 0, prev_h = 0;
+  [[maybe_unused]] uint32_t prev_sK = 0;
+  constexpr int kWrittenBar = 2, kReadBar = 6;
+  if constexpr (DEFER_DQ)
+    for (int i = 0; i < n_ktiles_here; ++i) total_tiles += group * works[i].span.nm;
   for (int item = 0; item < n_ktiles_here; ++item) {
     const KTileWork work = works[item];
     const int k0 = work.k0, m_begin = work.span.m_begin, nm = work.span.nm;
@@ -203,16 +215,27 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
       pack_p<BM, T>(pa, acc_s);
       pack_p<BM, T>(pd, acc_dp);
       const uint32_t sdS_t = sdS(t & 1);
+      // DEFER_DQ: buffer t & 1 was last read by the other warpgroup's dQ of tile t - 2.
+      if constexpr (DEFER_DQ)
+        if (t >= 2) named_barrier_sync(kReadBar + 2 * (1 - wg) + (t & 1), CONSUMERS);
       wg_bwd_store_dst<BM, BN>(sdS_t, pd, key_lo, tg);
       wg_bwd_dkdv<D, BM, T>(acc_dv, acc_dk, pa, pd, sQ(stage), sdO(stage));
-
-      // Both warpgroups' dS^T written. (The other buffer is rewritten only after the next meeting, by which time
-      // every dQ product that read it is complete.)
       fence_proxy_async_smem();
-      named_barrier_sync(1, CONSUMERS);
 
       float acc_dq[NQ / 2];
-      wg_bwd_dq<NQ, BN, T>(acc_dq, sdS_t, sK_t, mq0, nq0);
+      if constexpr (!DEFER_DQ) {
+        // Both warpgroups' dS^T written. (The other buffer is rewritten only after the next meeting, by which time
+        // every dQ product that read it is complete.)
+        named_barrier_sync(1, CONSUMERS);
+        wg_bwd_dq<NQ, BN, T>(acc_dq, sdS_t, sK_t, mq0, nq0);
+      } else {
+        named_barrier_arrive(kWrittenBar + 2 * wg + (t & 1), CONSUMERS);  // this half of dS^T_t is written
+        // Tile t - 1's dQ, once the other half of its dS^T is written. At t = 0 the product reads the K / V tiles
+        // (which no one writes now) in place of a dS^T and is dropped: a wgmma under a branch made ptxas serialise
+        // them all and spill 420-620 bytes.
+        if (t >= 1) named_barrier_sync(kWrittenBar + 2 * (1 - wg) + ((t - 1) & 1), CONSUMERS);
+        wg_bwd_dq<NQ, BN, T>(acc_dq, t >= 1 ? sdS((t - 1) & 1) : sK_t, t >= 1 ? prev_sK : sK_t, mq0, nq0);
+      }
       wgmma_wait<0>();
       fence_regs(acc_dv);
       fence_regs(acc_dk);
@@ -221,11 +244,35 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
       fence_regs(pd);
       __syncwarp();
       if (lane == 0) mbar_arrive(bar_empty(stage));  // Q and dO of this stage are no longer read by this warp
-      wg_bwd_dq_accumulate<D, NQ>(kp.dq_accum, acc_dq, dq_row0, q0 + mq0 + (warp & 3) * 16 + g, si.Lq, Hq, h, nq0, tg);
+      if constexpr (!DEFER_DQ) {
+        wg_bwd_dq_accumulate<D, NQ>(kp.dq_accum, acc_dq, dq_row0, q0 + mq0 + (warp & 3) * 16 + g, si.Lq, Hq, h, nq0,
+                                    tg);
+      } else {
+        if (t >= 1) {
+          // Buffer (t - 1) & 1 is free for the other warpgroup's tile t + 1 (none comes after the last two tiles).
+          if (t - 1 < total_tiles - 2) named_barrier_arrive(kReadBar + 2 * wg + ((t - 1) & 1), CONSUMERS);
+          wg_bwd_dq_accumulate<D, NQ>(kp.dq_accum, acc_dq, dq_row0, prev_q0 + mq0 + (warp & 3) * 16 + g, si.Lq, Hq,
+                                      prev_h, nq0, tg);
+        }
+        prev_q0 = q0;
+        prev_h = h;
+        prev_sK = sK_t;
+      }
     }
 
     // ---- The k-tile's dK (scaled), dV; rows >= L_k are written as 0 (padded layout) -------------------------------
     wg_bwd_write_dkdv<D, T>(p, kp.scale, dkptr, dvptr, acc_dk, acc_dv, k0 + key_lo, si.Lk, work.span.row_end, tg);
+  }
+
+  if constexpr (DEFER_DQ) {  // the last tile's dQ (t >= 1: a CTA that gets here had a q-tile)
+    named_barrier_sync(kWrittenBar + 2 * (1 - wg) + ((t - 1) & 1), CONSUMERS);
+    float acc_dq[NQ / 2];
+    wgmma_fence();
+    wg_bwd_dq<NQ, BN, T>(acc_dq, sdS((t - 1) & 1), prev_sK, mq0, nq0);
+    wgmma_wait<0>();
+    fence_regs(acc_dq);
+    wg_bwd_dq_accumulate<D, NQ>(kp.dq_accum, acc_dq, dq_row0, prev_q0 + mq0 + (warp & 3) * 16 + g, si.Lq, Hq, prev_h,
+                                nq0, tg);
   }
 
   // ---- dQ of the q-tiles whose last contribution this CTA made (the dS^T buffers, no longer read, as scratch) ----
@@ -239,7 +286,7 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
 #endif
 }
 
-template <int D, int BM, int KTILES, typename T, bool EXACT>
+template <int D, int BM, int KTILES, typename T, bool EXACT, bool DEFER_DQ = false>
 void launch_bwd_tma(const KParams& kp, cudaStream_t stream) {
   using Cfg = TmaBwdConfig<D, BM, KTILES>;
   const SigmoidAttentionParams& p = kp.p;
@@ -250,7 +297,7 @@ void launch_bwd_tma(const KParams& kp, cudaStream_t stream) {
   args.dout = make_sw128_tensor_map(p.dout, p.dout_strides, packed, rows_q, p.heads_q, p.batch, D, BM, "dout");
   args.k = make_sw128_tensor_map(p.k, p.k_strides, packed, rows_k, p.heads_kv, p.batch, D, Cfg::kBN, "k");
   args.v = make_sw128_tensor_map(p.v, p.v_strides, packed, rows_k, p.heads_kv, p.batch, D, Cfg::kBN, "v");
-  auto kernel = sa_bwd_tma_kernel<D, BM, KTILES, T, EXACT>;
+  auto kernel = sa_bwd_tma_kernel<D, BM, KTILES, T, EXACT, DEFER_DQ>;
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Cfg::kSmemBytes));
   const int n_ktiles = (p.n_k + Cfg::kBN - 1) / Cfg::kBN;
   dim3 grid((n_ktiles + Cfg::kKTiles - 1) / Cfg::kKTiles, p.heads_kv, p.batch);  // k-tiles x and n_ktiles - 1 - x

@@ -8,6 +8,9 @@ void run_bwd_wgmma(const KParams& kp, cudaStream_t stream, int variant) {
   // v11). Tuning variant 1: one k-tile per CTA.
 #ifdef SIGTRAIN_SA_TUNING_VARIANTS
   if (variant == 1) return launch_bwd_tma<D, WgBwdTile<D>::BM, 1, T, EXACT>(kp, stream);
+  // Tuning variant 2: the production tiles with tile t - 1's dQ in iteration t and split signals instead of one
+  // meeting per q-tile (notebook v14).
+  if (variant == 2) return launch_bwd_tma<D, WgBwdTile<D>::BM, 2, T, EXACT, true>(kp, stream);
 #endif
   (void)variant;
   launch_bwd_tma<D, WgBwdTile<D>::BM, 2, T, EXACT>(kp, stream);
