@@ -83,9 +83,10 @@ struct SigmoidAttentionParams {
   // Tile configuration of builds with SIGTRAIN_KERNELS_TUNING_VARIANTS (kernels/sa_dispatch.h): 0..2, or -1 for the
   // process's SIGTRAIN_SA_FWD_VARIANT / SIGTRAIN_SA_BWD_VARIANT (read once; default 0). Ignored by other builds.
   int tuning_variant = -1;
-  // Where the Hopper backward turns its fp32 dQ accumulator into dQ: 1 inside the backward kernel (the default),
-  // 0 a separate kernel after it (the earlier design, kept for A/B timings), -1 the process's SIGTRAIN_SA_DQ_EPILOGUE
-  // (kernel | separate; read once, default kernel). The mma.sync backward always uses the separate kernel.
+  // Where the Hopper backward turns its fp32 dQ accumulator into dQ: 1 inside the backward kernel, 0 a separate
+  // kernel after it, -1 the process's SIGTRAIN_SA_DQ_EPILOGUE (kernel | separate; read once). The default is
+  // `separate` until the in-kernel epilogue has run on a GPU (docs/kernel-notebook.md v13). The mma.sync backward
+  // always uses the separate kernel.
   int dq_epilogue = -1;
 
   // Backward (dO in, dQ/dK/dV out; same layouts as Q/K/V).
@@ -101,6 +102,9 @@ struct SigmoidAttentionParams {
 // True when the kernels support these parameters (dtype, head_dim, alignment, strides, GQA ratio ...). On false,
 // *why_not (if given) says why. forward=false also checks the backward pointers.
 bool sigmoid_attention_supported(const SigmoidAttentionParams& p, std::string* why_not, bool forward = true);
+
+// The process's default for SigmoidAttentionParams::dq_epilogue (SIGTRAIN_SA_DQ_EPILOGUE): true for `kernel`.
+bool sigmoid_attention_dq_epilogue_in_kernel();
 
 // True when the current CUDA device can run AttentionKernel::kWgmma in both directions (compute capability 9.0, and
 // this library was built for sm_90a).

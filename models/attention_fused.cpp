@@ -138,7 +138,8 @@ at::Tensor run_forward(const at::Tensor& q, const at::Tensor& k, const at::Tenso
 // grown: every backward leaves it zero again (SigmoidAttentionParams::workspace_zeroed), which saves clearing up to
 // B·T·H·D·4 bytes per call. Calls on one stream run in order, so they never share it at the same time. While a CUDA
 // graph is being captured a call takes a workspace of its own instead (cleared in the graph), so that no graph holds
-// the address of a buffer that a later, larger call may replace.
+// the address of a buffer that a later, larger call may replace; so does every call unless the process runs the
+// Hopper backward's in-kernel dQ epilogue (SIGTRAIN_SA_DQ_EPILOGUE=kernel, not yet the default).
 struct KeptWorkspace {
   void* ptr = nullptr;
   bool zeroed = false;  // the kernels may skip the clear
@@ -150,7 +151,8 @@ KeptWorkspace backward_workspace(size_t bytes, const at::Tensor& like, cudaStrea
   if (cudaStreamIsCapturing(stream, &capture) != cudaSuccess)
     throw std::runtime_error("fused attention: cudaStreamIsCapturing failed");
   const auto bytes_of = like.options().dtype(at::kByte);
-  if (capture != cudaStreamCaptureStatusNone) {
+  // Kept only with SIGTRAIN_SA_DQ_EPILOGUE=kernel until that path has run on a GPU (docs/kernel-notebook.md v13).
+  if (capture != cudaStreamCaptureStatusNone || !K::sigmoid_attention_dq_epilogue_in_kernel()) {
     at::Tensor own = at::empty({static_cast<int64_t>(bytes)}, bytes_of);
     return {own.data_ptr(), false, own};
   }
