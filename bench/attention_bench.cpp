@@ -3,12 +3,10 @@
 // (SIGTRAIN_BENCH_WITH_TORCH).
 //
 // FLOPs (FlashAttention convention): forward 4 * H * D * sum_b L_b^2 (halved when causal), backward 2.5x forward.
-// Timing: CUDA events around each call, warm-up first, median over repeats; inputs random normal. The backward
-// keeps its workspace across calls as the trainer does (zeroed once: SigmoidAttentionParams::workspace_zeroed);
-// --dq-ab also times the earlier design beside it (the workspace cleared each call, dQ converted by a second kernel).
+// Timing: CUDA events around each call, warm-up first, median over repeats; inputs random normal.
 //
 //   attention_bench [--d 64,128] [--n 1024,4096] [--pad 0,25,50] [--causal 0|1|both] [--dir fwd|bwd|both]
-//                   [--reps 20] [--warmup 5] [--quick] [--no-torch] [--variants] [--dq-ab] [--csv FILE]
+//                   [--reps 20] [--warmup 5] [--quick] [--no-torch] [--variants] [--csv FILE]
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 #include <unistd.h>
@@ -76,7 +74,7 @@ double time_ms(const std::function<void()>& fn, int warmup, int reps) {
 struct Opts {
   std::vector<int> d{64, 128}, n{1024, 2048, 4096, 8192, 16384}, pad{0, 25, 50};
   std::vector<int> causal{0, 1};
-  bool fwd = true, bwd = true, torch_cols = true, variants = false, dq_ab = false;
+  bool fwd = true, bwd = true, torch_cols = true, variants = false;
   int reps = 20, warmup = 5;
   std::string csv;
 };
@@ -113,12 +111,11 @@ int main(int argc, char** argv) {
       o.warmup = 2;
     } else if (a == "--no-torch") o.torch_cols = false;
     else if (a == "--variants") o.variants = true;
-    else if (a == "--dq-ab") o.dq_ab = true;
     else if (a == "--csv") o.csv = next();
     else if (a == "-h" || a == "--help") {
       std::printf(
           "attention_bench [--d 64,128] [--n 1024,...] [--pad 0,25,50] [--causal 0|1|both] [--dir fwd|bwd|both]\n"
-          "                [--reps N] [--warmup N] [--quick] [--no-torch] [--variants] [--dq-ab] [--csv FILE]\n");
+          "                [--reps N] [--warmup N] [--quick] [--no-torch] [--variants] [--csv FILE]\n");
       return 0;
     } else {
       std::fprintf(stderr, "unknown argument %s\n", a.c_str());
@@ -140,14 +137,15 @@ int main(int argc, char** argv) {
   FILE* csv = o.csv.empty() ? nullptr : std::fopen(o.csv.c_str(), "w");
   if (csv) std::fprintf(csv, "D,N,B,H,pad,causal,variant,ours_fwd_ms,ours_fwd_tf,ours_bwd_ms,ours_bwd_tf,"
                              "flash_fwd_tf,flash_bwd_tf,cudnn_fwd_tf,cudnn_bwd_tf,eff_fwd_tf,eff_bwd_tf,"
-                             "mma_sync_fwd_tf,mma_sync_bwd_tf,separate_dq_bwd_tf\n");
+                             "mma_sync_fwd_tf,mma_sync_bwd_tf\n");
   std::printf("%4s %6s %4s %4s %4s %6s %3s | %9s %9s | %11s %11s %11s\n", "D", "N", "B", "H", "pad", "causal",
               "var", "ours fwd", "ours bwd", "flash f/b", "cudnn f/b", "effic f/b");
 
   std::mt19937 rng(1234);
-  // --variants: forward tile variants 0..2, backward 0..1 (see kernels/sa_dispatch.h; needs a build with
-  // -DSIGTRAIN_KERNELS_TUNING_VARIANTS=ON, otherwise every variant runs variant 0); -1 = library default.
-  const std::vector<int> variants = o.variants ? std::vector<int>{0, 1, 2} : std::vector<int>{-1};
+  // --variants: forward tile variants 0..2, backward 0..3 on Hopper, 0..1 on mma.sync (see kernels/sa_dispatch.h;
+  // needs a build with -DSIGTRAIN_KERNELS_TUNING_VARIANTS=ON, otherwise every variant runs variant 0); -1 = library
+  // default.
+  const std::vector<int> variants = o.variants ? std::vector<int>{0, 1, 2, 3} : std::vector<int>{-1};
   for (int D : o.d)
     for (int N : o.n) {
       const int B = std::max(1, 16384 / N), H = std::max(1, 2048 / D);
@@ -167,11 +165,7 @@ int main(int argc, char** argv) {
           p.dv_strides = st;
       p.bias_mode = BiasMode::kNegLogValidKeys;
       void* ws = nullptr;
-      const size_t ws_bytes = sigmoid_attention_backward_workspace_bytes(p);
-      CUDA_OK(cudaMalloc(&ws, ws_bytes));
-      CUDA_OK(cudaMemset(ws, 0, ws_bytes));
-      p.workspace_zeroed = true;  // every backward leaves it zero again
-      p.dq_epilogue = 1;          // in the Hopper kernel (not yet the library's default: docs/kernel-notebook.md v13)
+      CUDA_OK(cudaMalloc(&ws, sigmoid_attention_backward_workspace_bytes(p)));
 
       for (int pad : o.pad)
         for (int causal : o.causal) {
@@ -230,8 +224,8 @@ int main(int argc, char** argv) {
           for (int var : variants) {
             p.tuning_variant = var;  // -1: the build's default tiles
             double tf_ms = 0, tb_ms = 0;
-            const bool do_bwd = o.bwd;  // backward variants 0..2 (Hopper), 0..1 (mma.sync: 2 runs 0)
-            if (o.fwd) tf_ms = time_ms([&] { sigmoid_attention_forward(p, nullptr); }, o.warmup, o.reps);
+            const bool do_bwd = o.bwd, do_fwd = o.fwd && var < 3;
+            if (do_fwd) tf_ms = time_ms([&] { sigmoid_attention_forward(p, nullptr); }, o.warmup, o.reps);
             if (do_bwd) tb_ms = time_ms([&] { sigmoid_attention_backward(p, ws, nullptr); }, o.warmup, o.reps);
             const double f_tf = tf_ms > 0 ? fwd_flops / (tf_ms * 1e-3) / 1e12 : 0;
             // On Hopper the default kernels are the wgmma ones; time the mma.sync ones beside them.
@@ -239,7 +233,7 @@ int main(int argc, char** argv) {
             if (sigmoid_attention_wgmma_available()) {
               SigmoidAttentionParams pm = p;
               pm.forward_kernel = pm.backward_kernel = AttentionKernel::kMmaSync;
-              if (o.fwd)
+              if (do_fwd)
                 f_mma_tf = fwd_flops / (time_ms([&] { sigmoid_attention_forward(pm, nullptr); }, o.warmup, o.reps) *
                                         1e-3) / 1e12;
               if (do_bwd)
@@ -247,14 +241,6 @@ int main(int argc, char** argv) {
                                                 o.reps) * 1e-3) / 1e12;
             }
             const double b_tf = tb_ms > 0 ? bwd_flops / (tb_ms * 1e-3) / 1e12 : 0;
-            double b_separate_tf = 0;  // --dq-ab: the workspace cleared per call, dQ converted by a second kernel
-            if (do_bwd && o.dq_ab) {
-              SigmoidAttentionParams ps = p;
-              ps.workspace_zeroed = false;
-              ps.dq_epilogue = 0;
-              b_separate_tf = bwd_flops / (time_ms([&] { sigmoid_attention_backward(ps, ws, nullptr); }, o.warmup,
-                                                   o.reps) * 1e-3) / 1e12;
-            }
             auto pair = [&](int be) {
               char buf[32];
               if (!o.torch_cols || pad != 0) std::snprintf(buf, sizeof buf, "-");
@@ -263,17 +249,15 @@ int main(int argc, char** argv) {
               return std::string(buf);
             };
             std::printf("%4d %6d %4d %4d %3d%% %6s %3d | %5.1f TF %5.1f TF | %11s %11s %11s   (%.3f / %.3f ms)"
-                        "  mma.sync %.1f / %.1f TF",
+                        "  mma.sync %.1f / %.1f TF\n",
                         D, N, B, H, pad, causal ? "yes" : "no", std::max(var, 0), f_tf, b_tf, pair(0).c_str(),
                         pair(1).c_str(), pair(2).c_str(), tf_ms, tb_ms, f_mma_tf, b_mma_tf);
-            if (o.dq_ab) std::printf("  bwd with separate dQ epilogue %.1f TF", b_separate_tf);
-            std::printf("\n");
             std::fflush(stdout);
             if (csv)
-              std::fprintf(csv, "%d,%d,%d,%d,%d,%d,%d,%.4f,%.1f,%.4f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f\n",
-                           D, N, B, H, pad, causal, std::max(var, 0), tf_ms, f_tf, tb_ms, b_tf, torch_tf[0][0],
+              std::fprintf(csv, "%d,%d,%d,%d,%d,%d,%d,%.4f,%.1f,%.4f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f,%.1f\n", D,
+                           N, B, H, pad, causal, std::max(var, 0), tf_ms, f_tf, tb_ms, b_tf, torch_tf[0][0],
                            torch_tf[0][1], torch_tf[1][0], torch_tf[1][1], torch_tf[2][0], torch_tf[2][1], f_mma_tf,
-                           b_mma_tf, b_separate_tf);
+                           b_mma_tf);
           }
           if (o.variants) {
             unsetenv("SIGTRAIN_SA_FWD_VARIANT");

@@ -253,8 +253,7 @@ __global__ void __launch_bounds__(NW * 32, 1) sa_bwd_kernel(const KParams kp) {
   }
 }
 
-// dQ = scale * dQ_accum, converted; padded rows (never accumulated, zero in the workspace) come out as 0. Every
-// accumulator read is zeroed again: the backward leaves its workspace zero (SigmoidAttentionParams::workspace_zeroed).
+// dQ = scale * dQ_accum, converted; padded rows (never accumulated, zeroed by the memset) come out as 0.
 template <int D, typename T>
 __global__ void sa_dq_convert_kernel(const KParams kp) {
   const SigmoidAttentionParams& p = kp.p;
@@ -276,10 +275,15 @@ __global__ void sa_dq_convert_kernel(const KParams kp) {
       const int64_t bb = row / p.n_q, r = row % p.n_q;
       dst_off = bb * p.dq_strides.batch + r * p.dq_strides.seq + h * p.dq_strides.head;
     }
-    float4* acc = reinterpret_cast<float4*>(kp.dq_accum + rh * D + cc * 8);
-    const float4 lo = acc[0], hi = acc[1];
-    acc[0] = acc[1] = make_float4(0.f, 0.f, 0.f, 0.f);
-    *reinterpret_cast<uint4*>(static_cast<T*>(p.dq) + dst_off + cc * 8) = pack8_scaled<T>(lo, hi, kp.scale);
+    const float4* src = reinterpret_cast<const float4*>(kp.dq_accum + rh * D + cc * 8);
+    const float4 a = src[0], c = src[1];
+    const float s = kp.scale;
+    uint4 out;
+    out.x = MmaType<T>::pack(a.x * s, a.y * s);
+    out.y = MmaType<T>::pack(a.z * s, a.w * s);
+    out.z = MmaType<T>::pack(c.x * s, c.y * s);
+    out.w = MmaType<T>::pack(c.z * s, c.w * s);
+    *reinterpret_cast<uint4*>(static_cast<T*>(p.dq) + dst_off + cc * 8) = out;
   }
 }
 

@@ -14,15 +14,15 @@
 //     dS^T -> shared memory (two buffers); dQ_tile = dS K (wgmma, both operands transposed from shared memory;
 //                                                each warpgroup takes 64 queries (BM = 128) or half of the head dim
 //                                                (BM = 64)); the two warpgroups meet once per q-tile (named barrier)
-//     dQ_accum (fp32, global) += dQ_tile by atomics.
+//     dQ_accum (fp32, global) += dQ_tile by atomics; sa_dq_convert_kernel scales and converts it afterwards.
 //   After a k-tile's last q-tile its dK, dV go out from the registers, which then start the next k-tile at 0.
 //   DEFER_DQ (a tuning variant, docs/kernel-notebook.md v14): each warpgroup computes tile t-1's dQ in iteration t,
 //   after tile t's dK / dV products are issued, and the meeting is split into signals (bar.arrive when a dS^T half is
 //   written, bar.sync on the other half only before the dQ that reads it, and the same for a buffer becoming free),
 //   so that neither warpgroup waits for the other in the common case and their sigma phases can fall between the
 //   other's products instead of together.
-//   Last, the CTA counts its contributions to each q-tile it reached; where it completes a tile's count it converts
-//   that tile of dQ (sa_dq_finish.cuh: no second kernel, and the workspace is left zero).
+//   DQ_IN_KERNEL (a tuning variant, notebook v13; slower as measured): instead of the second kernel, the CTA counts
+//   its contributions to each q-tile it reached and converts the tiles whose count it completes (sa_dq_finish.cuh).
 // Rows past a sequence inside the tensors come in through TMA as they are (padding, the next packed sequence): the
 // consumers zero the K / V rows past L_k once and the Q / dO rows past L_q of a sequence's last q-tile, so that
 // every masked product is an exact 0 (0 * NaN would not be).
@@ -31,7 +31,7 @@
 #include <algorithm>
 
 #include "sa_async.cuh"
-#include "sa_backward.cuh"  // launch_dq_convert (calls without keys)
+#include "sa_backward.cuh"  // launch_dq_convert
 #include "sa_backward_hopper_steps.cuh"
 #include "sa_dq_finish.cuh"
 #include "sa_hopper.cuh"
@@ -61,7 +61,7 @@ struct TmaBwdConfig {
   static constexpr int kProducerRegs = 24, kConsumerRegs = 240;
 };
 
-template <int D, int BM, int KTILES, typename T, bool EXACT, bool DEFER_DQ>
+template <int D, int BM, int KTILES, typename T, bool EXACT, bool DEFER_DQ, bool DQ_IN_KERNEL>
 __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
     sa_bwd_tma_kernel(const KParams kp, const __grid_constant__ BwdTmaArgs args) {
 #if SIGTRAIN_SA_WGMMA_ENABLED
@@ -106,8 +106,8 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
     const QTileSpan span = bwd_q_tiles<D, BM, BN, Cfg::kThreads>(p, si, kt * BN, dkptr, dvptr, true, tid);
     if (span.nm > 0) works[n_items++] = KTileWork{kt * BN, span};
   }
-  const bool dq_in_kernel = kp.dq_tile_count != nullptr;  // else sa_dq_convert_kernel runs after this kernel
-  if (dq_in_kernel && blockIdx.x == 0) dq_zero_unreached_rows<D, BM, Cfg::kThreads, T>(p, si, b, hk * group, group, tid);
+  if constexpr (DQ_IN_KERNEL)
+    if (blockIdx.x == 0) dq_zero_unreached_rows<D, BM, Cfg::kThreads, T>(p, si, b, hk * group, group, tid);
   if (n_items == 0) return;
   // A compile-time 1 for the one-k-tile variant, so that it compiles to the loop-free kernel it was.
   const int n_ktiles_here = KTILES == 1 ? 1 : n_items;
@@ -275,18 +275,20 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
                                 nq0, tg);
   }
 
-  // ---- dQ of the q-tiles whose last contribution this CTA made (the dS^T buffers, no longer read, as scratch) ----
-  if (!dq_in_kernel) return;
-  int* scratch = reinterpret_cast<int*>(smem_raw + (sdS(0) - smem_u32(smem_raw)));
-  dq_finish_tiles<D, BM, BN, CONSUMERS, T>(kp, si, b, hk * group, group, works[0].span.m_begin,
-                                           n_ktiles_here > 1 ? works[Cfg::kKTiles - 1].span.m_begin : INT_MAX, scratch, ctid, 1);
+  // ---- DQ_IN_KERNEL: dQ of the q-tiles whose last contribution this CTA made (the dS^T buffers as scratch) -------
+  if constexpr (DQ_IN_KERNEL) {
+    int* scratch = reinterpret_cast<int*>(smem_raw + (sdS(0) - smem_u32(smem_raw)));
+    dq_finish_tiles<D, BM, BN, CONSUMERS, T>(kp, si, b, hk * group, group, works[0].span.m_begin,
+                                             n_ktiles_here > 1 ? works[Cfg::kKTiles - 1].span.m_begin : INT_MAX,
+                                             scratch, ctid, 1);
+  }
 #else
   (void)kp;  // not built for this target; the host launches this kernel on sm_90 only
   (void)args;
 #endif
 }
 
-template <int D, int BM, int KTILES, typename T, bool EXACT, bool DEFER_DQ = false>
+template <int D, int BM, int KTILES, typename T, bool EXACT, bool DEFER_DQ = false, bool DQ_IN_KERNEL = false>
 void launch_bwd_tma(const KParams& kp, cudaStream_t stream) {
   using Cfg = TmaBwdConfig<D, BM, KTILES>;
   const SigmoidAttentionParams& p = kp.p;
@@ -297,13 +299,13 @@ void launch_bwd_tma(const KParams& kp, cudaStream_t stream) {
   args.dout = make_sw128_tensor_map(p.dout, p.dout_strides, packed, rows_q, p.heads_q, p.batch, D, BM, "dout");
   args.k = make_sw128_tensor_map(p.k, p.k_strides, packed, rows_k, p.heads_kv, p.batch, D, Cfg::kBN, "k");
   args.v = make_sw128_tensor_map(p.v, p.v_strides, packed, rows_k, p.heads_kv, p.batch, D, Cfg::kBN, "v");
-  auto kernel = sa_bwd_tma_kernel<D, BM, KTILES, T, EXACT, DEFER_DQ>;
+  auto kernel = sa_bwd_tma_kernel<D, BM, KTILES, T, EXACT, DEFER_DQ, DQ_IN_KERNEL>;
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Cfg::kSmemBytes));
   const int n_ktiles = (p.n_k + Cfg::kBN - 1) / Cfg::kBN;
   dim3 grid((n_ktiles + Cfg::kKTiles - 1) / Cfg::kKTiles, p.heads_kv, p.batch);  // k-tiles x and n_ktiles - 1 - x
   if (grid.x > 0 && grid.y > 0 && grid.z > 0) kernel<<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(kp, args);
-  // No keys (dQ = 0, from the zero workspace), or the A/B's separate epilogue.
-  if (grid.x == 0 || kp.dq_tile_count == nullptr) launch_dq_convert<D, T>(kp, stream);
+  // The second kernel converts dQ (also for DQ_IN_KERNEL when no CTA runs: dQ = 0 from the cleared workspace).
+  if (grid.x == 0 || !DQ_IN_KERNEL) launch_dq_convert<D, T>(kp, stream);
 }
 
 }  // namespace sigtrain::kernels::detail

@@ -11,6 +11,8 @@ void run_bwd_wgmma(const KParams& kp, cudaStream_t stream, int variant) {
   // Tuning variant 2: the production tiles with tile t - 1's dQ in iteration t and split signals instead of one
   // meeting per q-tile (notebook v14).
   if (variant == 2) return launch_bwd_tma<D, WgBwdTile<D>::BM, 1, T, EXACT, true>(kp, stream);
+  // Tuning variant 3: the production tiles with dQ converted inside the kernel instead of a second kernel (v13).
+  if (variant == 3) return launch_bwd_tma<D, WgBwdTile<D>::BM, 1, T, EXACT, false, true>(kp, stream);
 #endif
   (void)variant;
   launch_bwd_tma<D, WgBwdTile<D>::BM, 1, T, EXACT>(kp, stream);

@@ -2,10 +2,10 @@
 //
 // dQ_accum (fp32) is summed by atomics from every k-tile that sees a q-tile. Each (sequence, q-head, q-tile) has a
 // counter in the workspace: once a CTA's atomics are visible it adds the number of its k-tiles that reached the tile,
-// and the CTA that completes the count (dq_tile_contributors) scales and converts the tile into dQ, zeroes its
-// accumulator rows and resets the counter. The conversion's memory traffic then overlaps the other CTAs' products,
-// and the backward leaves its whole workspace zero again, so a caller that keeps the buffer needs no clearing
-// (SigmoidAttentionParams::workspace_zeroed).
+// and the CTA that completes the count (dq_tile_contributors) scales and converts the tile into dQ. Meant to overlap
+// the conversion's memory traffic with the other CTAs' products; measured slower than the separate kernel
+// (docs/kernel-notebook.md v13: probably because the converting CTA's loads are latency-bound and the last CTA of a
+// (sequence, head) converts most of its tiles), so it is a tuning variant of the Hopper backward (3) only.
 #pragma once
 
 #include <climits>
@@ -75,7 +75,6 @@ __device__ void dq_finish_tiles(const KParams& kp, const SeqInfo& si, int b, int
       const int mine = (m >= m_begin0) + (m >= m_begin1);
       int* count = dq_tile_counts<BM>(kp, b, h_begin + i) + m;
       if (mine > 0 && atomicAdd(count, mine) + mine == dq_tile_contributors<BM, BN>(p.causal, si, m)) {
-        *count = 0;       // every contribution is in: ready for the next call
         __threadfence();  // and the other CTAs' atomics are seen before this CTA reads the tile
         won[atomicAdd(&n_won, 1)] = pair;
       }
@@ -88,10 +87,8 @@ __device__ void dq_finish_tiles(const KParams& kp, const SeqInfo& si, int b, int
       const int rows = min(BM, si.Lq - q0);
       for (int e = tid; e < rows * CH; e += THREADS) {
         const int r = q0 + e / CH, cc = e % CH;
-        float4* acc = reinterpret_cast<float4*>(kp.dq_accum + ((dq_row0 + r) * p.heads_q + h) * D + cc * 8);
+        const float4* acc = reinterpret_cast<const float4*>(kp.dq_accum + ((dq_row0 + r) * p.heads_q + h) * D + cc * 8);
         const float4 lo = __ldcg(acc), hi = __ldcg(acc + 1);  // from L2, where the atomics went
-        __stcg(acc, make_float4(0.f, 0.f, 0.f, 0.f));
-        __stcg(acc + 1, make_float4(0.f, 0.f, 0.f, 0.f));
         *reinterpret_cast<uint4*>(dq + static_cast<int64_t>(r) * p.dq_strides.seq + cc * 8) =
             pack8_scaled<T>(lo, hi, kp.scale);
       }

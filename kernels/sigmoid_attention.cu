@@ -56,23 +56,16 @@ bool current_device_is_sm90() {
 }
 
 // The tuning switches of the environment (SIGTRAIN_SA_FORWARD / SIGTRAIN_SA_BACKWARD = mma | wgmma, and with
-// SIGTRAIN_SA_TUNING_VARIANTS SIGTRAIN_SA_FWD_VARIANT / SIGTRAIN_SA_BWD_VARIANT = 0..2, SIGTRAIN_SA_DQ_EPILOGUE =
-// kernel | separate), read once per process: an A/B comparison sets them before the program starts.
+// SIGTRAIN_SA_TUNING_VARIANTS SIGTRAIN_SA_FWD_VARIANT / SIGTRAIN_SA_BWD_VARIANT = 0..3), read once per process:
+// an A/B comparison sets them before the program starts.
 struct TuningSwitches {
   const char* forward_kernel = nullptr;   // value of SIGTRAIN_SA_FORWARD, or null
   const char* backward_kernel = nullptr;  // value of SIGTRAIN_SA_BACKWARD, or null
   int fwd_variant = 0;
   int bwd_variant = 0;
-  bool dq_epilogue_in_kernel = false;
 };
 
-int variant_of(const char* v) { return (v != nullptr && v[0] >= '0' && v[0] <= '2') ? v[0] - '0' : 0; }
-// Default `separate` until the in-kernel epilogue has run on a GPU (docs/kernel-notebook.md v13).
-bool dq_epilogue_of(const char* v) {
-  if (v == nullptr || v[0] == '\0' || std::string(v) == "separate") return false;
-  if (std::string(v) == "kernel") return true;
-  throw std::invalid_argument(std::string("SIGTRAIN_SA_DQ_EPILOGUE=") + v + ": expected kernel or separate");
-}
+int variant_of(const char* v) { return (v != nullptr && v[0] >= '0' && v[0] <= '3') ? v[0] - '0' : 0; }
 
 const TuningSwitches& tuning_switches() {
   static const TuningSwitches switches = [] {
@@ -81,7 +74,6 @@ const TuningSwitches& tuning_switches() {
     t.backward_kernel = std::getenv("SIGTRAIN_SA_BACKWARD");
     t.fwd_variant = variant_of(std::getenv("SIGTRAIN_SA_FWD_VARIANT"));
     t.bwd_variant = variant_of(std::getenv("SIGTRAIN_SA_BWD_VARIANT"));
-    t.dq_epilogue_in_kernel = dq_epilogue_of(std::getenv("SIGTRAIN_SA_DQ_EPILOGUE"));
     return t;
   }();
   return switches;
@@ -188,8 +180,6 @@ bool sigmoid_attention_supported(const SigmoidAttentionParams& p, std::string* w
   return true;
 }
 
-bool sigmoid_attention_dq_epilogue_in_kernel() { return tuning_switches().dq_epilogue_in_kernel; }
-
 bool sigmoid_attention_wgmma_available() {
 #ifdef SIGTRAIN_KERNELS_HAVE_SM90A
   return current_device_is_sm90();
@@ -240,10 +230,8 @@ void sigmoid_attention_backward(const SigmoidAttentionParams& p, void* workspace
                                 "sigmoid_attention_backward_workspace_bytes() bytes");
   detail::KParams kp = make_kparams(p);
   kp.dq_accum = static_cast<float*>(workspace);
-  const bool dq_in_kernel = p.dq_epilogue >= 0 ? p.dq_epilogue == 1 : tuning_switches().dq_epilogue_in_kernel;
-  kp.dq_tile_count =
-      dq_in_kernel ? reinterpret_cast<int*>(static_cast<unsigned char*>(workspace) + dq_accum_bytes(p)) : nullptr;
-  if (ws > 0 && !p.workspace_zeroed) {
+  kp.dq_tile_count = reinterpret_cast<int*>(static_cast<unsigned char*>(workspace) + dq_accum_bytes(p));
+  if (ws > 0) {
     const cudaError_t e = cudaMemsetAsync(workspace, 0, ws, stream);
     if (e != cudaSuccess)
       throw std::runtime_error(std::string("sigmoid_attention_backward: memset: ") + cudaGetErrorString(e));

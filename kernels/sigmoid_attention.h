@@ -80,38 +80,27 @@ struct SigmoidAttentionParams {
   // = mma | wgmma (for A/B comparisons inside a whole model); an explicit value cannot.
   AttentionKernel forward_kernel = AttentionKernel::kAuto;
   AttentionKernel backward_kernel = AttentionKernel::kAuto;
-  // Tile configuration of builds with SIGTRAIN_KERNELS_TUNING_VARIANTS (kernels/sa_dispatch.h): 0..2, or -1 for the
+  // Tile configuration of builds with SIGTRAIN_KERNELS_TUNING_VARIANTS (kernels/sa_dispatch.h): 0..3, or -1 for the
   // process's SIGTRAIN_SA_FWD_VARIANT / SIGTRAIN_SA_BWD_VARIANT (read once; default 0). Ignored by other builds.
   int tuning_variant = -1;
-  // Where the Hopper backward turns its fp32 dQ accumulator into dQ: 1 inside the backward kernel, 0 a separate
-  // kernel after it, -1 the process's SIGTRAIN_SA_DQ_EPILOGUE (kernel | separate; read once). The default is
-  // `separate` until the in-kernel epilogue has run on a GPU (docs/kernel-notebook.md v13). The mma.sync backward
-  // always uses the separate kernel.
-  int dq_epilogue = -1;
 
   // Backward (dO in, dQ/dK/dV out; same layouts as Q/K/V).
   const void* dout = nullptr; Strides dout_strides;
   void* dq = nullptr;         Strides dq_strides;
   void* dk = nullptr;         Strides dk_strides;
   void* dv = nullptr;         Strides dv_strides;
-  // The workspace is all zero on entry, so the backward skips clearing it. Every backward leaves its workspace all
-  // zero again, so a buffer zeroed once and kept for later calls (on one stream at a time) qualifies.
-  bool workspace_zeroed = false;
 };
 
 // True when the kernels support these parameters (dtype, head_dim, alignment, strides, GQA ratio ...). On false,
 // *why_not (if given) says why. forward=false also checks the backward pointers.
 bool sigmoid_attention_supported(const SigmoidAttentionParams& p, std::string* why_not, bool forward = true);
 
-// The process's default for SigmoidAttentionParams::dq_epilogue (SIGTRAIN_SA_DQ_EPILOGUE): true for `kernel`.
-bool sigmoid_attention_dq_epilogue_in_kernel();
-
 // True when the current CUDA device can run AttentionKernel::kWgmma in both directions (compute capability 9.0, and
 // this library was built for sm_90a).
 bool sigmoid_attention_wgmma_available();
 
-// Bytes of device workspace sigmoid_attention_backward needs (an fp32 dQ accumulator and per-tile counters),
-// 256-byte aligned. Unless workspace_zeroed, the backward clears it first (cudaMemsetAsync on the stream).
+// Bytes of device workspace sigmoid_attention_backward needs (an fp32 dQ accumulator and, for a tuning variant of
+// the Hopper backward, per-tile counters), 256-byte aligned; the backward clears it first (cudaMemsetAsync).
 size_t sigmoid_attention_backward_workspace_bytes(const SigmoidAttentionParams& p);
 
 // Launch on `stream`. Throw std::invalid_argument on unsupported parameters and std::runtime_error on a CUDA error

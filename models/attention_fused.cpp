@@ -9,14 +9,10 @@
 #include <c10/cuda/CUDAGuard.h>
 #include <torch/autograd.h>
 
-#include <algorithm>
 #include <array>
 #include <cstdint>
-#include <map>
-#include <mutex>
 #include <stdexcept>
 #include <string>
-#include <utility>
 
 #include "models/attention.h"
 #include "sigmoid_attention.h"
@@ -134,38 +130,6 @@ at::Tensor run_forward(const at::Tensor& q, const at::Tensor& k, const at::Tenso
   return o;
 }
 
-// The backward's workspace (an fp32 dQ accumulator), kept per (device, stream) and zeroed once when it is made or
-// grown: every backward leaves it zero again (SigmoidAttentionParams::workspace_zeroed), which saves clearing up to
-// B·T·H·D·4 bytes per call. Calls on one stream run in order, so they never share it at the same time. While a CUDA
-// graph is being captured a call takes a workspace of its own instead (cleared in the graph), so that no graph holds
-// the address of a buffer that a later, larger call may replace; so does every call unless the process runs the
-// Hopper backward's in-kernel dQ epilogue (SIGTRAIN_SA_DQ_EPILOGUE=kernel, not yet the default).
-struct KeptWorkspace {
-  void* ptr = nullptr;
-  bool zeroed = false;  // the kernels may skip the clear
-  at::Tensor per_call;  // keeps a capture's own workspace alive until the launch is recorded
-};
-KeptWorkspace backward_workspace(size_t bytes, const at::Tensor& like, cudaStream_t stream) {
-  bytes = std::max<size_t>(bytes, 16);
-  cudaStreamCaptureStatus capture = cudaStreamCaptureStatusNone;
-  if (cudaStreamIsCapturing(stream, &capture) != cudaSuccess)
-    throw std::runtime_error("fused attention: cudaStreamIsCapturing failed");
-  const auto bytes_of = like.options().dtype(at::kByte);
-  // Kept only with SIGTRAIN_SA_DQ_EPILOGUE=kernel until that path has run on a GPU (docs/kernel-notebook.md v13).
-  if (capture != cudaStreamCaptureStatusNone || !K::sigmoid_attention_dq_epilogue_in_kernel()) {
-    at::Tensor own = at::empty({static_cast<int64_t>(bytes)}, bytes_of);
-    return {own.data_ptr(), false, own};
-  }
-  static std::mutex mutex;
-  // Never destroyed: freeing CUDA memory after the allocator's own teardown at exit would crash.
-  static auto* kept = new std::map<std::pair<int, cudaStream_t>, at::Tensor>();
-  const std::lock_guard<std::mutex> lock(mutex);
-  at::Tensor& buffer = (*kept)[{like.get_device(), stream}];
-  if (!buffer.defined() || static_cast<size_t>(buffer.numel()) < bytes)
-    buffer = at::zeros({static_cast<int64_t>(bytes)}, bytes_of);  // on the current stream: before the kernels
-  return {buffer.data_ptr(), true, {}};
-}
-
 // Writes dq, dk, dv (any kernel-ready views, e.g. of one packed buffer) from the upstream gradient of O.
 void run_backward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& dout_in,
                   const FusedArgs& args, const at::Tensor& dq, const at::Tensor& dk, const at::Tensor& dv) {
@@ -175,10 +139,9 @@ void run_backward(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
   p.dq = dq.data_ptr(); p.dq_strides = strides_of(dq);
   p.dk = dk.data_ptr(); p.dk_strides = strides_of(dk);
   p.dv = dv.data_ptr(); p.dv_strides = strides_of(dv);
-  const cudaStream_t stream = at::cuda::getCurrentCUDAStream().stream();
-  const KeptWorkspace ws = backward_workspace(K::sigmoid_attention_backward_workspace_bytes(p), q, stream);
-  p.workspace_zeroed = ws.zeroed;
-  K::sigmoid_attention_backward(p, ws.ptr, stream);
+  const size_t ws_bytes = K::sigmoid_attention_backward_workspace_bytes(p);
+  at::Tensor ws = at::empty({static_cast<int64_t>(std::max<size_t>(ws_bytes, 16))}, q.options().dtype(at::kByte));
+  K::sigmoid_attention_backward(p, ws.data_ptr(), at::cuda::getCurrentCUDAStream().stream());
 }
 
 class FusedSigmoidAttention : public torch::autograd::Function<FusedSigmoidAttention> {
