@@ -276,14 +276,7 @@ __global__ void sa_dq_convert_kernel(const KParams kp) {
       dst_off = bb * p.dq_strides.batch + r * p.dq_strides.seq + h * p.dq_strides.head;
     }
     const float4* src = reinterpret_cast<const float4*>(kp.dq_accum + rh * D + cc * 8);
-    const float4 a = src[0], c = src[1];
-    const float s = kp.scale;
-    uint4 out;
-    out.x = MmaType<T>::pack(a.x * s, a.y * s);
-    out.y = MmaType<T>::pack(a.z * s, a.w * s);
-    out.z = MmaType<T>::pack(c.x * s, c.y * s);
-    out.w = MmaType<T>::pack(c.z * s, c.w * s);
-    *reinterpret_cast<uint4*>(static_cast<T*>(p.dq) + dst_off + cc * 8) = out;
+    *reinterpret_cast<uint4*>(static_cast<T*>(p.dq) + dst_off + cc * 8) = pack8_scaled<T>(src[0], src[1], kp.scale);
   }
 }
 

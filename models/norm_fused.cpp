@@ -16,7 +16,6 @@ namespace K = sigtrain::kernels;
 using torch::autograd::AutogradContext;
 using torch::autograd::tensor_list;
 
-
 K::NormParams params_for(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias, double eps, bool rms,
                          at::ScalarType out_dtype) {
   K::NormParams p;

@@ -66,8 +66,9 @@ class MicroStepGraph {
 
   GraphShapePolicy policy_;
   // The graphs' shared pool (an at::cuda::MempoolId_t) and the one side stream every capture runs on, made at the
-  // first capture. One stream because LibTorch keeps a cuBLAS(Lt) workspace per stream (32 MiB on Hopper): a new pool
-  // stream per capture would leave one workspace per graph allocated.
+  // first capture. One stream because LibTorch keeps its cuBLAS and cuBLASLt workspaces per stream (32 MiB each on
+  // Hopper): a new pool stream per capture left them allocated per graph (single-cell peak 1.11 -> 0.78 GiB with one
+  // stream, docs/benchmarks.md).
   std::optional<std::pair<unsigned long long, unsigned long long>> pool_;
   std::optional<c10::Stream> capture_stream_;
   bool told_cap_ = false;
