@@ -250,9 +250,28 @@ __device__ __forceinline__ ScoreMod make_score_mod(const KParams& kp, int b, con
   return mod;
 }
 
+// ---- The forward kernels' shared prologue: how many k-tiles a q-tile meets, and the output rows it only zeroes ----
+
+// Forward (both kernel families): the number of BN-key tiles the q-tile [q0, q0 + BM) (q0 < Lq) reads: every key of
+// its sequence, causally those up to its last row's diagonal. 0: it sees no key (O = 0).
+template <int BM, int BN>
+__host__ __device__ __forceinline__ int fwd_k_tiles(bool causal, const SeqInfo& si, int q0) {
+  int k_end = si.Lk;
+  if (causal) k_end = min(k_end, q0 + BM + (si.Lk - si.Lq));
+  return k_end > 0 ? (k_end + BN - 1) / BN : 0;
+}
+// O = 0 on the q-tile's rows that the output layout gives this CTA: up to n_q padded, up to Lq packed (the rows past
+// a packed sequence are the next one's). The kernels call it at each of their two early exits and keep both: merged
+// exits cost 3-9 % (notebook v10). The guard is redundant but not idle: each call site's condition folds it to what
+// the inline prologue tested, and the kernels compile to the same SASS as before; without it they did not (v15).
+template <int D, int BM, int THREADS, typename T>
+__device__ __forceinline__ void fwd_zero_o_tile(const SigmoidAttentionParams& p, const SeqInfo& si, T* optr, int q0,
+                                                int tid) {
+  if (!si.varlen_q || q0 < si.Lq)
+    zero_rows<D, THREADS>(optr, p.o_strides.seq, q0, min(q0 + BM, si.varlen_q ? si.Lq : p.n_q), tid);
+}
+
 // ---- The backward kernels' shared prologue: which q-tiles a CTA meets, and the rows it only zeroes --------------
-// (The forward kernels keep their own, equivalent prologue: the same kind of helper there made the mma.sync D128
-// forward spill and cost the forward kernels 3-9 % in an A/B on the H200, docs/kernel-notebook.md v10.)
 
 // Backward (both kernel families): the q-tiles [m_begin, m_begin + nm) of BM queries that see the k-tile
 // [k0, k0 + BN) (causal: from the first query on its diagonal), and row_end, the end of the dK / dV rows this CTA

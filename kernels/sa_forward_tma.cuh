@@ -86,18 +86,15 @@ __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MIN
   const int q0 = item.m_block * BM;
   T* optr = static_cast<T*>(p.o) + seq_base(p.o_strides, si.varlen_q, b, si.q_row0, h);
   const int64_t o_sn = p.o_strides.seq;
-  if (q0 >= si.Lq) {  // rows past the sequence: 0 in the padded layout, not ours in the packed one
-    if (!si.varlen_q) zero_rows<D, Cfg::kThreads>(optr, o_sn, q0, min(q0 + BM, p.n_q), tid);
+  if (q0 >= si.Lq) {  // rows past the sequence
+    fwd_zero_o_tile<D, BM, Cfg::kThreads>(p, si, optr, q0, tid);
     return;
   }
   const int hk = h / kp.group;
   const int off = si.Lk - si.Lq;
-  int k_end = si.Lk;
-  if (p.causal) k_end = min(k_end, q0 + BM + off);
-  const int n_tiles = k_end > 0 ? (k_end + BN - 1) / BN : 0;
+  const int n_tiles = fwd_k_tiles<BM, BN>(p.causal, si, q0);
   if (n_tiles == 0) {  // no visible key: O = 0
-    const int r_end = si.varlen_q ? si.Lq : p.n_q;
-    zero_rows<D, Cfg::kThreads>(optr, o_sn, q0, min(q0 + BM, r_end), tid);
+    fwd_zero_o_tile<D, BM, Cfg::kThreads>(p, si, optr, q0, tid);
     return;
   }
 

@@ -25,7 +25,7 @@
 
 #include "half_bits.h"
 #include "sa_dq_finish.cuh"     // dq_tile_contributors, dq_first_reached_row, bwd_q_span (host-callable)
-#include "sa_forward_tma.cuh"  // fwd_item (host-callable)
+#include "sa_forward_tma.cuh"  // fwd_item, fwd_k_tiles (host-callable)
 #include "sigmoid_attention.h"
 
 using namespace sigtrain::kernels;
@@ -700,6 +700,43 @@ TEST(SigmoidAttentionSchedule, ForwardItemOrderIsAPermutation) {
   std::vector<int> order;
   for (int idx = 0; idx < 5; ++idx) order.push_back(fwd_item(idx, 5, 1, 1, 1, true).m_block);
   EXPECT_EQ(order, (std::vector<int>{4, 0, 3, 1, 2}));
+}
+
+// The forward kernels read fwd_k_tiles key tiles per q-tile: the tiles must hold every key a query of the tile sees
+// (causal: keys up to its diagonal, bottom-right aligned), the last tile at least one such key, and a q-tile whose
+// queries see no key reads none (the kernels then write O = 0). Checked against the mask itself, for every length pair
+// and q-tile. (Host-only: runs on CI.)
+template <int BM, int BN>
+void expect_fwd_k_tiles_cover_the_visible_keys() {
+  using namespace sigtrain::kernels::detail;
+  const int lengths[] = {0, 1, 5, 31, 32, 33, 63, 64, 65, 127, 128, 129, 191, 192, 200, 255, 256, 257, 385, 513};
+  for (bool causal : {false, true})
+    for (int Lq : lengths)
+      for (int Lk : lengths) {
+        const SeqInfo si{0, 0, Lq, Lk, false, false};
+        for (int q0 = 0; q0 < Lq; q0 += BM) {
+          int last_seen = -1;  // the largest key index a query of the tile sees
+          for (int i = q0; i < std::min(q0 + BM, Lq); ++i)
+            last_seen = std::max(last_seen, causal ? std::min(Lk - 1, i + (Lk - Lq)) : Lk - 1);
+          const int n_tiles = fwd_k_tiles<BM, BN>(causal, si, q0);
+          const std::string where = "BM " + std::to_string(BM) + " BN " + std::to_string(BN) +
+                                    (causal ? " causal" : "") + " Lq " + std::to_string(Lq) + " Lk " +
+                                    std::to_string(Lk) + " q0 " + std::to_string(q0);
+          if (last_seen < 0) {
+            ASSERT_EQ(n_tiles, 0) << where;
+          } else {
+            ASSERT_GT(n_tiles * BN, last_seen) << where << ": a visible key is left out";
+            ASSERT_LE((n_tiles - 1) * BN, last_seen) << where << ": the last tile holds no visible key";
+          }
+        }
+      }
+}
+
+TEST(SigmoidAttentionSchedule, ForwardKeyTilesCoverTheVisibleKeys) {
+  expect_fwd_k_tiles_cover_the_visible_keys<128, 128>();  // Hopper forward, head dims 64 and 128
+  expect_fwd_k_tiles_cover_the_visible_keys<192, 64>();   // Hopper forward, three consumer warpgroups
+  expect_fwd_k_tiles_cover_the_visible_keys<128, 32>();   // mma.sync forward, head dim 128
+  expect_fwd_k_tiles_cover_the_visible_keys<64, 32>();    // mma.sync forward, head dim 256
 }
 
 // The Hopper backward converts a dQ tile when the tile's counter reaches dq_tile_contributors, and writes zeros to
