@@ -5,7 +5,14 @@
 #include <gtest/gtest.h>
 #include <torch/cuda.h>
 
+#if defined(SIGTRAIN_TORCH_CUDA)
+#include <ATen/cuda/CUDAContext.h>
+#include <c10/cuda/CUDAStream.h>
+#endif
+
 #include <map>
+#include <mutex>
+#include <shared_mutex>
 
 #include "tests/trainer/training_fixture.h"
 
@@ -92,3 +99,50 @@ TEST(CudaGraphsGpu, LengthBucketedCellsReplayOneGraphPerShape) {
   std::printf("%zu graphs captured; loss at step 40: %.6f eager, %.6f graphed\n", captures,
               eager.at(40)["loss"].get<double>(), graphed.at(40)["loss"].get<double>());
 }
+
+#if defined(SIGTRAIN_TORCH_CUDA)
+namespace {
+
+// LibTorch's cuBLAS and cuBLASLt workspaces kept for `stream` (the maps are keyed by handle and stream); with
+// `erase`, those are freed first (after a device synchronisation: no kernel still uses them).
+size_t cublas_workspaces_of(cudaStream_t stream, bool erase) {
+  if (erase) torch::cuda::synchronize();
+  size_t n = 0;
+  for (auto* m : {&at::cuda::cublas_handle_stream_to_workspace(), &at::cuda::cublaslt_handle_stream_to_workspace()}) {
+    std::unique_lock lock(m->mutex);
+    for (auto it = m->map.begin(); it != m->map.end();) {
+      if (std::get<1>(it->first) != static_cast<void*>(stream)) {
+        ++it;
+      } else {
+        ++n;
+        it = erase ? m->map.erase(it) : std::next(it);
+      }
+    }
+  }
+  return n;
+}
+
+}  // namespace
+
+TEST(CudaGraphsGpu, GraphedRunKeepsNoWorkspacesOnTheDefaultStream) {
+  // With train.cuda_graphs the whole loop runs on a stream of its own and captures on it (trainer/loop/run_stream.h),
+  // so LibTorch keeps one set of cuBLAS workspaces (32 MiB each on Hopper). Before, the eager micro-steps and the
+  // optimizer ran on the default stream and the captures on a side stream: two sets, the single-cell peak's excess
+  // over PyTorch's. The run must leave no workspace on the default stream (the previous tests' are freed first).
+  if (!torch::cuda::is_available()) GTEST_SKIP() << "no CUDA device";
+  const cudaStream_t default_stream = c10::cuda::getDefaultCUDAStream().stream();
+  cublas_workspaces_of(default_stream, /*erase=*/true);
+  ASSERT_EQ(cublas_workspaces_of(default_stream, false), 0u);
+  auto dir = fixture::fresh_dir("cuda_graphs_stream_gpu");
+  trainer::TrainOptions opts;
+  opts.config_files = {fixture::write_tiny_config(dir)};
+  opts.overrides = {"train.device=cuda", "train.precision=bf16", "train.steps=8", "attention.backend=fused",
+                    "model.d_model=128", "model.n_head=2", "model.mlp=gelu", "model.bias=true",
+                    "eval.every=4", "checkpoint.every=4", "logging.level=info", "train.cuda_graphs=on"};
+  opts.run_dir = (dir / "graphed").string();
+  ASSERT_EQ(trainer::run_training(opts), 0);
+  EXPECT_NE(fixture::read_text(dir / "graphed" / "train.log").find("train.cuda_graphs: captured"), std::string::npos);
+  EXPECT_EQ(cublas_workspaces_of(default_stream, false), 0u)
+      << "the graphed run used cuBLAS on the default stream: a second set of workspaces beside its own stream's";
+}
+#endif

@@ -77,15 +77,20 @@ MicroStepGraph::Captured MicroStepGraph::capture(const Batch& batch, const Body&
   for (size_t i = 0; i < dst.size(); ++i)
     if (src[i]->defined()) *dst[i] = src[i]->clone();
 
-  // Capture on a side stream (the legacy default stream cannot be captured) that first waits for everything
-  // queued so far; afterwards the current stream waits for the capture's stream, as PyTorch's torch.cuda.graph.
-  // Every graph captures into the one shared pool (micro_step_graph.h says why that is safe in any replay order).
+  // Capture on the current stream when it is not the default one (the training loop's own stream, run_stream.h:
+  // the captures then share its cuBLAS workspaces). The legacy default stream cannot be captured: then on a side
+  // stream that first waits for everything queued so far, the current stream waiting for it afterwards, as PyTorch's
+  // torch.cuda.graph. Every graph captures into the one shared pool (micro_step_graph.h says why that is safe in any
+  // replay order).
   const c10::cuda::CUDAStream current = c10::cuda::getCurrentCUDAStream();
-  if (!capture_stream_) capture_stream_ = c10::cuda::getStreamFromPool().unwrap();
-  const c10::cuda::CUDAStream side(*capture_stream_);
+  const bool on_current = current != c10::cuda::getDefaultCUDAStream(current.device_index());
+  if (!on_current && !capture_stream_) capture_stream_ = c10::cuda::getStreamFromPool().unwrap();
+  const c10::cuda::CUDAStream side = on_current ? current : c10::cuda::CUDAStream(*capture_stream_);
   at::cuda::CUDAEvent ready;
-  ready.record(current);
-  ready.block(side);
+  if (!on_current) {
+    ready.record(current);
+    ready.block(side);
+  }
   auto graph = std::make_unique<at::cuda::CUDAGraph>();
   {
     c10::cuda::CUDAStreamGuard on_side(side);
@@ -103,9 +108,11 @@ MicroStepGraph::Captured MicroStepGraph::capture(const Batch& batch, const Body&
     }
     graph->capture_end();
   }
-  at::cuda::CUDAEvent done;
-  done.record(side);
-  done.block(current);
+  if (!on_current) {
+    at::cuda::CUDAEvent done;
+    done.record(side);
+    done.block(current);
+  }
   c.graph = std::move(graph);
 #endif
   return c;

@@ -65,10 +65,11 @@ class MicroStepGraph {
   Captured capture(const Batch& batch, const Body& body);
 
   GraphShapePolicy policy_;
-  // The graphs' shared pool (an at::cuda::MempoolId_t) and the one side stream every capture runs on, made at the
-  // first capture. One stream because LibTorch keeps its cuBLAS and cuBLASLt workspaces per stream (32 MiB each on
-  // Hopper): a new pool stream per capture left them allocated per graph (single-cell peak 1.11 -> 0.78 GiB with one
-  // stream, docs/benchmarks.md).
+  // The graphs' shared pool (an at::cuda::MempoolId_t) and, for captures called on the default stream, the one side
+  // stream they all run on, made at the first such capture. One stream because LibTorch keeps its cuBLAS and
+  // cuBLASLt workspaces per stream (32 MiB each on Hopper): a new pool stream per capture left them allocated per
+  // graph (single-cell peak 1.11 -> 0.78 GiB with one stream, docs/benchmarks.md). The training loop calls run() on a
+  // stream of its own (run_stream.h), which the captures then use, so that no side stream is made at all.
   std::optional<std::pair<unsigned long long, unsigned long long>> pool_;
   std::optional<c10::Stream> capture_stream_;
   bool told_cap_ = false;

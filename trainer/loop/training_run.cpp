@@ -12,6 +12,7 @@
 #include "data/lm_sampler.h"
 #include "models/gemm_algos.h"
 #include "trainer/loop/micro_step_graph.h"
+#include "trainer/loop/run_stream.h"
 #include "trainer/loop/stop_signal.h"
 #include "trainer/optim/grad_norm.h"
 #include "trainer/optim/lr_schedule.h"
@@ -361,6 +362,10 @@ void TrainingRun::mark_diverged(RunSummary& summary) const {
 }
 
 void TrainingRun::run(RunSummary& summary) {
+  // With CUDA graphs, the whole loop (eager micro-steps, captures, replays, optimizer, evaluation, checkpoints) on
+  // one stream of its own, so that LibTorch keeps one set of cuBLAS workspaces (run_stream.h).
+  std::optional<RunStream> own_stream;
+  if (graph_) own_stream.emplace();
   const int64_t steps = cfg_.train.steps;
   if (state_.step == 0 && cfg_.eval.every > 0) evaluate();
   while (state_.step < steps) {
