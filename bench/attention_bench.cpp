@@ -142,10 +142,11 @@ int main(int argc, char** argv) {
               "var", "ours fwd", "ours bwd", "flash f/b", "cudnn f/b", "effic f/b");
 
   std::mt19937 rng(1234);
-  // --variants: forward tile variants 0..2, backward 0..3 on Hopper, 0..1 on mma.sync (see kernels/sa_dispatch.h;
+  // --variants: forward tile variants 0..2, backward 0..7 on Hopper, 0..1 on mma.sync (see kernels/sa_dispatch.h;
   // needs a build with -DSIGTRAIN_KERNELS_TUNING_VARIANTS=ON, otherwise every variant runs variant 0); -1 = library
-  // default.
-  const std::vector<int> variants = o.variants ? std::vector<int>{0, 1, 2, 3} : std::vector<int>{-1};
+  // default. Backward variants 4..7 are timing-only (wrong results): each leaves one stage of variant 0 out, and a
+  // line after them says what each stage costs (the difference to variant 0).
+  const std::vector<int> variants = o.variants ? std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7} : std::vector<int>{-1};
   for (int D : o.d)
     for (int N : o.n) {
       const int B = std::max(1, 16384 / N), H = std::max(1, 2048 / D);
@@ -221,16 +222,20 @@ int main(int argc, char** argv) {
             ctx.setSDPUseMath(true);
           }
 #endif
-          for (int var : variants) {
+          std::vector<double> bwd_ms_of_variant(variants.size(), 0.0);
+          for (size_t vi = 0; vi < variants.size(); ++vi) {
+            const int var = variants[vi];
             p.tuning_variant = var;  // -1: the build's default tiles
             double tf_ms = 0, tb_ms = 0;
             const bool do_bwd = o.bwd, do_fwd = o.fwd && var < 3;
             if (do_fwd) tf_ms = time_ms([&] { sigmoid_attention_forward(p, nullptr); }, o.warmup, o.reps);
             if (do_bwd) tb_ms = time_ms([&] { sigmoid_attention_backward(p, ws, nullptr); }, o.warmup, o.reps);
             const double f_tf = tf_ms > 0 ? fwd_flops / (tf_ms * 1e-3) / 1e12 : 0;
-            // On Hopper the default kernels are the wgmma ones; time the mma.sync ones beside them.
+            bwd_ms_of_variant[vi] = tb_ms;
+            // On Hopper the default kernels are the wgmma ones; time the mma.sync ones beside them (not again for the
+            // timing-only variants, which the mma.sync kernels do not have).
             double f_mma_tf = 0, b_mma_tf = 0;
-            if (sigmoid_attention_wgmma_available()) {
+            if (sigmoid_attention_wgmma_available() && var < 4) {
               SigmoidAttentionParams pm = p;
               pm.forward_kernel = pm.backward_kernel = AttentionKernel::kMmaSync;
               if (do_fwd)
@@ -258,6 +263,24 @@ int main(int argc, char** argv) {
                            N, B, H, pad, causal, std::max(var, 0), tf_ms, f_tf, tb_ms, b_tf, torch_tf[0][0],
                            torch_tf[0][1], torch_tf[1][0], torch_tf[1][1], torch_tf[2][0], torch_tf[2][1], f_mma_tf,
                            b_mma_tf);
+          }
+          if (o.variants && o.bwd && sigmoid_attention_wgmma_available()) {
+            // Where variant 0's backward time goes: the workspace clear (timed alone here) and the stages that
+            // variants 4..7 leave out. Stages overlap, so the parts need not add up to the whole.
+            const size_t ws_bytes = sigmoid_attention_backward_workspace_bytes(p);
+            const double memset_ms =
+                time_ms([&] { CUDA_OK(cudaMemsetAsync(ws, 0, ws_bytes)); }, o.warmup, o.reps);
+            const double t0 = bwd_ms_of_variant[0];
+            std::printf("     backward %.3f ms; its workspace clear alone %.3f ms; variant 0 minus the variant without "
+                        "the stage: dQ atomics %.3f, sigma/dS %.3f, warpgroup meeting %.3f, dQ conversion kernel "
+                        "%.3f ms\n",
+                        t0, memset_ms, t0 - bwd_ms_of_variant[4], t0 - bwd_ms_of_variant[5],
+                        t0 - bwd_ms_of_variant[6], t0 - bwd_ms_of_variant[7]);
+            if (csv)
+              std::fprintf(csv, "# breakdown D %d N %d causal %d: bwd_ms %.4f memset_ms %.4f skip_atomics_ms %.4f "
+                                "skip_pointwise_ms %.4f skip_meeting_ms %.4f skip_convert_ms %.4f\n",
+                           D, N, causal, t0, memset_ms, bwd_ms_of_variant[4], bwd_ms_of_variant[5],
+                           bwd_ms_of_variant[6], bwd_ms_of_variant[7]);
           }
           if (o.variants) {
             unsetenv("SIGTRAIN_SA_FWD_VARIANT");

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-shot GPU-machine script: build the kernels standalone (+ LibTorch columns when possible), run the tests,
 # compute-sanitizer memcheck/racecheck on a small sweep, then the benchmark. Logs go to $OUT (or ./device-out).
-#   bench/device_run.sh [test|sanitize|bench|all] [bench args...]
+#   bench/device_run.sh [build|test|sanitize|bench|all] [bench args...]   (build: only the build, e.g. before a
+#   stage run under `timeout`)
 #   PROJECT_BUILD=build uses the binaries of the project's own build instead of building the kernels standalone.
 #   SA_CMAKE_ARGS="-DSIGTRAIN_KERNELS_TUNING_VARIANTS=ON" adds CMake arguments (e.g. the tuning variants for --variants).
 #   MEMCHECK_FILTER / RACECHECK_FILTER: the sanitizers' gtest filters (default: every kernel instance / a few cases).

@@ -23,6 +23,8 @@
 //   other's products instead of together.
 //   DQ_IN_KERNEL (a tuning variant, notebook v13; slower as measured): instead of the second kernel, the CTA counts
 //   its contributions to each q-tile it reached and converts the tiles whose count it completes (sa_dq_finish.cuh).
+//   SKIP (BwdSkip bits; tuning builds only, timing only: the results are wrong): leave one stage out, so that the
+//   difference to the whole kernel's time places that stage's cost without hardware counters (notebook v16).
 // Rows past a sequence inside the tensors come in through TMA as they are (padding, the next packed sequence): the
 // consumers zero the K / V rows past L_k once and the Q / dO rows past L_q of a sequence's last q-tile, so that
 // every masked product is an exact 0 (0 * NaN would not be).
@@ -43,6 +45,15 @@ struct BwdTmaArgs {
   CUtensorMap q, dout, k, v;  // boxes of [BM, 64] (Q, dO) and [BN, 64] (K, V), 128-byte swizzle
 };
 
+// Stages a timing-only variant leaves out (BwdSkip bits; 0 in every kernel that computes).
+enum BwdSkip : int {
+  kSkipNone = 0,
+  kSkipDqAtomics = 1,  // the dQ_accum atomics (the dQ product still runs)
+  kSkipPointwise = 2,  // sigma, dS = P(1 - P) dP and the masks: P^T = S^T, dS^T = dP^T as they come
+  kSkipMeeting = 4,    // the two warpgroups' per-q-tile meeting before dQ (dQ then reads a half-written dS^T)
+  kSkipDqConvert = 8,  // the second kernel (dQ stays in the fp32 workspace)
+};
+
 template <int D, int BM, int KTILES>
 struct TmaBwdConfig {
   static constexpr int kNWG = 2, kBN = 64 * kNWG, kConsumers = 128 * kNWG, kThreads = kConsumers + 128;
@@ -61,7 +72,7 @@ struct TmaBwdConfig {
   static constexpr int kProducerRegs = 24, kConsumerRegs = 240;
 };
 
-template <int D, int BM, int KTILES, typename T, bool EXACT, bool DEFER_DQ, bool DQ_IN_KERNEL>
+template <int D, int BM, int KTILES, typename T, bool EXACT, bool DEFER_DQ, bool DQ_IN_KERNEL, int SKIP>
 __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
     sa_bwd_tma_kernel(const KParams kp, const __grid_constant__ BwdTmaArgs args) {
 #if SIGTRAIN_SA_WGMMA_ENABLED
@@ -209,8 +220,9 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
       float acc_s[BM / 2], acc_dp[BM / 2];
       wg_bwd_scores<D, BM, BN, T>(acc_s, acc_dp, k_wg, v_wg, sQ(stage), sdO(stage));
       const bool need_mask = (k0 + BN > si.Lk) || (p.causal && k0 + BN - 1 > q0 + off);
-      wg_bwd_pointwise<BM, EXACT>(acc_s, acc_dp, mod, sc, !need_mask && !has_mods, p.alibi_slopes, h, k0 + key_lo, q0,
-                                  tg);
+      if constexpr (!(SKIP & kSkipPointwise))
+        wg_bwd_pointwise<BM, EXACT>(acc_s, acc_dp, mod, sc, !need_mask && !has_mods, p.alibi_slopes, h, k0 + key_lo,
+                                    q0, tg);
       uint32_t pa[BM / 16][4], pd[BM / 16][4];
       pack_p<BM, T>(pa, acc_s);
       pack_p<BM, T>(pd, acc_dp);
@@ -226,7 +238,7 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
       if constexpr (!DEFER_DQ) {
         // Both warpgroups' dS^T written. (The other buffer is rewritten only after the next meeting, by which time
         // every dQ product that read it is complete.)
-        named_barrier_sync(1, CONSUMERS);
+        if constexpr (!(SKIP & kSkipMeeting)) named_barrier_sync(1, CONSUMERS);
         wg_bwd_dq<NQ, BN, T>(acc_dq, sdS_t, sK_t, mq0, nq0);
       } else {
         named_barrier_arrive(kWrittenBar + 2 * wg + (t & 1), CONSUMERS);  // this half of dS^T_t is written
@@ -245,8 +257,9 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
       __syncwarp();
       if (lane == 0) mbar_arrive(bar_empty(stage));  // Q and dO of this stage are no longer read by this warp
       if constexpr (!DEFER_DQ) {
-        wg_bwd_dq_accumulate<D, NQ>(kp.dq_accum, acc_dq, dq_row0, q0 + mq0 + (warp & 3) * 16 + g, si.Lq, Hq, h, nq0,
-                                    tg);
+        if constexpr (!(SKIP & kSkipDqAtomics))
+          wg_bwd_dq_accumulate<D, NQ>(kp.dq_accum, acc_dq, dq_row0, q0 + mq0 + (warp & 3) * 16 + g, si.Lq, Hq, h,
+                                      nq0, tg);
       } else {
         if (t >= 1) {
           // Buffer (t - 1) & 1 is free for the other warpgroup's tile t + 1 (none comes after the last two tiles).
@@ -288,7 +301,8 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
 #endif
 }
 
-template <int D, int BM, int KTILES, typename T, bool EXACT, bool DEFER_DQ = false, bool DQ_IN_KERNEL = false>
+template <int D, int BM, int KTILES, typename T, bool EXACT, bool DEFER_DQ = false, bool DQ_IN_KERNEL = false,
+          int SKIP = kSkipNone>
 void launch_bwd_tma(const KParams& kp, cudaStream_t stream) {
   using Cfg = TmaBwdConfig<D, BM, KTILES>;
   const SigmoidAttentionParams& p = kp.p;
@@ -299,13 +313,14 @@ void launch_bwd_tma(const KParams& kp, cudaStream_t stream) {
   args.dout = make_sw128_tensor_map(p.dout, p.dout_strides, packed, rows_q, p.heads_q, p.batch, D, BM, "dout");
   args.k = make_sw128_tensor_map(p.k, p.k_strides, packed, rows_k, p.heads_kv, p.batch, D, Cfg::kBN, "k");
   args.v = make_sw128_tensor_map(p.v, p.v_strides, packed, rows_k, p.heads_kv, p.batch, D, Cfg::kBN, "v");
-  auto kernel = sa_bwd_tma_kernel<D, BM, KTILES, T, EXACT, DEFER_DQ, DQ_IN_KERNEL>;
+  static_assert(SKIP == kSkipNone || (!DEFER_DQ && !DQ_IN_KERNEL), "timing variants leave stages of variant 0 out");
+  auto kernel = sa_bwd_tma_kernel<D, BM, KTILES, T, EXACT, DEFER_DQ, DQ_IN_KERNEL, SKIP>;
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Cfg::kSmemBytes));
   const int n_ktiles = (p.n_k + Cfg::kBN - 1) / Cfg::kBN;
   dim3 grid((n_ktiles + Cfg::kKTiles - 1) / Cfg::kKTiles, p.heads_kv, p.batch);  // k-tiles x and n_ktiles - 1 - x
   if (grid.x > 0 && grid.y > 0 && grid.z > 0) kernel<<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(kp, args);
   // The second kernel converts dQ (also for DQ_IN_KERNEL when no CTA runs: dQ = 0 from the cleared workspace).
-  if (grid.x == 0 || !DQ_IN_KERNEL) launch_dq_convert<D, T>(kp, stream);
+  if ((grid.x == 0 || !DQ_IN_KERNEL) && !(SKIP & kSkipDqConvert)) launch_dq_convert<D, T>(kp, stream);
 }
 
 }  // namespace sigtrain::kernels::detail
