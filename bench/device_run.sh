@@ -40,9 +40,11 @@ fi
 echo "build done in $(( $(date +%s) - T0 )) s"
 rc=0
 if [ "$what" = test ] || [ "$what" = all ]; then
-  $KBIN/test_kernels > "$OUT/test.log" 2>&1; trc=$?
-  grep -E "seed|FAILED|Failure|error" "$OUT/test.log" | head -40
-  grep -E "^\[ +(PASSED|FAILED)" "$OUT/test.log"
+  # One log per backward tuning variant under test (SIGTRAIN_SA_BWD_VARIANT), so that a second sweep keeps the first.
+  test_log="$OUT/test${SIGTRAIN_SA_BWD_VARIANT:+_bwd_variant$SIGTRAIN_SA_BWD_VARIANT}.log"
+  $KBIN/test_kernels > "$test_log" 2>&1; trc=$?
+  grep -E "seed|FAILED|Failure|error" "$test_log" | head -40
+  grep -E "^\[ +(PASSED|FAILED)" "$test_log"
   echo "test rc=$trc ($(( $(date +%s) - T0 )) s)"; rc=$((rc|trc))
   if [ -x $KBIN/test_fused_backend ]; then
     $KBIN/test_fused_backend > "$OUT/test_fused_backend.log" 2>&1; frc=$?

@@ -23,6 +23,9 @@
 //   other's products instead of together.
 //   DQ_IN_KERNEL (a tuning variant, notebook v13; slower as measured): instead of the second kernel, the CTA counts
 //   its contributions to each q-tile it reached and converts the tiles whose count it completes (sa_dq_finish.cuh).
+//   DQ_HELPER (a tuning variant, notebook v17): the consumers write each q-tile's dQ into shared memory instead of
+//   the atomics, and the producer warpgroup's three idle warps add it to dQ_accum, count it and convert the tiles
+//   whose count they complete (sa_dq_finish.cuh), overlapped with the consumers' next q-tiles; no second kernel.
 //   SKIP (BwdSkip bits; tuning builds only, timing only: the results are wrong): leave one stage out, so that the
 //   difference to the whole kernel's time places that stage's cost without hardware counters (notebook v16).
 // Rows past a sequence inside the tensors come in through TMA as they are (padding, the next packed sequence): the
@@ -54,7 +57,7 @@ enum BwdSkip : int {
   kSkipDqConvert = 8,  // the second kernel (dQ stays in the fp32 workspace)
 };
 
-template <int D, int BM, int KTILES>
+template <int D, int BM, int KTILES, bool DQ_SMEM = false>
 struct TmaBwdConfig {
   static constexpr int kNWG = 2, kBN = 64 * kNWG, kConsumers = 128 * kNWG, kThreads = kConsumers + 128;
   static constexpr int kStages = 2;
@@ -65,18 +68,23 @@ struct TmaBwdConfig {
   static_assert(BM == 64 * kNWG || BM == 64, "dQ split: BM = 64 x warpgroups (split by query) or 64 (by column)");
   static_assert(kNQ == 64 || kNQ == 128, "dQ tile width must be a wgmma shape we instantiate");
   static constexpr uint32_t kKBytes = kBN * D * 2, kQBytes = BM * D * 2, kSBytes = kBN * BM * 2;
-  // K-TILES x (K, V), STAGES x (Q, dO), 2 x dS^T, then the mbarriers kv_full[K-TILES], full[S], empty[S].
-  static constexpr uint32_t kBarOffset = kKTiles * 2 * kKBytes + kStages * 2 * kQBytes + 2 * kSBytes;
-  static constexpr size_t kSmemBytes = kBarOffset + 8 * (kKTiles + 2 * kStages) + 1024;
+  // DQ_SMEM (the DQ_HELPER variant): one q-tile's dQ in fp32 for the helpers.
+  static constexpr uint32_t kDqBytes = DQ_SMEM ? BM * D * 4 : 0;
+  // K-TILES x (K, V), STAGES x (Q, dO), 2 x dS^T, [dQ], then the mbarriers kv_full[K-TILES], full[S], empty[S],
+  // [dq_full, dq_free and the helpers' `won` word].
+  static constexpr uint32_t kBarOffset = kKTiles * 2 * kKBytes + kStages * 2 * kQBytes + 2 * kSBytes + kDqBytes;
+  static constexpr size_t kSmemBytes = kBarOffset + 8 * (kKTiles + 2 * kStages) + (DQ_SMEM ? 24 : 0) + 1024;
   static_assert(kSmemBytes <= 227 * 1024, "shared memory of one CTA on sm_90");
-  static constexpr int kProducerRegs = 24, kConsumerRegs = 240;
+  // DQ_SMEM: the helpers' loops (dQ atomics, counting, conversion) beside the TMA issue need more than 24.
+  static constexpr int kProducerRegs = DQ_SMEM ? 40 : 24, kConsumerRegs = DQ_SMEM ? 232 : 240;
 };
 
-template <int D, int BM, int KTILES, typename T, bool EXACT, bool DEFER_DQ, bool DQ_IN_KERNEL, int SKIP>
+template <int D, int BM, int KTILES, typename T, bool EXACT, bool DEFER_DQ, bool DQ_IN_KERNEL, int SKIP,
+          bool DQ_HELPER>
 __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
     sa_bwd_tma_kernel(const KParams kp, const __grid_constant__ BwdTmaArgs args) {
 #if SIGTRAIN_SA_WGMMA_ENABLED
-  using Cfg = TmaBwdConfig<D, BM, KTILES>;
+  using Cfg = TmaBwdConfig<D, BM, KTILES, DQ_HELPER>;
   constexpr int BN = Cfg::kBN, NQ = Cfg::kNQ, STAGES = Cfg::kStages, CONSUMERS = Cfg::kConsumers;
   const SigmoidAttentionParams& p = kp.p;
 
@@ -93,6 +101,11 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
   auto bar_kv = [&](int item) { return bar0 + 8 * item; };
   auto bar_full = [&](int stage) { return bar0 + 8 * Cfg::kKTiles + 8 * stage; };
   auto bar_empty = [&](int stage) { return bar0 + 8 * Cfg::kKTiles + 8 * STAGES + 8 * stage; };
+  // DQ_HELPER: the dQ tile, its two mbarriers and the helpers' `won` word; the helpers' named barrier (v14's
+  // signals use 2-9).
+  constexpr int kHelperBar = 10;
+  [[maybe_unused]] const uint32_t sdq = sdS(2), bar_dq_full = bar0 + 8 * (Cfg::kKTiles + 2 * STAGES),
+                                  bar_dq_free = bar_dq_full + 8;
 
   const int tid = threadIdx.x, warp = tid >> 5, lane = tid & 31, g = lane >> 2, tg = lane & 3;
   const int b = blockIdx.z, hk = blockIdx.y;
@@ -117,7 +130,7 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
     const QTileSpan span = bwd_q_tiles<D, BM, BN, Cfg::kThreads>(p, si, kt * BN, dkptr, dvptr, true, tid);
     if (span.nm > 0) works[n_items++] = KTileWork{kt * BN, span};
   }
-  if constexpr (DQ_IN_KERNEL)
+  if constexpr (DQ_IN_KERNEL || DQ_HELPER)
     if (blockIdx.x == 0) dq_zero_unreached_rows<D, BM, Cfg::kThreads, T>(p, si, b, hk * group, group, tid);
   if (n_items == 0) return;
   // A compile-time 1 for the one-k-tile variant, so that it compiles to the loop-free kernel it was.
@@ -129,6 +142,10 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
     for (int s = 0; s < STAGES; ++s) {
       mbar_init(bar_full(s), 1);
       mbar_init(bar_empty(s), CONSUMERS / 32);  // one arrival per consumer warp
+    }
+    if constexpr (DQ_HELPER) {
+      mbar_init(bar_dq_full, CONSUMERS / 32);  // one arrival per consumer warp
+      mbar_init(bar_dq_free, 1);               // the first helper's
     }
     fence_mbar_init();
   }
@@ -164,6 +181,11 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
         }
       }
     }
+    if constexpr (DQ_HELPER)
+      if (warp >= 1)  // warps 1-3: the dQ tiles the consumers hand over
+        dq_helper_tiles<D, BM, BN, 96, T>(kp, si, b, hk, group, works, n_ktiles_here, sdq, bar_dq_full, bar_dq_free,
+                                          reinterpret_cast<int*>(smem_raw + (bar_dq_free + 8 - smem_u32(smem_raw))),
+                                          tid - 32, kHelperBar);
     return;
   }
 
@@ -256,7 +278,12 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
       fence_regs(pd);
       __syncwarp();
       if (lane == 0) mbar_arrive(bar_empty(stage));  // Q and dO of this stage are no longer read by this warp
-      if constexpr (!DEFER_DQ) {
+      if constexpr (DQ_HELPER) {
+        if (t >= 1) mbar_wait(bar_dq_free, (t - 1) & 1);  // the helpers have read the previous tile
+        wg_bwd_dq_to_smem<D, NQ>(sdq, acc_dq, mq0 + (warp & 3) * 16 + g, nq0, tg);
+        __syncwarp();
+        if (lane == 0) mbar_arrive(bar_dq_full);
+      } else if constexpr (!DEFER_DQ) {
         if constexpr (!(SKIP & kSkipDqAtomics))
           wg_bwd_dq_accumulate<D, NQ>(kp.dq_accum, acc_dq, dq_row0, q0 + mq0 + (warp & 3) * 16 + g, si.Lq, Hq, h,
                                       nq0, tg);
@@ -302,9 +329,9 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
 }
 
 template <int D, int BM, int KTILES, typename T, bool EXACT, bool DEFER_DQ = false, bool DQ_IN_KERNEL = false,
-          int SKIP = kSkipNone>
+          int SKIP = kSkipNone, bool DQ_HELPER = false>
 void launch_bwd_tma(const KParams& kp, cudaStream_t stream) {
-  using Cfg = TmaBwdConfig<D, BM, KTILES>;
+  using Cfg = TmaBwdConfig<D, BM, KTILES, DQ_HELPER>;
   const SigmoidAttentionParams& p = kp.p;
   const bool packed = p.cu_seqlens_q != nullptr;
   const int64_t rows_q = packed ? p.total_q : p.n_q, rows_k = packed ? p.total_k : p.n_k;
@@ -313,14 +340,16 @@ void launch_bwd_tma(const KParams& kp, cudaStream_t stream) {
   args.dout = make_sw128_tensor_map(p.dout, p.dout_strides, packed, rows_q, p.heads_q, p.batch, D, BM, "dout");
   args.k = make_sw128_tensor_map(p.k, p.k_strides, packed, rows_k, p.heads_kv, p.batch, D, Cfg::kBN, "k");
   args.v = make_sw128_tensor_map(p.v, p.v_strides, packed, rows_k, p.heads_kv, p.batch, D, Cfg::kBN, "v");
-  static_assert(SKIP == kSkipNone || (!DEFER_DQ && !DQ_IN_KERNEL), "timing variants leave stages of variant 0 out");
-  auto kernel = sa_bwd_tma_kernel<D, BM, KTILES, T, EXACT, DEFER_DQ, DQ_IN_KERNEL, SKIP>;
+  static_assert(SKIP == kSkipNone || (!DEFER_DQ && !DQ_IN_KERNEL && !DQ_HELPER),
+                "timing variants leave stages of variant 0 out");
+  static_assert(int(DEFER_DQ) + int(DQ_IN_KERNEL) + int(DQ_HELPER) <= 1, "one dQ scheme per variant");
+  auto kernel = sa_bwd_tma_kernel<D, BM, KTILES, T, EXACT, DEFER_DQ, DQ_IN_KERNEL, SKIP, DQ_HELPER>;
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Cfg::kSmemBytes));
   const int n_ktiles = (p.n_k + Cfg::kBN - 1) / Cfg::kBN;
   dim3 grid((n_ktiles + Cfg::kKTiles - 1) / Cfg::kKTiles, p.heads_kv, p.batch);  // k-tiles x and n_ktiles - 1 - x
   if (grid.x > 0 && grid.y > 0 && grid.z > 0) kernel<<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(kp, args);
   // The second kernel converts dQ (also for DQ_IN_KERNEL when no CTA runs: dQ = 0 from the cleared workspace).
-  if ((grid.x == 0 || !DQ_IN_KERNEL) && !(SKIP & kSkipDqConvert)) launch_dq_convert<D, T>(kp, stream);
+  if ((grid.x == 0 || !(DQ_IN_KERNEL || DQ_HELPER)) && !(SKIP & kSkipDqConvert)) launch_dq_convert<D, T>(kp, stream);
 }
 
 }  // namespace sigtrain::kernels::detail

@@ -20,6 +20,9 @@ void run_bwd_wgmma(const KParams& kp, cudaStream_t stream, int variant) {
   if (variant == 5) return launch_bwd_tma<D, kBM, 1, T, EXACT, false, false, kSkipPointwise>(kp, stream);
   if (variant == 6) return launch_bwd_tma<D, kBM, 1, T, EXACT, false, false, kSkipMeeting>(kp, stream);
   if (variant == 7) return launch_bwd_tma<D, kBM, 1, T, EXACT, false, false, kSkipDqConvert>(kp, stream);
+  // Tuning variant 8: the production tiles with each q-tile's dQ handed through shared memory to the producer
+  // warpgroup's idle warps, which add, count and convert it (notebook v17).
+  if (variant == 8) return launch_bwd_tma<D, kBM, 1, T, EXACT, false, false, kSkipNone, true>(kp, stream);
 #endif
   (void)variant;
   launch_bwd_tma<D, WgBwdTile<D>::BM, 1, T, EXACT>(kp, stream);

@@ -23,7 +23,7 @@ struct KParams {
   float scale;       // resolved softmax-style scale
   int group;         // H_q / H_kv
   float* dq_accum;   // backward: fp32 [B*n_q (or packed rows), H_q, D]
-  int* dq_tile_count; // backward, Hopper tuning variant 3: [B, H_q, ceil(n_q / BM)] contributions (sa_dq_finish.cuh)
+  int* dq_tile_count; // backward, Hopper tuning variants 3, 8: [B, H_q, ceil(n_q / BM)] contributions (sa_dq_finish.cuh)
 };
 
 // ------------------------------------------------------------------------------------------------------------------

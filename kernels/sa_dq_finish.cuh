@@ -1,11 +1,15 @@
-// The Hopper backward's dQ epilogue, inside the backward kernel instead of a second kernel after it.
+// The Hopper backward's dQ epilogue, inside the backward kernel instead of a second kernel after it (tuning variants).
 //
 // dQ_accum (fp32) is summed by atomics from every k-tile that sees a q-tile. Each (sequence, q-head, q-tile) has a
 // counter in the workspace: once a CTA's atomics are visible it adds the number of its k-tiles that reached the tile,
-// and the CTA that completes the count (dq_tile_contributors) scales and converts the tile into dQ. Meant to overlap
-// the conversion's memory traffic with the other CTAs' products; measured slower than the separate kernel
-// (docs/kernel-notebook.md v13: probably because the converting CTA's loads are latency-bound and the last CTA of a
-// (sequence, head) converts most of its tiles), so it is a tuning variant of the Hopper backward (3) only.
+// and the CTA that completes the count (dq_tile_contributors) scales and converts the tile into dQ.
+//   v13 (variant 3, dq_finish_tiles): the consumers count and convert after their last q-tile. Measured slower than
+//     the separate kernel (docs/kernel-notebook.md v13: probably because the converting CTA's loads are latency-bound
+//     and the last CTA of a (sequence, head) converts most of its tiles at its end).
+//   v17 (variant 8, dq_helper_tiles): the consumers hand each q-tile's dQ to the producer warpgroup's three idle warps
+//     through shared memory; those add it to dQ_accum (16-byte atomics), count it and convert the tile when they
+//     complete its count, while the consumers go on with the next q-tile: the conversions spread over the kernel,
+//     and the consumers issue shared-memory stores instead of the atomics.
 #pragma once
 
 #include <climits>
@@ -52,6 +56,24 @@ __device__ void dq_zero_unreached_rows(const SigmoidAttentionParams& p, const Se
   }
 }
 
+// dQ rows [q0, q0 + rows) of q-head h = scale * dQ_accum, by THREADS threads (tid 0 ..), reading the accumulator from
+// L2, where the atomics went.
+template <int D, int THREADS, typename T>
+__device__ __forceinline__ void dq_convert_tile(const KParams& kp, const SeqInfo& si, int b, int h, int q0, int rows,
+                                                int tid) {
+  const SigmoidAttentionParams& p = kp.p;
+  const int64_t dq_row0 = si.varlen_q ? si.q_row0 : static_cast<int64_t>(b) * p.n_q;
+  T* dq = static_cast<T*>(p.dq) + seq_base(p.dq_strides, si.varlen_q, b, si.q_row0, h);
+  constexpr int CH = D / 8;  // 8 fp32 in, one 16-byte vector of T out
+  for (int e = tid; e < rows * CH; e += THREADS) {
+    const int r = q0 + e / CH, cc = e % CH;
+    const float4* acc = reinterpret_cast<const float4*>(kp.dq_accum + ((dq_row0 + r) * p.heads_q + h) * D + cc * 8);
+    const float4 lo = __ldcg(acc), hi = __ldcg(acc + 1);
+    *reinterpret_cast<uint4*>(dq + static_cast<int64_t>(r) * p.dq_strides.seq + cc * 8) =
+        pack8_scaled<T>(lo, hi, kp.scale);
+  }
+}
+
 // Called by the THREADS threads that issued this CTA's dQ atomics, after their last one. The CTA's k-tiles reached
 // q-tiles [m_begin0, ceil(L_q / BM)) and (a second k-tile; INT_MAX when none) [m_begin1, ...) of the q-heads
 // h_begin.. h_begin + group - 1. `scratch`: THREADS + 1 ints of shared memory no one else uses any more.
@@ -65,7 +87,6 @@ __device__ void dq_finish_tiles(const KParams& kp, const SeqInfo& si, int b, int
   named_barrier_sync(barrier_id, THREADS);  // and every product that read `scratch` (as dS^T) is complete
 
   const int m_lo = min(m_begin0, m_begin1), n_m = (si.Lq + BM - 1) / BM - m_lo, n_pairs = group * n_m;
-  const int64_t dq_row0 = si.varlen_q ? si.q_row0 : static_cast<int64_t>(b) * p.n_q;
   for (int base = 0; base < n_pairs; base += THREADS) {
     if (tid == 0) n_won = 0;
     named_barrier_sync(barrier_id, THREADS);
@@ -80,20 +101,93 @@ __device__ void dq_finish_tiles(const KParams& kp, const SeqInfo& si, int b, int
       }
     }
     named_barrier_sync(barrier_id, THREADS);
-    constexpr int CH = D / 8;  // 8 fp32 in, one 16-byte vector of T out
     for (int w = 0; w < n_won; ++w) {
-      const int i = won[w] / n_m, q0 = (m_lo + won[w] % n_m) * BM, h = h_begin + i;
-      T* dq = static_cast<T*>(p.dq) + seq_base(p.dq_strides, si.varlen_q, b, si.q_row0, h);
-      const int rows = min(BM, si.Lq - q0);
-      for (int e = tid; e < rows * CH; e += THREADS) {
-        const int r = q0 + e / CH, cc = e % CH;
-        const float4* acc = reinterpret_cast<const float4*>(kp.dq_accum + ((dq_row0 + r) * p.heads_q + h) * D + cc * 8);
-        const float4 lo = __ldcg(acc), hi = __ldcg(acc + 1);  // from L2, where the atomics went
-        *reinterpret_cast<uint4*>(dq + static_cast<int64_t>(r) * p.dq_strides.seq + cc * 8) =
-            pack8_scaled<T>(lo, hi, kp.scale);
-      }
+      const int q0 = (m_lo + won[w] % n_m) * BM;
+      dq_convert_tile<D, THREADS, T>(kp, si, b, h_begin + won[w] / n_m, q0, min(BM, si.Lq - q0), tid);
     }
     named_barrier_sync(barrier_id, THREADS);  // the list is read before the next chunk rewrites it
+  }
+}
+
+// ---- v17: the dQ tile through shared memory to the producer warpgroup's idle warps --------------------------------
+
+// Byte offset of dQ tile element (row, col) in shared memory: [BM rows][D] fp32, each row's 16-byte chunks permuted by
+// chunk ^ (row & 7), so that the consumers' 8-byte stores (a wgmma accumulator: 8 rows x 4 column pairs per
+// instruction) and the helpers' 16-byte loads (consecutive chunks) are free of bank conflicts.
+template <int D>
+__host__ __device__ __forceinline__ uint32_t dq_smem_offset(int row, int col) {
+  static_assert(D / 4 >= 8, "the swizzle permutes 8 chunks of a row");
+  return static_cast<uint32_t>(row * D * 4 + ((((col >> 2) ^ (row & 7))) << 4) + (col & 3) * 4);
+}
+
+// A consumer warpgroup's dQ accumulator (wgmma layout: this thread's rows row_lo, row_lo + 8 of the tile, columns
+// nq0 + 8 nt + 2 tg, +1) into the shared dQ tile.
+template <int D, int NQ>
+__device__ __forceinline__ void wg_bwd_dq_to_smem(uint32_t sdq, const float (&acc_dq)[NQ / 2], int row_lo, int nq0,
+                                                  int tg) {
+#pragma unroll
+  for (int hr = 0; hr < 2; ++hr)
+#pragma unroll
+    for (int nt = 0; nt < NQ / 8; ++nt) {
+      const int r = row_lo + 8 * hr, c = nq0 + 8 * nt + 2 * tg;
+      asm volatile("st.shared.v2.f32 [%0], {%1, %2};\n" ::"r"(sdq + dq_smem_offset<D>(r, c)),
+                   "f"(acc_dq[4 * nt + 2 * hr]), "f"(acc_dq[4 * nt + 2 * hr + 1])
+                   : "memory");
+    }
+}
+
+// dst[0..3] += v (one 16-byte atomic on sm_90).
+__device__ __forceinline__ void atomic_add4(float* dst, float4 v) {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  atomicAdd(reinterpret_cast<float4*>(dst), v);
+#else
+  atomicAdd(dst, v.x);
+  atomicAdd(dst + 1, v.y);
+  atomicAdd(dst + 2, v.z);
+  atomicAdd(dst + 3, v.w);
+#endif
+}
+
+// The HELPERS threads (hid 0 ..) of the producer warpgroup's idle warps, for every q-tile the consumers hand over in
+// the order they compute them (`works`: the CTA's k-tiles with their q-tile spans; per k-tile the q-heads of the GQA
+// group, then the q-tiles): wait until the tile is in `sdq` (mbarrier `bar_full`, one arrival per consumer warp), add
+// it to dQ_accum, release `sdq` (mbarrier `bar_free`, one arrival), then count the tile and, if this CTA completes
+// its count, convert it (`won`: a shared int). The counting is v13's (each writer's own fence, a barrier, then the
+// count), which ran correct on the GPU.
+template <int D, int BM, int BN, int HELPERS, typename T, typename KTileWork>
+__device__ void dq_helper_tiles(const KParams& kp, const SeqInfo& si, int b, int hk, int group,
+                                const KTileWork* works, int n_items, uint32_t sdq, uint32_t bar_full,
+                                uint32_t bar_free, int* won, int hid, int barrier_id) {
+  const SigmoidAttentionParams& p = kp.p;
+  const int64_t dq_row0 = si.varlen_q ? si.q_row0 : static_cast<int64_t>(b) * p.n_q;
+  constexpr int CPR = D / 4;  // 16-byte chunks per row
+  int t = 0;
+  for (int item = 0; item < n_items; ++item) {
+    const int m_begin = works[item].span.m_begin, nm = works[item].span.nm;
+    for (int it = 0; it < group * nm; ++it, ++t) {
+      const int h = hk * group + it / nm, m = m_begin + it % nm, q0 = m * BM, rows = min(BM, si.Lq - q0);
+      mbar_wait(bar_full, t & 1);
+      float* acc = kp.dq_accum + ((dq_row0 + q0) * p.heads_q + h) * static_cast<int64_t>(D);
+      for (int i = hid; i < rows * CPR; i += HELPERS) {
+        const int r = i / CPR, pc = i % CPR;
+        float4 v;
+        asm volatile("ld.shared.v4.f32 {%0, %1, %2, %3}, [%4];\n"
+                     : "=f"(v.x), "=f"(v.y), "=f"(v.z), "=f"(v.w)
+                     : "r"(sdq + static_cast<uint32_t>(r * D * 4 + pc * 16))
+                     : "memory");
+        atomic_add4(acc + static_cast<int64_t>(r) * p.heads_q * D + ((pc ^ (r & 7)) << 2), v);
+      }
+      named_barrier_sync(barrier_id, HELPERS);  // every helper has read the tile: the consumers may write the next
+      if (hid == 0) mbar_arrive(bar_free);
+      __threadfence();  // this helper's atomics, visible on the GPU before the count below says they are there
+      named_barrier_sync(barrier_id, HELPERS);
+      if (hid == 0) {
+        *won = atomicAdd(dq_tile_counts<BM>(kp, b, h) + m, 1) + 1 == dq_tile_contributors<BM, BN>(p.causal, si, m);
+        if (*won) __threadfence();  // and the other CTAs' atomics are seen before the tile is read
+      }
+      named_barrier_sync(barrier_id, HELPERS);
+      if (*won) dq_convert_tile<D, HELPERS, T>(kp, si, b, h, q0, rows, hid);
+    }
   }
 }
 

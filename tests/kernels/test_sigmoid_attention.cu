@@ -775,6 +775,43 @@ TEST(SigmoidAttentionSchedule, DqTileCountsMatchTheBackwardSpans) {
   expect_dq_counts_match_spans<128, 128>();  // head dim 64's
 }
 
+// Tuning variant 8 (v17) hands each q-tile's dQ through a swizzled shared tile: every (row, column pair) of the
+// tile must get its own 8-byte slot inside the tile, the helpers' inverse (physical chunk -> column) must find the
+// column the consumer wrote, and one consumer store instruction (a warp's 8 rows x 4 column pairs of a wgmma
+// accumulator) must touch every bank exactly twice: 2 wavefronts, the least 256 bytes take. (Host-only: runs on CI.)
+template <int D, int BM>
+void expect_dq_tile_layout_conflict_free() {
+  using namespace sigtrain::kernels::detail;
+  std::vector<int> owner(BM * D / 2, -1);
+  for (int r = 0; r < BM; ++r)
+    for (int c = 0; c < D; c += 2) {
+      const uint32_t off = dq_smem_offset<D>(r, c);
+      ASSERT_EQ(off % 8, 0u);
+      ASSERT_LT(off, static_cast<uint32_t>(BM * D * 4));
+      ASSERT_EQ(owner[off / 8], -1) << "row " << r << " column " << c << " shares a slot";
+      owner[off / 8] = r * D + c;
+      const int pc = static_cast<int>(off % (D * 4)) / 16;  // the helpers read physical chunk pc of row r
+      ASSERT_EQ(((pc ^ (r & 7)) << 2) + static_cast<int>(off % 16) / 4, c) << "row " << r;
+    }
+  for (int row_lo = 0; row_lo < BM; row_lo += 8)
+    for (int c0 = 0; c0 < D; c0 += 8) {
+      int bank_uses[32] = {};
+      for (int g = 0; g < 8; ++g)
+        for (int tg = 0; tg < 4; ++tg) {
+          const uint32_t word = dq_smem_offset<D>(row_lo + g, c0 + 2 * tg) / 4;
+          ++bank_uses[word % 32];
+          ++bank_uses[(word + 1) % 32];
+        }
+      for (int bank = 0; bank < 32; ++bank)
+        ASSERT_EQ(bank_uses[bank], 2) << "D " << D << " rows " << row_lo << "+, columns " << c0 << "+: bank " << bank;
+    }
+}
+
+TEST(SigmoidAttentionSchedule, DqTileThroughSharedMemoryIsABijectionWithoutBankConflicts) {
+  expect_dq_tile_layout_conflict_free<64, 128>();  // head dim 64's q-tiles
+  expect_dq_tile_layout_conflict_free<128, 64>();  // head dim 128's
+}
+
 // Asking for the wgmma forward where it cannot run is an error that says what it needs (on an H200 built for sm_90a
 // the request is valid, and the sweep above checks that kernel against the reference instead).
 TEST(SigmoidAttentionApi, WgmmaNeedsHopper) {
