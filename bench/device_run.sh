@@ -40,8 +40,9 @@ fi
 echo "build done in $(( $(date +%s) - T0 )) s"
 rc=0
 if [ "$what" = test ] || [ "$what" = all ]; then
-  # One log per backward tuning variant under test (SIGTRAIN_SA_BWD_VARIANT), so that a second sweep keeps the first.
-  test_log="$OUT/test${SIGTRAIN_SA_BWD_VARIANT:+_bwd_variant$SIGTRAIN_SA_BWD_VARIANT}.log"
+  # One log per tuning variant under test (SIGTRAIN_SA_FWD_VARIANT / SIGTRAIN_SA_BWD_VARIANT), so that a second sweep
+  # keeps the first.
+  test_log="$OUT/test${SIGTRAIN_SA_FWD_VARIANT:+_fwd_variant$SIGTRAIN_SA_FWD_VARIANT}${SIGTRAIN_SA_BWD_VARIANT:+_bwd_variant$SIGTRAIN_SA_BWD_VARIANT}.log"
   $KBIN/test_kernels > "$test_log" 2>&1; trc=$?
   grep -E "seed|FAILED|Failure|error" "$test_log" | head -40
   grep -E "^\[ +(PASSED|FAILED)" "$test_log"

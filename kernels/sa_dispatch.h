@@ -3,9 +3,11 @@
 //
 // Variant 0 of each (direction, head dim) is the production configuration. With the CMake option
 // SIGTRAIN_KERNELS_TUNING_VARIANTS (macro SIGTRAIN_SA_TUNING_VARIANTS) the other variants are compiled too and the
-// environment variables SIGTRAIN_SA_FWD_VARIANT (0-2) / SIGTRAIN_SA_BWD_VARIANT (0-8; the mma.sync backward has
-// 0-1), read once per process, select one; for tuning only (the Hopper backward's variant 1 swaps its k-tiles per
-// CTA: one at D 64, two at D 128; variant 2 defers each q-tile's dQ by one tile, decoupling its warpgroups; variant 3
+// environment variables SIGTRAIN_SA_FWD_VARIANT (0-3; the mma.sync forward has 0-2) / SIGTRAIN_SA_BWD_VARIANT (0-8;
+// the mma.sync backward has 0-1), read once per process, select one; for tuning only (the Hopper forward's variant
+// 3 makes its two consumer warpgroups take turns at the tensor cores; the Hopper backward's variant 1 swaps its
+// k-tiles per CTA: one at D 64, two at D 128; variant 2 defers each q-tile's dQ by one tile, decoupling its
+// warpgroups; variant 3
 // converts dQ inside the kernel; variants 4-7 are timing-only with **wrong results**: variant 0 with one stage left
 // out, the dQ atomics, sigma / dS, the warpgroups' meeting, the dQ conversion kernel; variant 8 hands each q-tile's
 // dQ to the producer warpgroup's idle warps, which add, count and convert it). A variant a kernel does not have runs
@@ -56,7 +58,7 @@ template <> struct BwdTile<256, 1> { static constexpr int BM = 64, NW = 4, SPLIT
 
 // Hopper forward with a TMA producer warp (sa_forward_tma.cuh): NCWG consumer warpgroups x 64 query rows, k-tiles of
 // BN keys, MINB CTAs per SM. Variant 0 is the production configuration; tuning builds also have variants 1 and 2
-// (measured in docs/kernel-notebook.md, v7).
+// (measured in docs/kernel-notebook.md, v7) and 3 (variant 0's tiles with PINGPONG, v18).
 template <int D, int V> struct TmaFwdTile;
 template <> struct TmaFwdTile<64, 0> { static constexpr int BN = 128, NCWG = 2, MINB = 1; };
 template <> struct TmaFwdTile<64, 1> { static constexpr int BN = 64, NCWG = 3, MINB = 1; };

@@ -61,7 +61,10 @@ __host__ __device__ __forceinline__ FwdItem fwd_item(int idx, int n_mblocks, int
   return {hb / heads, hb % heads, m_block};
 }
 
-template <int D, int BN, int NCWG, int MINB, typename T, bool EXACT>
+// PINGPONG (a tuning variant, docs/kernel-notebook.md v18; two consumer warpgroups only): the warpgroups take turns
+// to issue their matrix products (named barriers 2 and 3), warpgroup 0 first, so that one's sigma phase falls on the
+// other's products from the first k-tile on instead of after they drift apart by themselves.
+template <int D, int BN, int NCWG, int MINB, typename T, bool EXACT, bool PINGPONG = false>
 __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MINB)
     sa_fwd_tma_kernel(const KParams kp, const __grid_constant__ FwdTmaArgs args) {
 #if SIGTRAIN_SA_WGMMA_ENABLED
@@ -162,6 +165,21 @@ __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MIN
     __syncwarp();
     if (lane == 0) mbar_arrive(bar_empty(stage));
   };
+  // PINGPONG: before issuing products, wait for my turn (barrier 2 + cw, which the other warpgroup arrives at after
+  // its issue); afterwards give the turn away. Warpgroup 1 starts by giving warpgroup 0 the first turn and leaves its
+  // own last turn ungiven, so that every barrier phase has exactly its 2 x 128 threads.
+  static_assert(!PINGPONG || NCWG == 2, "ping-pong alternates two consumer warpgroups");
+  constexpr int kTurnBar = 2;
+  [[maybe_unused]] int turns_left = n_tiles + 1;  // S_0, one per loop iteration, the last P V
+  auto my_turn = [&] {
+    if constexpr (PINGPONG) named_barrier_sync(kTurnBar + cw, 2 * 128);
+  };
+  auto give_turn = [&] {
+    if constexpr (PINGPONG)
+      if (--turns_left > 0 || cw == 0) named_barrier_arrive(kTurnBar + (1 - cw), 2 * 128);
+  };
+  if constexpr (PINGPONG)
+    if (cw == 1) named_barrier_arrive(kTurnBar, 2 * 128);
 
   float acc_s[BN / 2];
   float acc_o[D / 2];
@@ -171,9 +189,11 @@ __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MIN
 
   mbar_wait(bar_q, 0);
   mbar_wait(bar_full(0), 0);
+  my_turn();
   wgmma_fence();
   issue_s(acc_s, 0);
   wgmma_commit();
+  give_turn();
   wgmma_wait<0>();
   fence_regs(acc_s);
   sigmoid_tile<BN, EXACT>(acc_s, mod, sc, has_mods, need_mask(0), row0, 0, g, tg);
@@ -186,11 +206,13 @@ __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MIN
     mbar_wait(bar_full(s_next), ((j + 1) / STAGES) & 1);
     fence_regs(pa);
     fence_regs(acc_o);
+    my_turn();
     wgmma_fence();
     issue_s(acc_s, s_next);
     wgmma_commit();
     issue_pv(acc_o, pa, j % STAGES);
     wgmma_commit();
+    give_turn();
     wgmma_wait<1>();  // S_{j+1} done; O += P_j V_j may still run
     fence_regs(acc_s);
     sigmoid_tile<BN, EXACT>(acc_s, mod, sc, has_mods, need_mask((j + 1) * BN), row0, (j + 1) * BN, g, tg);
@@ -210,9 +232,11 @@ __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MIN
   }
   fence_regs(pa);
   fence_regs(acc_o);
+  my_turn();
   wgmma_fence();
   issue_pv(acc_o, pa, s_last);
   wgmma_commit();
+  give_turn();
   wgmma_wait<0>();
   fence_regs(acc_o);
 
@@ -235,7 +259,7 @@ __global__ void __launch_bounds__(TmaFwdConfig<D, BN, NCWG, MINB>::kThreads, MIN
   (void)args;
 #endif
 }
-template <int D, int BN, int NCWG, int MINB, typename T, bool EXACT>
+template <int D, int BN, int NCWG, int MINB, typename T, bool EXACT, bool PINGPONG = false>
 void launch_fwd_tma(const KParams& kp, cudaStream_t stream) {
   using Cfg = TmaFwdConfig<D, BN, NCWG, MINB>;
   const SigmoidAttentionParams& p = kp.p;
@@ -259,7 +283,7 @@ void launch_fwd_tma(const KParams& kp, cudaStream_t stream) {
                                                       static_cast<int64_t>(p.heads_q) * p.batch))
                : 1;
   args.interleave = p.causal ? 1 : 0;
-  auto kernel = sa_fwd_tma_kernel<D, BN, NCWG, MINB, T, EXACT>;
+  auto kernel = sa_fwd_tma_kernel<D, BN, NCWG, MINB, T, EXACT, PINGPONG>;
   cudaFuncSetAttribute(kernel, cudaFuncAttributeMaxDynamicSharedMemorySize, static_cast<int>(Cfg::kSmemBytes));
   if (n_items > 0) kernel<<<static_cast<unsigned>(n_items), Cfg::kThreads, Cfg::kSmemBytes, stream>>>(kp, args);
 }

@@ -9,6 +9,9 @@ void run_fwd_wgmma(const KParams& kp, cudaStream_t stream, int variant) {
 #ifdef SIGTRAIN_SA_TUNING_VARIANTS
   if (variant == 1) SA_TMA_LAUNCH(1);
   else if (variant == 2) SA_TMA_LAUNCH(2);
+  // Variant 3: the production tiles with the two consumer warpgroups taking turns at the tensor cores (v18).
+  else if (variant == 3)
+    launch_fwd_tma<D, TmaFwdTile<D, 0>::BN, TmaFwdTile<D, 0>::NCWG, TmaFwdTile<D, 0>::MINB, T, EXACT, true>(kp, stream);
   else SA_TMA_LAUNCH(0);
 #else
   (void)variant;

@@ -56,8 +56,8 @@ bool current_device_is_sm90() {
 }
 
 // The tuning switches of the environment (SIGTRAIN_SA_FORWARD / SIGTRAIN_SA_BACKWARD = mma | wgmma, and with
-// SIGTRAIN_SA_TUNING_VARIANTS SIGTRAIN_SA_FWD_VARIANT / SIGTRAIN_SA_BWD_VARIANT = 0..8, sa_dispatch.h), read once per
-// process: an A/B comparison sets them before the program starts.
+// SIGTRAIN_SA_TUNING_VARIANTS SIGTRAIN_SA_FWD_VARIANT = 0..3 / SIGTRAIN_SA_BWD_VARIANT = 0..8, sa_dispatch.h), read
+// once per process: an A/B comparison sets them before the program starts.
 struct TuningSwitches {
   const char* forward_kernel = nullptr;   // value of SIGTRAIN_SA_FORWARD, or null
   const char* backward_kernel = nullptr;  // value of SIGTRAIN_SA_BACKWARD, or null
