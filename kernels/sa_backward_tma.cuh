@@ -208,7 +208,7 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
   // `parity` written) and 6 + 2w + parity (warpgroup w's dQ read of that buffer done).
   [[maybe_unused]] int total_tiles = 0, prev_q0 = 0, prev_h = 0;
   [[maybe_unused]] uint32_t prev_sK = 0;
-  constexpr int kWrittenBar = 2, kReadBar = 6;
+  constexpr int kWrittenBar = 2, kReadBar = 6, kStaggerBar = 11;
   if constexpr (DEFER_DQ)
     for (int i = 0; i < n_ktiles_here; ++i) total_tiles += group * works[i].span.nm;
   for (int item = 0; item < n_ktiles_here; ++item) {
@@ -240,7 +240,14 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
       }
 
       float acc_s[BM / 2], acc_dp[BM / 2];
+      // DEFER_DQ: warpgroup 1 starts its first products when warpgroup 0's are done, so that from the first q-tile on
+      // one's sigma phase meets the other's products (otherwise both start in lockstep and only contention at the
+      // tensor cores would pull them apart).
+      if constexpr (DEFER_DQ)
+        if (t == 0 && wg == 1) named_barrier_sync(kStaggerBar, CONSUMERS);
       wg_bwd_scores<D, BM, BN, T>(acc_s, acc_dp, k_wg, v_wg, sQ(stage), sdO(stage));
+      if constexpr (DEFER_DQ)
+        if (t == 0 && wg == 0) named_barrier_arrive(kStaggerBar, CONSUMERS);
       const bool need_mask = (k0 + BN > si.Lk) || (p.causal && k0 + BN - 1 > q0 + off);
       if constexpr (!(SKIP & kSkipPointwise))
         wg_bwd_pointwise<BM, EXACT>(acc_s, acc_dp, mod, sc, !need_mask && !has_mods, p.alibi_slopes, h, k0 + key_lo,
