@@ -142,11 +142,11 @@ int main(int argc, char** argv) {
               "var", "ours fwd", "ours bwd", "flash f/b", "cudnn f/b", "effic f/b");
 
   std::mt19937 rng(1234);
-  // --variants: forward variants 0..3, backward 0..8 on Hopper, 0..1 on mma.sync (see kernels/sa_dispatch.h;
+  // --variants: forward variants 0..3, backward 0..9 on Hopper, 0..1 on mma.sync (see kernels/sa_dispatch.h;
   // needs a build with -DSIGTRAIN_KERNELS_TUNING_VARIANTS=ON, otherwise every variant runs variant 0); -1 = library
-  // default. Backward variants 4..7 are timing-only (wrong results): each leaves one stage of variant 0 out, and a
-  // line after them says what each stage costs (the difference to variant 0).
-  const std::vector<int> variants = o.variants ? std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8} : std::vector<int>{-1};
+  // default. Backward variants 4..7 and 9 are timing-only (wrong results): each leaves one stage of variant 0 out, and
+  // a line after them says what each stage costs (the difference to variant 0).
+  const std::vector<int> variants = o.variants ? std::vector<int>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9} : std::vector<int>{-1};
   for (int D : o.d)
     for (int N : o.n) {
       const int B = std::max(1, 16384 / N), H = std::max(1, 2048 / D);
@@ -273,14 +273,14 @@ int main(int argc, char** argv) {
             const double t0 = bwd_ms_of_variant[0];
             std::printf("     backward %.3f ms; its workspace clear alone %.3f ms; variant 0 minus the variant without "
                         "the stage: dQ atomics %.3f, sigma/dS %.3f, warpgroup meeting %.3f, dQ conversion kernel "
-                        "%.3f ms\n",
+                        "%.3f, masked tiles' per-element path %.3f ms\n",
                         t0, memset_ms, t0 - bwd_ms_of_variant[4], t0 - bwd_ms_of_variant[5],
-                        t0 - bwd_ms_of_variant[6], t0 - bwd_ms_of_variant[7]);
+                        t0 - bwd_ms_of_variant[6], t0 - bwd_ms_of_variant[7], t0 - bwd_ms_of_variant[9]);
             if (csv)
               std::fprintf(csv, "# breakdown D %d N %d causal %d: bwd_ms %.4f memset_ms %.4f skip_atomics_ms %.4f "
-                                "skip_pointwise_ms %.4f skip_meeting_ms %.4f skip_convert_ms %.4f\n",
+                                "skip_pointwise_ms %.4f skip_meeting_ms %.4f skip_convert_ms %.4f skip_masking_ms %.4f\n",
                            D, N, causal, t0, memset_ms, bwd_ms_of_variant[4], bwd_ms_of_variant[5],
-                           bwd_ms_of_variant[6], bwd_ms_of_variant[7]);
+                           bwd_ms_of_variant[6], bwd_ms_of_variant[7], bwd_ms_of_variant[9]);
           }
           if (o.variants) {
             unsetenv("SIGTRAIN_SA_FWD_VARIANT");

@@ -55,6 +55,7 @@ enum BwdSkip : int {
   kSkipPointwise = 2,  // sigma, dS = P(1 - P) dP and the masks: P^T = S^T, dS^T = dP^T as they come
   kSkipMeeting = 4,    // the two warpgroups' per-q-tile meeting before dQ (dQ then reads a half-written dS^T)
   kSkipDqConvert = 8,  // the second kernel (dQ stays in the fp32 workspace)
+  kSkipMasking = 16,   // the per-element path of masked tiles (causal diagonal, sequence ends): the fast path everywhere
 };
 
 template <int D, int BM, int KTILES, bool DQ_SMEM = false>
@@ -248,7 +249,8 @@ __global__ void __launch_bounds__(TmaBwdConfig<D, BM, KTILES>::kThreads, 1)
       wg_bwd_scores<D, BM, BN, T>(acc_s, acc_dp, k_wg, v_wg, sQ(stage), sdO(stage));
       if constexpr (DEFER_DQ)
         if (t == 0 && wg == 0) named_barrier_arrive(kStaggerBar, CONSUMERS);
-      const bool need_mask = (k0 + BN > si.Lk) || (p.causal && k0 + BN - 1 > q0 + off);
+      const bool need_mask =
+          !(SKIP & kSkipMasking) && ((k0 + BN > si.Lk) || (p.causal && k0 + BN - 1 > q0 + off));
       if constexpr (!(SKIP & kSkipPointwise))
         wg_bwd_pointwise<BM, EXACT>(acc_s, acc_dp, mod, sc, !need_mask && !has_mods, p.alibi_slopes, h, k0 + key_lo,
                                     q0, tg);

@@ -3,15 +3,15 @@
 //
 // Variant 0 of each (direction, head dim) is the production configuration. With the CMake option
 // SIGTRAIN_KERNELS_TUNING_VARIANTS (macro SIGTRAIN_SA_TUNING_VARIANTS) the other variants are compiled too and the
-// environment variables SIGTRAIN_SA_FWD_VARIANT (0-3; the mma.sync forward has 0-2) / SIGTRAIN_SA_BWD_VARIANT (0-8;
+// environment variables SIGTRAIN_SA_FWD_VARIANT (0-3; the mma.sync forward has 0-2) / SIGTRAIN_SA_BWD_VARIANT (0-9;
 // the mma.sync backward has 0-1), read once per process, select one; for tuning only (the Hopper forward's variant
 // 3 makes its two consumer warpgroups take turns at the tensor cores; the Hopper backward's variant 1 swaps its
 // k-tiles per CTA: one at D 64, two at D 128; variant 2 defers each q-tile's dQ by one tile, decoupling its
 // warpgroups; variant 3
 // converts dQ inside the kernel; variants 4-7 are timing-only with **wrong results**: variant 0 with one stage left
-// out, the dQ atomics, sigma / dS, the warpgroups' meeting, the dQ conversion kernel; variant 8 hands each q-tile's
-// dQ to the producer warpgroup's idle warps, which add, count and convert it). A variant a kernel does not have runs
-// its variant 0.
+// out, the dQ atomics, sigma / dS, the warpgroups' meeting, the dQ conversion kernel, and 9 the masked tiles'
+// per-element path; variant 8 hands each q-tile's dQ to the producer warpgroup's idle warps, which add, count and
+// convert it). A variant a kernel does not have runs its variant 0.
 // Measured comparisons: docs/kernel-notebook.md.
 #pragma once
 

@@ -56,7 +56,7 @@ bool current_device_is_sm90() {
 }
 
 // The tuning switches of the environment (SIGTRAIN_SA_FORWARD / SIGTRAIN_SA_BACKWARD = mma | wgmma, and with
-// SIGTRAIN_SA_TUNING_VARIANTS SIGTRAIN_SA_FWD_VARIANT = 0..3 / SIGTRAIN_SA_BWD_VARIANT = 0..8, sa_dispatch.h), read
+// SIGTRAIN_SA_TUNING_VARIANTS SIGTRAIN_SA_FWD_VARIANT = 0..3 / SIGTRAIN_SA_BWD_VARIANT = 0..9, sa_dispatch.h), read
 // once per process: an A/B comparison sets them before the program starts.
 struct TuningSwitches {
   const char* forward_kernel = nullptr;   // value of SIGTRAIN_SA_FORWARD, or null
@@ -65,7 +65,7 @@ struct TuningSwitches {
   int bwd_variant = 0;
 };
 
-int variant_of(const char* v) { return (v != nullptr && v[0] >= '0' && v[0] <= '8') ? v[0] - '0' : 0; }
+int variant_of(const char* v) { return (v != nullptr && v[0] >= '0' && v[0] <= '9') ? v[0] - '0' : 0; }
 
 const TuningSwitches& tuning_switches() {
   static const TuningSwitches switches = [] {
