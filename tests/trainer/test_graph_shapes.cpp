@@ -18,9 +18,10 @@ std::vector<std::string> actions(GraphShapePolicy& p, const std::vector<ShapeKey
   std::vector<std::string> out;
   for (const ShapeKey& k : shapes) {
     const auto d = p.next(k, true);
-    out.push_back(d.action == Action::kEager     ? "e"
-                  : d.action == Action::kCapture ? "c" + std::to_string(d.graph)
-                                                 : "r" + std::to_string(d.graph));
+    // (Built with append, not "c" + to_string(...): GCC 12 warns a false -Wstringop-overflow on the latter.)
+    std::string action = d.action == Action::kEager ? "e" : d.action == Action::kCapture ? "c" : "r";
+    if (d.action != Action::kEager) action.append(std::to_string(d.graph));
+    out.push_back(action);
   }
   return out;
 }
