@@ -133,6 +133,29 @@ TEST(ReportArms, MeanAndStdOfTwoSeedsPerArmMatchTheRuns) {
     EXPECT_NE(table_row(res.table, "final val loss").find(expected), std::string::npos)
         << expected << "\n" << res.table;
   }
+  // The gap of the second arm to the first: the difference of the means and its standard error (Welch's), in the
+  // JSON, the console table and report.md.
+  {
+    std::vector<std::vector<double>> best_val(2);
+    for (size_t a = 0; a < arms.size(); ++a)
+      for (const auto& run : arms[a].run_dirs)
+        best_val[a].push_back(fixture::read_json(fs::path(run) / "summary.json")["best_val_loss"].get<double>());
+    const double gap = mean_of(best_val[1]) - mean_of(best_val[0]);
+    const double se = std::sqrt(sample_std_of(best_val[0]) * sample_std_of(best_val[0]) / 2 +
+                                sample_std_of(best_val[1]) * sample_std_of(best_val[1]) / 2);
+    ASSERT_GT(se, 0.0);
+    EXPECT_FALSE(report["arms"][0].contains("gap_to_first"));
+    const auto& g = report["arms"][1]["gap_to_first"]["best_val_loss"];
+    EXPECT_NEAR(g["gap"].get<double>(), gap, 1e-12);
+    EXPECT_NEAR(g["se"].get<double>(), se, 1e-12);
+    char cell[64];
+    std::snprintf(cell, sizeof cell, "%s%.4f \u00b1 %.4f", gap >= 0 ? "+" : "", gap, se);
+    EXPECT_NE(table_row(res.table, "  best val loss:").find(std::string("sigmoid ") + cell), std::string::npos)
+        << cell << "\n" << res.table;
+    const std::string md = fixture::read_text(dir / "report" / "report.md");
+    EXPECT_NE(md.find("Gap to **softmax**"), std::string::npos) << md;
+    EXPECT_NE(md.find(std::string("| best val loss | ") + cell + " |"), std::string::npos) << md;
+  }
   EXPECT_NE(table_row(res.table, "runs (seeds)").find("2 (seeds 1, 2)"), std::string::npos) << res.table;
   EXPECT_NE(table_row(res.table, "status").find("2 completed"), std::string::npos) << res.table;
   for (const auto& run : report["runs"]) EXPECT_TRUE(run["arm"] == "softmax" || run["arm"] == "sigmoid");
@@ -184,6 +207,7 @@ TEST(ReportArms, MeanAndStdOfTwoSeedsPerArmMatchTheRuns) {
   positional.plots = false;
   const auto single = trainer::make_report(positional);
   EXPECT_EQ(single.table.find("\u00b1"), std::string::npos) << single.table;
+  EXPECT_EQ(single.table.find("gap to"), std::string::npos) << single.table;  // single runs: no gap section
   EXPECT_EQ(single.table.find("runs (seeds)"), std::string::npos) << single.table;
   const auto pj = fixture::read_json(dir / "positional" / "report.json");
   ASSERT_EQ(pj["arms"].size(), 2u);

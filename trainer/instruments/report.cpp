@@ -344,6 +344,20 @@ nlohmann::json stats_json(const Stats& s) {
           {"min", finite_or_null(s.min)}, {"max", finite_or_null(s.max)}};
 }
 
+// The difference of two arms' means (b - a) and its standard error sqrt(s_a^2 / n_a + s_b^2 / n_b) (Welch's; NaN
+// unless both arms have at least 2 values).
+struct Gap {
+  double gap = NAN, se = NAN;
+};
+Gap gap_of(const Stats& a, const Stats& b) {
+  Gap g;
+  if (a.n == 0 || b.n == 0) return g;
+  g.gap = b.mean - a.mean;
+  if (a.n >= 2 && b.n >= 2)
+    g.se = std::sqrt(a.std * a.std / static_cast<double>(a.n) + b.std * b.std / static_cast<double>(b.n));
+  return g;
+}
+
 // One curve per run (steps, values) -> at every step any run has: n, mean, std, min, max over the runs with a
 // finite value there.
 nlohmann::json aggregate_curves(const std::vector<std::pair<const std::vector<long long>*, std::vector<double>>>& runs) {
@@ -622,12 +636,14 @@ ReportResult make_report(const ReportOptions& o) {
     labels.insert(labels.begin() + 1, "runs (seeds)");
   }
   std::vector<std::vector<std::string>> cols, range_cols;  // [arm][label]
+  std::vector<std::vector<Stats>> arm_row_stats;            // [arm][row]: the statistics behind the numeric rows
   nlohmann::json jarms = nlohmann::json::array();
   size_t run_index = 0;
   for (const auto& a : loaded) {
     const size_t first = run_index, n_runs = a.runs.size();
     run_index += n_runs;
     std::vector<std::string> col, range_col;
+    std::vector<Stats> row_stats(rows.size());
     nlohmann::json jstats = nlohmann::json::object();
     std::string seeds;
     nlohmann::json jseeds = nlohmann::json::array(), jnames = nlohmann::json::array(),
@@ -666,6 +682,7 @@ ReportResult make_report(const ReportOptions& o) {
       col.push_back(cell);
       if (!rows[row].format.empty()) {
         const Stats st = stats_of(values);
+        row_stats[row] = st;
         range_col.push_back(range_text(rows[row], st));
         nlohmann::json j = stats_json(st);
         j["label"] = rows[row].label;
@@ -683,6 +700,7 @@ ReportResult make_report(const ReportOptions& o) {
     }
     cols.push_back(std::move(col));
     range_cols.push_back(std::move(range_col));
+    arm_row_stats.push_back(std::move(row_stats));
 
     // Mean curves (every step any run of the arm has; the spread is the min-max band, also std).
     std::vector<std::pair<const std::vector<long long>*, std::vector<double>>> loss, gnorm, val;
@@ -719,20 +737,51 @@ ReportResult make_report(const ReportOptions& o) {
                      {"curves", curves}});
   }
 
+  // --- with several runs per arm: each arm's gap to the first (mean difference and its standard error) ------------
+  // [arm - 1][label] cells for the arms after the first; report.json: arms[k].gap_to_first[key] = {gap, se}.
+  std::vector<std::vector<std::string>> gap_cols;
+  std::vector<std::string> gap_labels = {""};
+  const bool with_gaps = multi && loaded.size() >= 2;
+  if (with_gaps) {
+    for (size_t row = 0; row < rows.size(); ++row)
+      if (!rows[row].format.empty() && rows[row].key != "steps") gap_labels.push_back(labels[row + (multi ? 1 : 0)]);
+    for (size_t a = 1; a < loaded.size(); ++a) {
+      std::vector<std::string> col = {loaded[a].name};
+      nlohmann::json jgaps = nlohmann::json::object();
+      for (size_t row = 0; row < rows.size(); ++row) {
+        if (rows[row].format.empty() || rows[row].key == "steps") continue;
+        const Gap g = gap_of(arm_row_stats[0][row], arm_row_stats[a][row]);
+        const char* f = rows[row].format.c_str();
+        std::string cell = kMissing;
+        if (std::isfinite(g.gap)) {
+          cell = (g.gap >= 0 ? "+" : "") + num(g.gap, f) + rows[row].suffix;
+          if (std::isfinite(g.se)) cell += " \u00b1 " + num(g.se, f) + rows[row].suffix;
+        }
+        col.push_back(cell);
+        jgaps[rows[row].key] = {
+            {"label", rows[row].label}, {"gap", finite_or_null(g.gap)}, {"se", finite_or_null(g.se)}};
+      }
+      gap_cols.push_back(std::move(col));
+      jarms[a]["gap_to_first"] = jgaps;
+    }
+  }
+
   // --- the text table and report.md --------------------------------------------------------------------------------
   std::vector<size_t> width(cols.size() + 1, 0);
   for (const auto& l : labels) width[0] = std::max(width[0], l.size());
   for (size_t c = 0; c < cols.size(); ++c)
     for (const auto& v : cols[c]) width[c + 1] = std::max(width[c + 1], display_width(v));
   std::ostringstream table, md;
-  auto md_table = [&](const std::vector<std::vector<std::string>>& columns) {
+  // Row 0 of each column is its header; row_labels[0] is unused.
+  auto md_table = [&](const std::vector<std::string>& row_labels,
+                      const std::vector<std::vector<std::string>>& columns) {
     md << "|";
     for (size_t c = 0; c <= columns.size(); ++c) md << " " << (c == 0 ? std::string("") : columns[c - 1][0]) << " |";
     md << "\n|";
     for (size_t c = 0; c <= columns.size(); ++c) md << (c == 0 ? "---|" : "---:|");
     md << "\n";
-    for (size_t row = 1; row < labels.size(); ++row) {
-      md << "| " << labels[row] << " |";
+    for (size_t row = 1; row < row_labels.size(); ++row) {
+      md << "| " << row_labels[row] << " |";
       for (size_t c = 0; c < columns.size(); ++c) md << " " << columns[c][row] << " |";
       md << "\n";
     }
@@ -744,7 +793,7 @@ ReportResult make_report(const ReportOptions& o) {
             << (c + 1 < cols.size() ? "  " : "");
     table << "\n";
   }
-  md_table(cols);
+  md_table(labels, cols);
   if (multi) {
     table << "mean \u00b1 sample standard deviation over each arm's runs (n = runs with that number when fewer)\n";
     for (const auto& a : loaded) {
@@ -755,7 +804,21 @@ ReportResult make_report(const ReportOptions& o) {
     }
     md << "\nmean \u00b1 sample standard deviation (n \u2212 1) over each arm's runs; (n=k): only k runs have that "
           "number.\n\nRange over the runs (min \u2013 max):\n\n";
-    md_table(range_cols);
+    md_table(labels, range_cols);
+    if (with_gaps) {
+      table << "gap to " << loaded[0].name << " (mean difference \u00b1 its standard error):\n";
+      for (size_t row = 1; row < gap_labels.size(); ++row) {
+        table << "  " << gap_labels[row] << ":";
+        for (size_t c = 0; c < gap_cols.size(); ++c)
+          table << (c ? "; " : " ") << gap_cols[c][0] << " " << gap_cols[c][row];
+        table << "\n";
+      }
+      md << "\nGap to **" << loaded[0].name << "** (the arm's mean minus " << loaded[0].name
+         << "'s; \u00b1 the standard error of that difference, \u221a(s\u2081\u00b2/n\u2081 + s\u2082\u00b2/n\u2082), "
+            "where both arms have at least two runs; with two runs per arm it rests on two values each, a rough "
+            "guide rather than a test):\n\n";
+      md_table(gap_labels, gap_cols);
+    }
     md << "\nRuns:\n\n";
     for (const auto& a : loaded) {
       md << "- **" << a.name << "**:";
