@@ -744,7 +744,8 @@ ReportResult make_report(const ReportOptions& o) {
   const bool with_gaps = multi && loaded.size() >= 2;
   if (with_gaps) {
     for (size_t row = 0; row < rows.size(); ++row)
-      if (!rows[row].format.empty() && rows[row].key != "steps") gap_labels.push_back(labels[row + (multi ? 1 : 0)]);
+      if (!rows[row].format.empty() && rows[row].key != "steps")
+        gap_labels.push_back(labels[row + 1]);  // labels has the "runs (seeds)" row after the first
     for (size_t a = 1; a < loaded.size(); ++a) {
       std::vector<std::string> col = {loaded[a].name};
       nlohmann::json jgaps = nlohmann::json::object();
