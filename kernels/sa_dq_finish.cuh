@@ -65,12 +65,22 @@ __device__ __forceinline__ void dq_convert_tile(const KParams& kp, const SeqInfo
   const int64_t dq_row0 = si.varlen_q ? si.q_row0 : static_cast<int64_t>(b) * p.n_q;
   T* dq = static_cast<T*>(p.dq) + seq_base(p.dq_strides, si.varlen_q, b, si.q_row0, h);
   constexpr int CH = D / 8;  // 8 fp32 in, one 16-byte vector of T out
-  for (int e = tid; e < rows * CH; e += THREADS) {
-    const int r = q0 + e / CH, cc = e % CH;
-    const float4* acc = reinterpret_cast<const float4*>(kp.dq_accum + ((dq_row0 + r) * p.heads_q + h) * D + cc * 8);
-    const float4 lo = __ldcg(acc), hi = __ldcg(acc + 1);
-    *reinterpret_cast<uint4*>(dq + static_cast<int64_t>(r) * p.dq_strides.seq + cc * 8) =
-        pack8_scaled<T>(lo, hi, kp.scale);
+  auto src = [&](int e) {
+    return reinterpret_cast<const float4*>(kp.dq_accum + ((dq_row0 + q0 + e / CH) * p.heads_q + h) * D + e % CH * 8);
+  };
+  auto dst = [&](int e) {
+    return reinterpret_cast<uint4*>(dq + static_cast<int64_t>(q0 + e / CH) * p.dq_strides.seq + e % CH * 8);
+  };
+  // Two items per thread in flight: the loads of both are issued before either store (L2 latency, not bandwidth,
+  // bounds a few warps' loop).
+  const int total = rows * CH;
+  for (int e = tid; e < total; e += 2 * THREADS) {
+    const int e2 = e + THREADS;
+    const float4 lo = __ldcg(src(e)), hi = __ldcg(src(e) + 1);
+    float4 lo2 = make_float4(0.f, 0.f, 0.f, 0.f), hi2 = lo2;
+    if (e2 < total) lo2 = __ldcg(src(e2)), hi2 = __ldcg(src(e2) + 1);
+    *dst(e) = pack8_scaled<T>(lo, hi, kp.scale);
+    if (e2 < total) *dst(e2) = pack8_scaled<T>(lo2, hi2, kp.scale);
   }
 }
 
