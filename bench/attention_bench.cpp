@@ -138,6 +138,14 @@ int main(int argc, char** argv) {
   if (csv) std::fprintf(csv, "D,N,B,H,pad,causal,variant,ours_fwd_ms,ours_fwd_tf,ours_bwd_ms,ours_bwd_tf,"
                              "flash_fwd_tf,flash_bwd_tf,cudnn_fwd_tf,cudnn_bwd_tf,eff_fwd_tf,eff_bwd_tf,"
                              "mma_sync_fwd_tf,mma_sync_bwd_tf\n");
+  if (o.variants)  // what each row's variant is (kernels/sa_dispatch.h; docs/kernel-notebook.md v7-v18)
+    std::printf("variants (a tuning build; otherwise every row is variant 0):\n"
+                "  forward, Hopper: 0 production, 1 BN 64 x 3 consumer warpgroups, 2 BN 128 x 3, 3 ping-pong (v18)\n"
+                "  backward, Hopper: 0 production, 1 k-tiles per CTA swapped, 2 dQ one tile later (v14), 3 dQ "
+                "converted at the CTA's end (v13), 8 dQ through the idle producer warps (v17); TIMING ONLY, wrong "
+                "results: 4 no dQ atomics, 5 no sigma/dS, 6 no warpgroup meeting, 7 no dQ conversion kernel, 9 no "
+                "masked-tile path\n"
+                "  mma.sync columns: variants 0 and 1 only\n");
   std::printf("%4s %6s %4s %4s %4s %6s %3s | %9s %9s | %11s %11s %11s\n", "D", "N", "B", "H", "pad", "causal",
               "var", "ours fwd", "ours bwd", "flash f/b", "cudnn f/b", "effic f/b");
 
@@ -278,7 +286,8 @@ int main(int argc, char** argv) {
                         t0 - bwd_ms_of_variant[6], t0 - bwd_ms_of_variant[7], t0 - bwd_ms_of_variant[9]);
             if (csv)
               std::fprintf(csv, "# breakdown D %d N %d causal %d: bwd_ms %.4f memset_ms %.4f skip_atomics_ms %.4f "
-                                "skip_pointwise_ms %.4f skip_meeting_ms %.4f skip_convert_ms %.4f skip_masking_ms %.4f\n",
+                                "skip_pointwise_ms %.4f skip_meeting_ms %.4f skip_convert_ms %.4f "
+                                "skip_masking_ms %.4f\n",
                            D, N, causal, t0, memset_ms, bwd_ms_of_variant[4], bwd_ms_of_variant[5],
                            bwd_ms_of_variant[6], bwd_ms_of_variant[7], bwd_ms_of_variant[9]);
           }
