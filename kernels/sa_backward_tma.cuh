@@ -38,6 +38,7 @@
 #include "sa_async.cuh"
 #include "sa_backward.cuh"  // launch_dq_convert
 #include "sa_backward_hopper_steps.cuh"
+#include "sa_dispatch.h"  // WgBwdTile
 #include "sa_dq_finish.cuh"
 #include "sa_hopper.cuh"
 #include "sa_tensor_map.h"
@@ -55,7 +56,7 @@ enum BwdSkip : int {
   kSkipPointwise = 2,  // sigma, dS = P(1 - P) dP and the masks: P^T = S^T, dS^T = dP^T as they come
   kSkipMeeting = 4,    // the two warpgroups' per-q-tile meeting before dQ (dQ then reads a half-written dS^T)
   kSkipDqConvert = 8,  // the second kernel (dQ stays in the fp32 workspace)
-  kSkipMasking = 16,   // the per-element path of masked tiles (causal diagonal, sequence ends): the fast path everywhere
+  kSkipMasking = 16,   // the masked tiles' per-element path (causal diagonal, sequence ends): the fast path everywhere
 };
 
 template <int D, int BM, int KTILES, bool DQ_SMEM = false>
@@ -360,6 +361,31 @@ void launch_bwd_tma(const KParams& kp, cudaStream_t stream) {
   if (grid.x > 0 && grid.y > 0 && grid.z > 0) kernel<<<grid, Cfg::kThreads, Cfg::kSmemBytes, stream>>>(kp, args);
   // The second kernel converts dQ (also for DQ_IN_KERNEL when no CTA runs: dQ = 0 from the cleared workspace).
   if ((grid.x == 0 || !(DQ_IN_KERNEL || DQ_HELPER)) && !(SKIP & kSkipDqConvert)) launch_dq_convert<D, T>(kp, stream);
+}
+
+// The Hopper backward of head dim D: the production kernel with PROD_KTILES k-tiles per CTA and, in builds with the
+// tuning variants (kernels/sa_dispatch.h), variant 1 with the other count and variants 2-9 on the production tiles.
+template <int D, int PROD_KTILES, typename T, bool EXACT>
+void run_bwd_tma_variant(const KParams& kp, cudaStream_t stream, int variant) {
+  constexpr int BM = WgBwdTile<D>::BM, K = PROD_KTILES;
+#ifdef SIGTRAIN_SA_TUNING_VARIANTS
+  switch (variant) {
+    case 1: return launch_bwd_tma<D, BM, 3 - K, T, EXACT>(kp, stream);  // the other k-tile count (v11)
+    case 2: return launch_bwd_tma<D, BM, K, T, EXACT, true>(kp, stream);  // dQ one tile later (v14)
+    case 3: return launch_bwd_tma<D, BM, K, T, EXACT, false, true>(kp, stream);  // dQ at the CTA's end (v13)
+    // 4-7 and 9, timing only (wrong results): one stage left out (BwdSkip; notebook v16).
+    case 4: return launch_bwd_tma<D, BM, K, T, EXACT, false, false, kSkipDqAtomics>(kp, stream);
+    case 5: return launch_bwd_tma<D, BM, K, T, EXACT, false, false, kSkipPointwise>(kp, stream);
+    case 6: return launch_bwd_tma<D, BM, K, T, EXACT, false, false, kSkipMeeting>(kp, stream);
+    case 7: return launch_bwd_tma<D, BM, K, T, EXACT, false, false, kSkipDqConvert>(kp, stream);
+    case 9: return launch_bwd_tma<D, BM, K, T, EXACT, false, false, kSkipMasking>(kp, stream);
+    // dQ through shared memory to the producer warpgroup's idle warps, which add, count and convert it (v17).
+    case 8: return launch_bwd_tma<D, BM, K, T, EXACT, false, false, kSkipNone, true>(kp, stream);
+    default: break;
+  }
+#endif
+  (void)variant;
+  launch_bwd_tma<D, BM, K, T, EXACT>(kp, stream);
 }
 
 }  // namespace sigtrain::kernels::detail

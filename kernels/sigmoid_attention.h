@@ -80,9 +80,9 @@ struct SigmoidAttentionParams {
   // = mma | wgmma (for A/B comparisons inside a whole model); an explicit value cannot.
   AttentionKernel forward_kernel = AttentionKernel::kAuto;
   AttentionKernel backward_kernel = AttentionKernel::kAuto;
-  // Tile configuration of builds with SIGTRAIN_KERNELS_TUNING_VARIANTS (kernels/sa_dispatch.h): forward 0..3, backward
-  // 0..9 (4..7 and 9 are timing-only backward variants with wrong results), or -1 for the process's SIGTRAIN_SA_FWD_VARIANT /
-  // SIGTRAIN_SA_BWD_VARIANT (read once; default 0). Ignored by other builds.
+  // Tile configuration of builds with SIGTRAIN_KERNELS_TUNING_VARIANTS (kernels/sa_dispatch.h): forward 0..3,
+  // backward 0..9 (4..7 and 9 are timing-only backward variants with wrong results), or -1 for the process's
+  // SIGTRAIN_SA_FWD_VARIANT / SIGTRAIN_SA_BWD_VARIANT (read once; default 0). Ignored by other builds.
   int tuning_variant = -1;
 
   // Backward (dO in, dQ/dK/dV out; same layouts as Q/K/V).

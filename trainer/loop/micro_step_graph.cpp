@@ -86,8 +86,8 @@ MicroStepGraph::Captured MicroStepGraph::capture(const Batch& batch, const Body&
   const bool on_current = current != c10::cuda::getDefaultCUDAStream(current.device_index());
   if (!on_current && !capture_stream_) capture_stream_ = c10::cuda::getStreamFromPool().unwrap();
   const c10::cuda::CUDAStream side = on_current ? current : c10::cuda::CUDAStream(*capture_stream_);
-  at::cuda::CUDAEvent ready;
   if (!on_current) {
+    at::cuda::CUDAEvent ready;
     ready.record(current);
     ready.block(side);
   }
